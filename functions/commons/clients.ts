@@ -1,0 +1,21 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { S3Client } from "@aws-sdk/client-s3";
+import { SFNClient } from "@aws-sdk/client-sfn";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { tracer } from "./observability";
+
+/**
+ * SDK clients, created once per function instance. Endpoints come only from the standard SDK
+ * configuration (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>), so the same code reaches AWS,
+ * LocalStack or the embedded local stack.
+ */
+export const dynamo = DynamoDBDocumentClient.from(
+  tracer.captureAWSv3Client(new DynamoDBClient({})),
+  {
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true },
+  },
+);
+export const s3 = tracer.captureAWSv3Client(
+  new S3Client({ forcePathStyle: process.env.S3_FORCE_PATH_STYLE === "true" }),
+);
+export const sfn = tracer.captureAWSv3Client(new SFNClient({}));

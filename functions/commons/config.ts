@@ -1,0 +1,37 @@
+import { z } from "zod";
+
+/**
+ * Configuration, read from the environment once at cold start and validated, so a misdeployed
+ * function fails on its first invocation with a message that names the missing setting.
+ */
+const schema = z.object({
+  TABLE_NAME: z.string().min(1),
+  BUCKET_NAME: z.string().min(1),
+  STATE_MACHINE_ARN: z.string().default(""),
+  /** How often a running phase re-reads the cancel intent. */
+  CANCEL_POLL_MS: z.coerce.number().int().min(50).max(10_000).default(500),
+  /** How long a batch cancel waits for running phases to save their partial output. */
+  CANCEL_SETTLE_MS: z.coerce.number().int().min(0).max(20_000).default(2_500),
+  /** Batches with at least this many jobs get a results manifest when cancelled. */
+  MANIFEST_THRESHOLD: z.coerce.number().int().min(1).default(100),
+  /** A phase stops this long before its Lambda timeout to save its partial output. */
+  TIMEOUT_MARGIN_MS: z.coerce.number().int().min(0).default(3_000),
+});
+
+export type Config = z.infer<typeof schema>;
+
+let cached: Config | undefined;
+
+export function config(): Config {
+  if (!cached) {
+    const parsed = schema.safeParse(process.env);
+    if (!parsed.success) {
+      const problems = parsed.error.issues
+        .map((i) => `${i.path.join(".")}: ${i.message}`)
+        .join("; ");
+      throw new Error(`stepbatch configuration is invalid: ${problems}`);
+    }
+    cached = parsed.data;
+  }
+  return cached;
+}

@@ -1,0 +1,105 @@
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
+import middy, { type MiddlewareObj } from "@middy/core";
+import httpHeaderNormalizer from "@middy/http-header-normalizer";
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import { StepbatchError } from "../domain/errors";
+import { logger, metrics, tracer } from "./observability";
+
+export interface HttpAnswer {
+  readonly statusCode: number;
+  readonly body: unknown;
+  readonly headers?: Record<string, string>;
+}
+
+export const answer = (
+  statusCode: number,
+  body: unknown,
+  headers?: Record<string, string>,
+): HttpAnswer => ({
+  statusCode,
+  body,
+  ...(headers ? { headers } : {}),
+});
+
+/** HTTP status for each named domain error; anything unnamed is a 500 with no detail leaked. */
+const STATUS_BY_ERROR: Readonly<Record<string, number>> = {
+  Validation: 400,
+  PayloadTooLarge: 413,
+  BatchNotFound: 404,
+  JobNotFound: 404,
+  JobAlreadyFinished: 409,
+  JobInCommit: 409,
+  JobActive: 409,
+  IdempotencyConflict: 409,
+  ExecutionStart: 502,
+};
+
+const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
+
+function toResponse(
+  statusCode: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): APIGatewayProxyResult {
+  return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
+}
+
+/** Turns every error into `{"error": {"code", "message"}}` with the right status. */
+const jsonErrors = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> => ({
+  onError: async (request) => {
+    const error = request.error as (Error & { statusCode?: number; expose?: boolean }) | null;
+    if (!error) return;
+    if (error instanceof StepbatchError) {
+      const status = STATUS_BY_ERROR[error.name] ?? 400;
+      logger.info("request refused", { code: error.code, status, message: error.message });
+      request.response = toResponse(status, {
+        error: {
+          code: error.code,
+          message: error.message,
+          ...(error.details ? { details: error.details } : {}),
+        },
+      });
+      return;
+    }
+    if (error.statusCode && error.statusCode < 500 && error.expose !== false) {
+      request.response = toResponse(error.statusCode, {
+        error: { code: "BAD_REQUEST", message: error.message },
+      });
+      return;
+    }
+    logger.error("request failed", { error });
+    const requestId = request.context?.awsRequestId ?? "unknown";
+    request.response = toResponse(500, {
+      error: { code: "INTERNAL", message: `internal error (request ${requestId})` },
+    });
+  },
+});
+
+/** The middy pipeline shared by every API handler: tracing, structured logs, metrics, JSON errors. */
+export function httpHandler(fn: (event: APIGatewayProxyEvent) => Promise<HttpAnswer>) {
+  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
+    .use(captureLambdaHandler(tracer))
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics))
+    .use(httpHeaderNormalizer())
+    .use(jsonErrors())
+    .handler(async (event) => {
+      const result = await fn(event);
+      return toResponse(result.statusCode, result.body, result.headers);
+    });
+}
+
+/** Who is asking: the actor header (the CLI sets it) or the authorizer's principal, for the audit trail. */
+export function actorOf(event: APIGatewayProxyEvent): string {
+  const header = event.headers?.["x-stepbatch-actor"];
+  const principal = event.requestContext?.authorizer?.principalId as string | undefined;
+  const actor = (header || principal || "api").replace(/[^\w.@:+-]/g, "").slice(0, 100);
+  return actor || "api";
+}
+
+export function headerOf(event: APIGatewayProxyEvent, name: string): string | undefined {
+  const value = event.headers?.[name.toLowerCase()];
+  return value === undefined || value === null ? undefined : value;
+}

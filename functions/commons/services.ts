@@ -1,0 +1,43 @@
+import { BatchStore } from "../domain/batch-store";
+import { CancelService } from "../domain/cancel";
+import { PhaseRunner } from "../domain/phase-runner";
+import { BatchQueries } from "../domain/queries";
+import { ResultStore } from "../domain/result-store";
+import { ResultsService } from "../domain/results-service";
+import { SubmitService } from "../domain/submit";
+import { WorkflowService } from "../domain/workflow-service";
+import { dynamo, s3, sfn } from "./clients";
+import { config } from "./config";
+import { StepFunctionsWorkflow } from "./workflow";
+
+/** The domain services wired to the SDK clients, built once per function instance on first use. */
+function build() {
+  const cfg = config();
+  const store = new BatchStore(dynamo, cfg.TABLE_NAME);
+  const resultStore = new ResultStore(s3, cfg.BUCKET_NAME);
+  const workflow = new StepFunctionsWorkflow(sfn, cfg.STATE_MACHINE_ARN);
+  const results = new ResultsService(store, resultStore);
+  return {
+    store,
+    results,
+    queries: new BatchQueries(store),
+    submit: new SubmitService(store, workflow, workflow.executionArnFor),
+    cancel: new CancelService(store, workflow, results, {
+      markConcurrency: 16,
+      settleMs: cfg.CANCEL_SETTLE_MS,
+      manifestThreshold: cfg.MANIFEST_THRESHOLD,
+    }),
+    workflow: new WorkflowService(store, results),
+    phases: new PhaseRunner(store, resultStore, {
+      pollMs: cfg.CANCEL_POLL_MS,
+      timeoutMarginMs: cfg.TIMEOUT_MARGIN_MS,
+    }),
+  };
+}
+
+let instance: ReturnType<typeof build> | undefined;
+
+export function services(): ReturnType<typeof build> {
+  instance ??= build();
+  return instance;
+}

@@ -1,0 +1,531 @@
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
+import {
+  BatchWriteCommand,
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandOutput,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import { ValidationError } from "./errors";
+import type {
+  AuditEntry,
+  BatchRecord,
+  BatchStatus,
+  CancelIntent,
+  JobRecord,
+  JobResultSummary,
+  JobStatus,
+  PhaseRecord,
+} from "./model";
+
+/** Result of a compare-and-set: either it won, or here is the record that won instead. */
+export type CasResult<T> =
+  | { readonly won: true; readonly record: T }
+  | { readonly won: false; readonly current: T | undefined };
+
+const batchKey = (batchId: string) => ({ pk: `BATCH#${batchId}`, sk: "META" });
+const jobKey = (batchId: string, jobId: string) => ({ pk: `BATCH#${batchId}`, sk: `JOB#${jobId}` });
+const idempotencyKey = (key: string) => ({ pk: `IDEMPOTENCY#${key}`, sk: "META" });
+const LIST_INDEX = "byCreatedAt";
+const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
+
+export interface IdempotencyRecord {
+  readonly key: string;
+  readonly batchId: string;
+  readonly requestHash: string;
+}
+
+export interface BatchPage {
+  readonly batches: BatchRecord[];
+  readonly nextCursor?: string;
+}
+
+/**
+ * DynamoDB access for batches, jobs, audit entries and idempotency keys, in one table.
+ * Every status change is a single-item conditional write: dynalite (the local stack) has no
+ * transactions, and a single compare-and-set is all a race between cancel and completion needs.
+ */
+export class BatchStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async createBatch(batch: BatchRecord, jobs: readonly JobRecord[]): Promise<void> {
+    // Jobs first, batch record last: a batch that is visible always has all of its jobs.
+    for (let i = 0; i < jobs.length; i += 25) {
+      let requests = jobs.slice(i, i + 25).map((job) => ({
+        PutRequest: { Item: { ...jobKey(job.batchId, job.jobId), type: "job", ...job } },
+      }));
+      for (let attempt = 0; requests.length > 0; attempt++) {
+        const out = await this.db.send(
+          new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }),
+        );
+        requests = (out.UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
+        if (requests.length > 0) await sleep(Math.min(1000, 50 * 2 ** attempt));
+      }
+    }
+    await this.db.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          ...batchKey(batch.batchId),
+          type: "batch",
+          gsi1pk: "BATCHES",
+          gsi1sk: `${batch.createdAt}#${batch.batchId}`,
+          ...batch,
+        },
+        ConditionExpression: "attribute_not_exists(pk)",
+      }),
+    );
+  }
+
+  async getBatch(batchId: string): Promise<BatchRecord | undefined> {
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: batchKey(batchId), ConsistentRead: true }),
+    );
+    return out.Item ? toBatch(out.Item) : undefined;
+  }
+
+  async getJob(batchId: string, jobId: string): Promise<JobRecord | undefined> {
+    const out = await this.db.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: jobKey(batchId, jobId),
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item ? toJob(out.Item) : undefined;
+  }
+
+  /** Everything stored under a batch: the batch, its jobs and its audit trail, in one query. */
+  async loadBatch(
+    batchId: string,
+  ): Promise<{ batch: BatchRecord; jobs: JobRecord[]; audit: AuditEntry[] } | undefined> {
+    let batch: BatchRecord | undefined;
+    const jobs: JobRecord[] = [];
+    const audit: AuditEntry[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out: QueryCommandOutput = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: "pk = :pk",
+          ExpressionAttributeValues: { ":pk": `BATCH#${batchId}` },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of out.Items ?? []) {
+        if (item.sk === "META") batch = toBatch(item);
+        else if (String(item.sk).startsWith("JOB#")) jobs.push(toJob(item));
+        else if (String(item.sk).startsWith("AUDIT#")) audit.push(toAudit(item));
+      }
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return batch ? { batch, jobs, audit } : undefined;
+  }
+
+  async listJobs(batchId: string): Promise<JobRecord[]> {
+    const jobs: JobRecord[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out: QueryCommandOutput = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: "pk = :pk AND begins_with(sk, :job)",
+          ExpressionAttributeValues: { ":pk": `BATCH#${batchId}`, ":job": "JOB#" },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of out.Items ?? []) jobs.push(toJob(item));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return jobs;
+  }
+
+  async listBatches(options: {
+    status?: BatchStatus;
+    limit: number;
+    cursor?: string;
+  }): Promise<BatchPage> {
+    const batches: BatchRecord[] = [];
+    let startKey = options.cursor ? decodeCursor(options.cursor) : undefined;
+    do {
+      const out: QueryCommandOutput = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: LIST_INDEX,
+          KeyConditionExpression: "gsi1pk = :all",
+          ExpressionAttributeValues: {
+            ":all": "BATCHES",
+            ...(options.status ? { ":status": options.status } : {}),
+          },
+          ...(options.status
+            ? {
+                FilterExpression: "#status = :status",
+                ExpressionAttributeNames: { "#status": "status" },
+              }
+            : {}),
+          ScanIndexForward: false,
+          Limit: options.limit - batches.length,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of out.Items ?? []) batches.push(toBatch(item));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey && batches.length < options.limit);
+    return startKey ? { batches, nextCursor: encodeCursor(startKey) } : { batches };
+  }
+
+  // ---- batch transitions -------------------------------------------------------------------
+
+  /** queued|running -> cancelling, with the durable cancel intent. Loses to any terminal state. */
+  setBatchCancelIntent(batchId: string, intent: CancelIntent): Promise<CasResult<BatchRecord>> {
+    return this.casBatch(batchId, {
+      set: { status: "cancelling", cancel: intent },
+      condition: "#status IN (:queued, :running) AND attribute_not_exists(cancel)",
+      values: { ":queued": "queued", ":running": "running" },
+    });
+  }
+
+  markBatchRunning(batchId: string, at: string): Promise<CasResult<BatchRecord>> {
+    return this.casBatch(batchId, {
+      set: { status: "running", startedAt: at },
+      condition: "#status = :queued",
+      values: { ":queued": "queued" },
+    });
+  }
+
+  /** Moves a batch that is still active (or being cancelled) to a terminal status. */
+  finishBatch(
+    batchId: string,
+    status: BatchStatus,
+    at: string,
+    extra: Partial<Pick<BatchRecord, "error">> = {},
+  ): Promise<CasResult<BatchRecord>> {
+    return this.casBatch(batchId, {
+      set: { status, endedAt: at, ...extra },
+      condition: "#status IN (:queued, :running, :cancelling)",
+      values: { ":queued": "queued", ":running": "running", ":cancelling": "cancelling" },
+    });
+  }
+
+  // ---- job transitions ---------------------------------------------------------------------
+
+  /** queued -> cancelled: the job never starts. */
+  cancelQueuedJob(
+    batchId: string,
+    jobId: string,
+    intent: CancelIntent,
+    at: string,
+  ): Promise<CasResult<JobRecord>> {
+    return this.casJob(batchId, jobId, {
+      set: { status: "cancelled", cancel: intent, endedAt: at },
+      condition: "#status = :queued",
+      values: { ":queued": "queued" },
+    });
+  }
+
+  /** running -> cancelled, unless the job is in its final commit (the fence). */
+  cancelRunningJob(
+    batchId: string,
+    jobId: string,
+    intent: CancelIntent,
+    at: string,
+    phase: string | undefined,
+  ): Promise<CasResult<JobRecord>> {
+    return this.casJob(batchId, jobId, {
+      set: {
+        status: "cancelled",
+        cancel: intent,
+        endedAt: at,
+        ...(phase ? { wasInPhase: phase } : {}),
+      },
+      condition: "#status = :running AND (attribute_not_exists(inCommit) OR inCommit = :false)",
+      values: { ":running": "running", ":false": false },
+    });
+  }
+
+  /**
+   * queued|running -> running in `phase`, unless a cancel intent is on the job. Entering the final
+   * phase sets the commit fence in the same write, so a cancel either lands before it or not at all.
+   */
+  async startPhase(
+    batchId: string,
+    jobId: string,
+    phase: string,
+    isFinal: boolean,
+    at: string,
+    attempt: number,
+  ): Promise<CasResult<JobRecord>> {
+    const record: PhaseRecord = { status: "running", startedAt: at, attempt };
+    return this.casJob(batchId, jobId, {
+      set: { status: "running", phase, inCommit: isFinal },
+      setIfMissing: { startedAt: at },
+      phaseRecord: [phase, record],
+      condition: "#status IN (:queued, :running) AND attribute_not_exists(cancel)",
+      values: { ":queued": "queued", ":running": "running" },
+    });
+  }
+
+  /** Records a finished (non-final) phase; loses if a cancel ended the job meanwhile. */
+  completePhase(
+    batchId: string,
+    jobId: string,
+    phase: string,
+    record: PhaseRecord,
+  ): Promise<CasResult<JobRecord>> {
+    return this.casJob(batchId, jobId, {
+      set: {},
+      phaseRecord: [phase, record],
+      condition: "#status = :running",
+      values: { ":running": "running" },
+    });
+  }
+
+  /** The final phase finished: running -> succeeded, fence lifted. */
+  succeedJob(
+    batchId: string,
+    jobId: string,
+    phase: string,
+    record: PhaseRecord,
+    result: JobResultSummary,
+    at: string,
+  ): Promise<CasResult<JobRecord>> {
+    return this.casJob(batchId, jobId, {
+      set: { status: "succeeded", inCommit: false, result, endedAt: at },
+      phaseRecord: [phase, record],
+      condition: "#status = :running",
+      values: { ":running": "running" },
+    });
+  }
+
+  /** A phase stopped at a safe point after a cancel: the job ends cancelled (if not already). */
+  abortPhase(
+    batchId: string,
+    jobId: string,
+    phase: string,
+    record: PhaseRecord,
+    at: string,
+  ): Promise<CasResult<JobRecord>> {
+    return this.casJob(batchId, jobId, {
+      set: { status: "cancelled", inCommit: false },
+      setIfMissing: { wasInPhase: phase, endedAt: at },
+      phaseRecord: [phase, record],
+      condition: "#status IN (:running, :cancelled)",
+      values: { ":running": "running", ":cancelled": "cancelled" },
+    });
+  }
+
+  /** Records a failed attempt of a phase; the job stays running until retries run out. */
+  recordPhaseFailure(
+    batchId: string,
+    jobId: string,
+    phase: string,
+    record: PhaseRecord,
+  ): Promise<CasResult<JobRecord>> {
+    return this.casJob(batchId, jobId, {
+      set: { inCommit: false },
+      phaseRecord: [phase, record],
+      condition: "#status = :running",
+      values: { ":running": "running" },
+    });
+  }
+
+  /** queued|running -> failed, with the error that ended it. */
+  failJob(
+    batchId: string,
+    jobId: string,
+    error: { name: string; message: string },
+    at: string,
+  ): Promise<CasResult<JobRecord>> {
+    return this.casJob(batchId, jobId, {
+      set: { status: "failed", inCommit: false, error, endedAt: at },
+      condition: "#status IN (:queued, :running)",
+      values: { ":queued": "queued", ":running": "running" },
+    });
+  }
+
+  /** Deletes a job record only if it is finished. */
+  async deleteFinishedJob(batchId: string, jobId: string): Promise<CasResult<JobRecord>> {
+    try {
+      const out = await this.db.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: jobKey(batchId, jobId),
+          ConditionExpression: "#status IN (:s, :f, :c)",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: { ":s": "succeeded", ":f": "failed", ":c": "cancelled" },
+          ReturnValues: "ALL_OLD",
+        }),
+      );
+      return { won: true, record: toJob(out.Attributes ?? {}) };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return { won: false, current: await this.getJob(batchId, jobId) };
+    }
+  }
+
+  async appendAudit(batchId: string, entry: AuditEntry): Promise<void> {
+    const suffix = Math.random().toString(36).slice(2, 8);
+    await this.db.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          pk: `BATCH#${batchId}`,
+          sk: `AUDIT#${entry.at}#${suffix}`,
+          type: "audit",
+          ...entry,
+        },
+      }),
+    );
+  }
+
+  // ---- idempotency -------------------------------------------------------------------------
+
+  async getIdempotency(key: string): Promise<IdempotencyRecord | undefined> {
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: idempotencyKey(key), ConsistentRead: true }),
+    );
+    return out.Item
+      ? { key, batchId: String(out.Item.batchId), requestHash: String(out.Item.requestHash) }
+      : undefined;
+  }
+
+  /** Claims an idempotency key for a batch; returns the existing claim if another request won. */
+  async claimIdempotency(
+    record: IdempotencyRecord,
+    nowSeconds: number,
+  ): Promise<CasResult<IdempotencyRecord>> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            ...idempotencyKey(record.key),
+            type: "idempotency",
+            ...record,
+            expiresAt: nowSeconds + IDEMPOTENCY_TTL_SECONDS,
+          },
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      );
+      return { won: true, record };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return { won: false, current: await this.getIdempotency(record.key) };
+    }
+  }
+
+  // ---- compare-and-set plumbing ------------------------------------------------------------
+
+  private async casBatch(batchId: string, change: Change): Promise<CasResult<BatchRecord>> {
+    const out = await this.update(batchKey(batchId), change);
+    if (out) return { won: true, record: toBatch(out) };
+    return { won: false, current: await this.getBatch(batchId) };
+  }
+
+  private async casJob(
+    batchId: string,
+    jobId: string,
+    change: Change,
+  ): Promise<CasResult<JobRecord>> {
+    const out = await this.update(jobKey(batchId, jobId), change);
+    if (out) return { won: true, record: toJob(out) };
+    return { won: false, current: await this.getJob(batchId, jobId) };
+  }
+
+  /** One conditional UpdateItem; undefined when the condition failed. */
+  private async update(
+    key: Record<string, string>,
+    change: Change,
+  ): Promise<Record<string, unknown> | undefined> {
+    const names: Record<string, string> = { "#status": "status" };
+    const values: Record<string, unknown> = { ...change.values };
+    const sets: string[] = [];
+    let n = 0;
+    for (const [field, value] of Object.entries(change.set)) {
+      names[`#f${n}`] = field;
+      values[`:v${n}`] = value;
+      sets.push(`#f${n} = :v${n}`);
+      n++;
+    }
+    for (const [field, value] of Object.entries(change.setIfMissing ?? {})) {
+      names[`#f${n}`] = field;
+      values[`:v${n}`] = value;
+      sets.push(`#f${n} = if_not_exists(#f${n}, :v${n})`);
+      n++;
+    }
+    if (change.phaseRecord) {
+      names["#phases"] = "phases";
+      names["#phase"] = change.phaseRecord[0];
+      values[":phaseRecord"] = change.phaseRecord[1];
+      sets.push("#phases.#phase = :phaseRecord");
+    }
+    names["#updatedAt"] = "updatedAt";
+    values[":updatedAt"] = new Date().toISOString();
+    sets.push("#updatedAt = :updatedAt");
+    try {
+      const out = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: `SET ${sets.join(", ")}`,
+          ConditionExpression: `attribute_exists(pk) AND ${change.condition}`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return out.Attributes ?? {};
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
+  }
+}
+
+interface Change {
+  readonly set: Record<string, unknown>;
+  readonly setIfMissing?: Record<string, unknown>;
+  readonly phaseRecord?: readonly [string, PhaseRecord];
+  readonly condition: string;
+  readonly values: Record<string, unknown>;
+}
+
+const STORAGE_FIELDS = ["pk", "sk", "type", "gsi1pk", "gsi1sk", "updatedAt", "expiresAt"];
+
+function strip(item: Record<string, unknown>): Record<string, unknown> {
+  const copy = { ...item };
+  for (const field of STORAGE_FIELDS) delete copy[field];
+  return copy;
+}
+
+const toBatch = (item: Record<string, unknown>) => strip(item) as unknown as BatchRecord;
+const toJob = (item: Record<string, unknown>) =>
+  ({ phases: {}, ...strip(item) }) as unknown as JobRecord;
+const toAudit = (item: Record<string, unknown>) => strip(item) as unknown as AuditEntry;
+
+function encodeCursor(key: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(key)).toString("base64url");
+}
+
+function decodeCursor(cursor: string): Record<string, unknown> {
+  try {
+    const key = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
+    if (key && typeof key === "object" && "gsi1sk" in key && "pk" in key)
+      return key as Record<string, unknown>;
+  } catch {
+    // fall through to the error below
+  }
+  throw new ValidationError("cursor is not a cursor returned by GET /batches");
+}
+
+export type { JobStatus };
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,380 @@
+import type { BatchStore } from "./batch-store";
+import { mapLimit } from "./concurrency";
+import {
+  BatchNotFoundError,
+  JobAlreadyFinishedError,
+  JobInCommitError,
+  JobNotFoundError,
+} from "./errors";
+import {
+  type BatchRecord,
+  type CancelIntent,
+  type CancelScope,
+  decideJobCancel,
+  type JobRecord,
+} from "./model";
+import type { WorkflowPort } from "./ports";
+import type { ResultsSummary } from "./results";
+import type { ResultsService } from "./results-service";
+import { isJobId } from "./schemas";
+
+/** The outcome of a cancel for one job, with the seed-compatible numeric codes. */
+export type JobCancelOutcome =
+  | "cancelled"
+  | "already_finished"
+  | "not_found"
+  | "not_cancelled"
+  | "unknown";
+
+export const OUTCOME_CODES: Readonly<Record<JobCancelOutcome, number>> = {
+  cancelled: 0,
+  already_finished: 1,
+  not_found: 2,
+  not_cancelled: 3,
+  unknown: 4,
+};
+
+export interface JobCancelReport {
+  readonly outcome: JobCancelOutcome;
+  readonly job?: JobRecord;
+  /** Why a job was not cancelled: `in_commit`, or who won a race. */
+  readonly detail?: "in_commit" | "completed_first" | "already_cancelled" | "error";
+}
+
+export interface CancelRequest {
+  readonly reason?: string;
+  readonly by: string;
+}
+
+export interface BatchCancelResponse extends ResultsSummary {
+  readonly batchId: string;
+  readonly status: "cancelled" | "no_jobs_to_cancel";
+  readonly batchStatus: BatchRecord["status"];
+  readonly jobsCancelled: number;
+  readonly jobs: string[];
+  readonly inCommit: string[];
+  readonly alreadyCancelled?: boolean;
+  readonly manifest?: string;
+  readonly message: string;
+  readonly cancel?: CancelIntent;
+}
+
+export interface SubsetCancelResponse {
+  readonly batchId: string;
+  /** 1 all cancelled, 2 some, 0 none. */
+  readonly result: 0 | 1 | 2;
+  readonly outcomes: Record<
+    string,
+    { code: number; outcome: JobCancelOutcome; text: string; jobId?: string }
+  >;
+  readonly message: string;
+}
+
+export interface CancelServiceOptions {
+  /** Parallel job updates while marking a batch's jobs. */
+  readonly markConcurrency: number;
+  /** How long a batch cancel waits for running phases to save their partial output. */
+  readonly settleMs: number;
+  /** Batches with at least this many jobs get a results manifest written on cancel. */
+  readonly manifestThreshold: number;
+  readonly now?: () => Date;
+}
+
+const DEFAULT_REASON = "cancelled by request";
+
+/**
+ * The cancellation protocol: durable intent, StopExecution, mark the jobs, collect the partial
+ * results. Every step is a compare-and-set, so a cancel can be repeated or race a completion.
+ */
+export class CancelService {
+  private readonly now: () => Date;
+
+  constructor(
+    private readonly store: BatchStore,
+    private readonly workflow: WorkflowPort,
+    private readonly results: ResultsService,
+    private readonly options: CancelServiceOptions,
+  ) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  async cancelBatch(batchId: string, request: CancelRequest): Promise<BatchCancelResponse> {
+    const batch = await this.store.getBatch(batchId);
+    if (!batch) throw new BatchNotFoundError(batchId);
+    const intent = this.intent(request, "batch");
+
+    // 1. Durable intent first. Losing means another cancel or the completion got there first.
+    let active: BatchRecord = batch;
+    if (batch.status === "queued" || batch.status === "running") {
+      const claim = await this.store.setBatchCancelIntent(batchId, intent);
+      active = claim.won ? claim.record : (claim.current ?? batch);
+    }
+    if (active.status === "cancelled") return this.reportCancelled(active);
+    if (active.status !== "cancelling") return this.reportNothingToCancel(active);
+    const applied = active.cancel ?? intent;
+
+    // 2. Stop the execution: queued jobs will never start.
+    await this.workflow.stopExecution(active.executionArn, "BatchCancelled", applied.reason);
+
+    // 3. Mark the jobs. Jobs in their final commit are left to finish.
+    const jobs = await this.store.listJobs(batchId);
+    const reports = await mapLimit(jobs, this.options.markConcurrency, (job) =>
+      this.cancelOne(job, applied),
+    );
+    const cancelledNow = reports.filter(
+      (r) => r.outcome === "cancelled" && r.detail !== "already_cancelled",
+    );
+    const wasRunning = cancelledNow.filter((r) => r.job?.wasInPhase).map((r) => r.job as JobRecord);
+    const finished = await this.store.finishBatch(batchId, "cancelled", this.now().toISOString());
+    const final = finished.won ? finished.record : (finished.current ?? active);
+    await this.store.appendAudit(batchId, {
+      at: applied.requestedAt,
+      action: "cancel_batch",
+      by: applied.by,
+      reason: applied.reason,
+      detail: {
+        jobsCancelled: cancelledNow.length,
+        inPhase: countBy(wasRunning.map((j) => j.wasInPhase ?? "")),
+      },
+    });
+
+    // 4. Collect the partial results, once running phases have saved theirs.
+    await this.waitForRunningPhases(wasRunning);
+    const summary = await this.results.collect(batchId);
+    const manifest =
+      jobs.length >= this.options.manifestThreshold
+        ? await this.results.writeManifest(final, summary)
+        : undefined;
+    const inCommit = reports.filter((r) => r.detail === "in_commit").map((r) => r.job?.name ?? "");
+    const cancelledJobs = reports.filter((r) => r.outcome === "cancelled");
+    return {
+      batchId,
+      status: "cancelled",
+      batchStatus: final.status,
+      jobsCancelled: cancelledJobs.length,
+      jobs: cancelledJobs.map((r) => r.job?.name ?? ""),
+      inCommit,
+      cancel: applied,
+      ...summary,
+      ...(manifest ? { manifest } : {}),
+      message:
+        `Batch ${batchId} cancelled: ${cancelledJobs.length} of ${jobs.length} jobs cancelled, ` +
+        `${summary.jobsProcessed} with results kept` +
+        (inCommit.length > 0 ? `; ${inCommit.length} in their final commit will complete` : ""),
+    };
+  }
+
+  /** Cancels chosen jobs (by id or name) and reports an outcome for each item. */
+  async cancelJobs(
+    batchId: string,
+    items: readonly string[],
+    request: CancelRequest,
+  ): Promise<SubsetCancelResponse> {
+    const batch = await this.store.getBatch(batchId);
+    if (!batch) throw new BatchNotFoundError(batchId);
+    const intent = this.intent(request, "subset");
+    const jobs = await this.store.listJobs(batchId);
+    const byId = new Map(jobs.map((job) => [job.jobId, job]));
+    const byName = new Map(jobs.map((job) => [job.name, job]));
+    const unique = [...new Set(items)];
+    const reports = await mapLimit(unique, this.options.markConcurrency, async (item) => {
+      const job = (isJobId(item) ? byId.get(item) : undefined) ?? byName.get(item);
+      if (!job) return { item, report: { outcome: "not_found" } as JobCancelReport };
+      try {
+        return { item, report: await this.cancelOne(job, intent) };
+      } catch {
+        return { item, report: { outcome: "unknown", job, detail: "error" } as JobCancelReport };
+      }
+    });
+    const outcomes: SubsetCancelResponse["outcomes"] = {};
+    for (const { item, report } of reports) {
+      outcomes[item] = {
+        code: OUTCOME_CODES[report.outcome],
+        outcome: report.outcome,
+        text: describeOutcome(item, report),
+        ...(report.job ? { jobId: report.job.jobId } : {}),
+      };
+    }
+    const cancelled = reports.filter((r) => r.report.outcome === "cancelled").length;
+    const result = cancelled === unique.length ? 1 : cancelled > 0 ? 2 : 0;
+    await this.store.appendAudit(batchId, {
+      at: intent.requestedAt,
+      action: "cancel_jobs",
+      by: intent.by,
+      reason: intent.reason,
+      detail: { requested: unique.length, cancelled },
+    });
+    return {
+      batchId,
+      result,
+      outcomes,
+      message: `${cancelled} of ${unique.length} requested jobs cancelled in batch ${batchId}`,
+    };
+  }
+
+  /** Cancels one job; a finished job or one in its final commit is an error the API turns into 409. */
+  async cancelJob(batchId: string, jobId: string, request: CancelRequest) {
+    const job = await this.store.getJob(batchId, jobId);
+    if (!job) throw new JobNotFoundError(batchId, jobId);
+    const report = await this.cancelOne(job, this.intent(request, "job"));
+    const current = report.job ?? job;
+    if (report.detail === "in_commit") {
+      throw new JobInCommitError(
+        `Job ${jobId} (${job.name}) is in its final commit and will complete; it was not cancelled`,
+        { jobId, status: current.status },
+      );
+    }
+    if (report.outcome !== "cancelled") {
+      throw new JobAlreadyFinishedError(
+        `Job ${jobId} (${job.name}) already finished as ${current.status}`,
+        { jobId, status: current.status },
+      );
+    }
+    if (report.detail !== "already_cancelled") {
+      await this.store.appendAudit(batchId, {
+        at: this.now().toISOString(),
+        action: "cancel_job",
+        by: request.by,
+        reason: request.reason ?? DEFAULT_REASON,
+        detail: { jobId, wasInPhase: current.wasInPhase },
+      });
+    }
+    return {
+      status: "cancelled" as const,
+      batchId,
+      jobId,
+      name: current.name,
+      wasInPhase: current.wasInPhase ?? null,
+      alreadyCancelled: report.detail === "already_cancelled",
+      message:
+        report.detail === "already_cancelled"
+          ? `Job ${jobId} was already cancelled`
+          : `Job ${jobId} cancelled${current.wasInPhase ? ` during ${current.wasInPhase}` : " before it started"}`,
+    };
+  }
+
+  /** Applies a cancel to one job, re-deciding on fresh state whenever a compare-and-set loses. */
+  async cancelOne(job: JobRecord, intent: CancelIntent): Promise<JobCancelReport> {
+    let current: JobRecord | undefined = job;
+    for (let attempt = 0; attempt < 4 && current; attempt++) {
+      const at = this.now().toISOString();
+      const lostRace = attempt > 0;
+      switch (decideJobCancel(current)) {
+        case "already_cancelled":
+          return { outcome: "cancelled", job: current, detail: "already_cancelled" };
+        case "already_finished":
+          return {
+            outcome: "already_finished",
+            job: current,
+            ...(lostRace ? { detail: "completed_first" as const } : {}),
+          };
+        case "in_commit":
+          return { outcome: "not_cancelled", job: current, detail: "in_commit" };
+        case "cancel_queued": {
+          const cas = await this.store.cancelQueuedJob(current.batchId, current.jobId, intent, at);
+          if (cas.won) return { outcome: "cancelled", job: cas.record };
+          current = cas.current;
+          break;
+        }
+        case "cancel_running": {
+          const cas = await this.store.cancelRunningJob(
+            current.batchId,
+            current.jobId,
+            intent,
+            at,
+            current.phase,
+          );
+          if (cas.won) return { outcome: "cancelled", job: cas.record };
+          current = cas.current;
+          break;
+        }
+      }
+    }
+    return current
+      ? { outcome: "unknown", job: current, detail: "error" }
+      : { outcome: "not_found" };
+  }
+
+  private intent(request: CancelRequest, scope: CancelScope): CancelIntent {
+    return {
+      requestedAt: this.now().toISOString(),
+      by: request.by,
+      reason: request.reason ?? DEFAULT_REASON,
+      scope,
+    };
+  }
+
+  private async reportCancelled(batch: BatchRecord): Promise<BatchCancelResponse> {
+    const [jobs, summary] = await Promise.all([
+      this.store.listJobs(batch.batchId),
+      this.results.collect(batch.batchId),
+    ]);
+    const cancelled = jobs.filter((job) => job.status === "cancelled");
+    return {
+      batchId: batch.batchId,
+      status: "cancelled",
+      batchStatus: batch.status,
+      alreadyCancelled: true,
+      jobsCancelled: cancelled.length,
+      jobs: cancelled.map((job) => job.name),
+      inCommit: [],
+      ...(batch.cancel ? { cancel: batch.cancel } : {}),
+      ...summary,
+      message: `Batch ${batch.batchId} was already cancelled${batch.cancel ? ` at ${batch.cancel.requestedAt} by ${batch.cancel.by}` : ""}`,
+    };
+  }
+
+  private async reportNothingToCancel(batch: BatchRecord): Promise<BatchCancelResponse> {
+    const summary = await this.results.collect(batch.batchId);
+    return {
+      batchId: batch.batchId,
+      status: "no_jobs_to_cancel",
+      batchStatus: batch.status,
+      jobsCancelled: 0,
+      jobs: [],
+      inCommit: [],
+      ...summary,
+      message: `Batch ${batch.batchId} already finished as ${batch.status}; nothing to cancel`,
+    };
+  }
+
+  private async waitForRunningPhases(jobs: readonly JobRecord[]): Promise<void> {
+    const deadline = Date.now() + this.options.settleMs;
+    let pending = [...jobs];
+    while (pending.length > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const fresh = await mapLimit(pending, this.options.markConcurrency, (job) =>
+        this.store.getJob(job.batchId, job.jobId),
+      );
+      pending = pending.filter((_, i) => {
+        const job = fresh[i];
+        const phase = job?.wasInPhase ? job.phases[job.wasInPhase] : undefined;
+        return phase?.status === "running";
+      });
+    }
+  }
+}
+
+export function describeOutcome(item: string, report: JobCancelReport): string {
+  const name = report.job ? `${report.job.name} (${report.job.jobId})` : item;
+  switch (report.outcome) {
+    case "cancelled":
+      return report.detail === "already_cancelled"
+        ? `${name} was already cancelled`
+        : `${name} cancelled${report.job?.wasInPhase ? ` during ${report.job.wasInPhase}` : " before it started"}`;
+    case "already_finished":
+      return `${name} already finished as ${report.job?.status}${report.detail === "completed_first" ? " (its completion won the race)" : ""}`;
+    case "not_found":
+      return `no job ${item} in this batch`;
+    case "not_cancelled":
+      return `${name} is in its final commit and will complete`;
+    case "unknown":
+      return `${name} could not be cancelled; try again`;
+  }
+}
+
+function countBy(values: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
+  return counts;
+}

@@ -1,0 +1,77 @@
+/**
+ * Named errors. The `name` of each is stable: Step Functions Retry/Catch rules and the HTTP layer
+ * match on it, so renaming one is a breaking change.
+ */
+
+export abstract class StepbatchError extends Error {
+  /** Machine-readable code returned to API callers. */
+  abstract readonly code: string;
+  readonly details?: Record<string, unknown>;
+
+  constructor(message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = new.target.name.replace(/Error$/, "");
+    if (details) this.details = details;
+  }
+}
+
+/** Bad input: the message names the problem. */
+export class ValidationError extends StepbatchError {
+  readonly code = "VALIDATION_FAILED";
+}
+
+export class PayloadTooLargeError extends StepbatchError {
+  readonly code = "PAYLOAD_TOO_LARGE";
+}
+
+export class BatchNotFoundError extends StepbatchError {
+  readonly code = "BATCH_NOT_FOUND";
+  constructor(batchId: string) {
+    super(`Batch ${batchId} not found`, { batchId });
+  }
+}
+
+export class JobNotFoundError extends StepbatchError {
+  readonly code = "JOB_NOT_FOUND";
+  constructor(batchId: string, jobId: string) {
+    super(`Job ${jobId} not found in batch ${batchId}`, { batchId, jobId });
+  }
+}
+
+export class JobAlreadyFinishedError extends StepbatchError {
+  readonly code = "JOB_ALREADY_FINISHED";
+}
+
+export class JobInCommitError extends StepbatchError {
+  readonly code = "JOB_IN_COMMIT";
+}
+
+export class JobActiveError extends StepbatchError {
+  readonly code = "JOB_ACTIVE";
+}
+
+export class IdempotencyConflictError extends StepbatchError {
+  readonly code = "IDEMPOTENCY_KEY_REUSED";
+}
+
+export class ExecutionStartError extends StepbatchError {
+  readonly code = "EXECUTION_START_FAILED";
+}
+
+/** A phase's own code threw. Retried by the state machine with backoff. */
+export class PhaseFailedError extends StepbatchError {
+  readonly code = "PHASE_FAILED";
+}
+
+/** A phase stopped because of a cancel. Never retried (see the state machine's Retry rules). */
+export class PhaseAbortedError extends StepbatchError {
+  readonly code = "PHASE_ABORTED";
+}
+
+/** A phase ran out of its Lambda time; its partial output was saved first. Retried. */
+export class PhaseTimeoutError extends StepbatchError {
+  readonly code = "PHASE_TIMEOUT";
+}
+
+/** Error names the state machine must never retry. */
+export const NON_RETRYABLE_ERRORS = ["PhaseAborted", "JobNotFound", "BatchNotFound"] as const;

@@ -1,0 +1,169 @@
+/**
+ * The records stepbatch keeps, and the pure rules over them: which states are terminal, what a
+ * cancel may do to a job, and what a finished batch's status is. No I/O and no Lambda types here.
+ */
+
+export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+export type BatchStatus =
+  | "queued"
+  | "running"
+  | "cancelling"
+  | "succeeded"
+  | "completed_with_errors"
+  | "failed"
+  | "cancelled";
+
+export const JOB_TERMINAL: readonly JobStatus[] = ["succeeded", "failed", "cancelled"];
+export const BATCH_TERMINAL: readonly BatchStatus[] = [
+  "succeeded",
+  "completed_with_errors",
+  "failed",
+  "cancelled",
+];
+export const BATCH_ACTIVE: readonly BatchStatus[] = ["queued", "running"];
+
+export const isJobTerminal = (status: JobStatus): boolean => JOB_TERMINAL.includes(status);
+export const isBatchTerminal = (status: BatchStatus): boolean => BATCH_TERMINAL.includes(status);
+
+export type CancelScope = "batch" | "job" | "subset";
+
+/** The durable cancel intent: written first, read by every phase before and while it runs. */
+export interface CancelIntent {
+  readonly requestedAt: string;
+  readonly by: string;
+  readonly reason: string;
+  readonly scope: CancelScope;
+}
+
+/** Input of the demo workload; custom phases may read extra keys. */
+export interface JobInput {
+  readonly pages?: number;
+  readonly workMs?: number;
+  readonly failIn?: string;
+  readonly [key: string]: unknown;
+}
+
+export type PhaseStatus = "running" | "succeeded" | "failed" | "aborted";
+
+export interface PhaseRecord {
+  readonly status: PhaseStatus;
+  readonly startedAt: string;
+  readonly endedAt?: string;
+  readonly attempt: number;
+  readonly pages?: number;
+  readonly error?: string;
+}
+
+export interface JobResultSummary {
+  readonly pagesProcessed: number;
+  readonly averageScore: number | null;
+}
+
+export interface JobRecord {
+  readonly batchId: string;
+  readonly jobId: string;
+  readonly name: string;
+  readonly input: JobInput;
+  readonly status: JobStatus;
+  /** The phase running now, or the last one that ran. */
+  readonly phase?: string;
+  /** Set when a cancel stopped the job while a phase ran. */
+  readonly wasInPhase?: string;
+  /** True while the final phase runs: a cancel cannot cut it in half. */
+  readonly inCommit?: boolean;
+  readonly phases: Readonly<Record<string, PhaseRecord>>;
+  readonly cancel?: CancelIntent;
+  readonly result?: JobResultSummary;
+  readonly error?: { readonly name: string; readonly message: string };
+  readonly createdAt: string;
+  readonly startedAt?: string;
+  readonly endedAt?: string;
+}
+
+export interface BatchSource {
+  readonly kind: "api" | "schedule";
+  readonly scheduleName?: string;
+}
+
+export interface BatchRecord {
+  readonly batchId: string;
+  readonly name: string;
+  readonly status: BatchStatus;
+  readonly executionArn: string;
+  readonly total: number;
+  readonly concurrency: number;
+  readonly createdAt: string;
+  readonly startedAt?: string;
+  readonly endedAt?: string;
+  readonly cancel?: CancelIntent;
+  readonly source: BatchSource;
+  readonly error?: { readonly name: string; readonly message: string };
+}
+
+export interface AuditEntry {
+  readonly at: string;
+  readonly action: string;
+  readonly by: string;
+  readonly reason?: string;
+  readonly detail?: Record<string, unknown>;
+}
+
+/** What a cancel may do to one job, decided from its current record alone. */
+export type JobCancelDecision =
+  | "cancel_queued"
+  | "cancel_running"
+  | "already_cancelled"
+  | "already_finished"
+  | "in_commit";
+
+export function decideJobCancel(job: Pick<JobRecord, "status" | "inCommit">): JobCancelDecision {
+  switch (job.status) {
+    case "queued":
+      return "cancel_queued";
+    case "running":
+      return job.inCommit ? "in_commit" : "cancel_running";
+    case "cancelled":
+      return "already_cancelled";
+    case "succeeded":
+    case "failed":
+      return "already_finished";
+  }
+}
+
+export interface JobCounts {
+  readonly total: number;
+  readonly queued: number;
+  readonly running: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly cancelled: number;
+}
+
+export function countJobs(jobs: readonly Pick<JobRecord, "status">[]): JobCounts {
+  const counts = {
+    total: jobs.length,
+    queued: 0,
+    running: 0,
+    succeeded: 0,
+    failed: 0,
+    cancelled: 0,
+  };
+  for (const job of jobs) counts[job.status] += 1;
+  return counts;
+}
+
+/** Share of jobs that reached a terminal state, 0 to 100. */
+export function percentDone(counts: JobCounts): number {
+  if (counts.total === 0) return 100;
+  const done = counts.succeeded + counts.failed + counts.cancelled;
+  return Math.round((done / counts.total) * 1000) / 10;
+}
+
+/** The status a batch ends with once its workflow has run every job. */
+export function finalBatchStatus(counts: JobCounts, cancelRequested: boolean): BatchStatus {
+  if (cancelRequested) return "cancelled";
+  if (counts.total > 0 && counts.cancelled === counts.total) return "cancelled";
+  if (counts.succeeded === counts.total) return "succeeded";
+  if (counts.succeeded === 0 && counts.failed > 0 && counts.cancelled === 0) return "failed";
+  return "completed_with_errors";
+}

@@ -1,0 +1,7 @@
+/** What the domain needs from Step Functions; implemented with the SDK in commons. */
+export interface WorkflowPort {
+  /** Starts the batch's execution, named by its batch id. Returns the execution ARN. */
+  startExecution(name: string, input: unknown): Promise<string>;
+  /** Stops an execution; an execution that no longer runs is not an error. */
+  stopExecution(executionArn: string, error: string, cause: string): Promise<void>;
+}

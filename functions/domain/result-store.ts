@@ -1,0 +1,79 @@
+import {
+  GetObjectCommand,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { mapLimit } from "./concurrency";
+import type { PhaseOutput } from "./results";
+
+/**
+ * S3 layout:
+ * - `results/<batchId>/<jobId>/<phase>.json`: every phase output (temporary; lifecycle-expired)
+ * - `manifests/<batchId>.json`: index of a batch's outputs, written for large or ended batches
+ * - `consolidated/<batchId>/results.json`: permanent copy written by consolidate/finalize
+ */
+export class ResultStore {
+  constructor(
+    private readonly s3: S3Client,
+    readonly bucket: string,
+    private readonly readConcurrency = 16,
+  ) {}
+
+  static phaseOutputKey(batchId: string, jobId: string, phase: string): string {
+    return `results/${batchId}/${jobId}/${phase}.json`;
+  }
+
+  async putPhaseOutput(output: PhaseOutput): Promise<string> {
+    const key = ResultStore.phaseOutputKey(output.batchId, output.jobId, output.phase);
+    await this.putJson(key, output);
+    return key;
+  }
+
+  listOutputKeys(batchId: string): Promise<string[]> {
+    return this.listKeys(`results/${batchId}/`);
+  }
+
+  private async listKeys(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const out: ListObjectsV2CommandOutput = await this.s3.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+      );
+      for (const object of out.Contents ?? []) if (object.Key) keys.push(object.Key);
+      token = out.IsTruncated ? out.NextContinuationToken : undefined;
+    } while (token);
+    return keys;
+  }
+
+  /** Reads every phase output saved for a batch. */
+  async readOutputs(batchId: string): Promise<PhaseOutput[]> {
+    const keys = await this.listOutputKeys(batchId);
+    return mapLimit(keys, this.readConcurrency, (key) => this.getJson<PhaseOutput>(key));
+  }
+
+  /** Reads the outputs saved for one job (at most one object per phase). */
+  async readJobOutputs(batchId: string, jobId: string): Promise<PhaseOutput[]> {
+    const keys = await this.listKeys(`results/${batchId}/${jobId}/`);
+    return mapLimit(keys, this.readConcurrency, (key) => this.getJson<PhaseOutput>(key));
+  }
+
+  async putJson(key: string, body: unknown): Promise<void> {
+    await this.s3.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        Body: JSON.stringify(body),
+        ContentType: "application/json",
+      }),
+    );
+  }
+
+  private async getJson<T>(key: string): Promise<T> {
+    const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+    const text = (await out.Body?.transformToString("utf8")) ?? "null";
+    return JSON.parse(text) as T;
+  }
+}

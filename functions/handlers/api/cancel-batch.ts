@@ -1,0 +1,15 @@
+import { actorOf, answer, httpHandler } from "../../commons/http";
+import { services } from "../../commons/services";
+import { assertBatchId, cancelBodySchema, parseBody } from "../../domain/schemas";
+
+/** POST /batches/{batchId}/cancel: the whole batch, or the jobs named in `jobs`. */
+export const handler = httpHandler(async (event) => {
+  const batchId = assertBatchId(event.pathParameters?.batchId);
+  const body = parseBody(cancelBodySchema, event.body, { required: false });
+  const request = { by: actorOf(event), ...(body.reason ? { reason: body.reason } : {}) };
+  const { cancel } = services();
+  const result = body.jobs
+    ? await cancel.cancelJobs(batchId, body.jobs, request)
+    : await cancel.cancelBatch(batchId, request);
+  return answer(200, result);
+});

@@ -1,0 +1,12 @@
+import { actorOf, answer, httpHandler } from "../../commons/http";
+import { services } from "../../commons/services";
+import { assertBatchId, assertJobId, cancelJobBodySchema, parseBody } from "../../domain/schemas";
+
+/** POST /batches/{batchId}/jobs/{jobId}/cancel */
+export const handler = httpHandler(async (event) => {
+  const batchId = assertBatchId(event.pathParameters?.batchId);
+  const jobId = assertJobId(event.pathParameters?.jobId);
+  const body = parseBody(cancelJobBodySchema, event.body, { required: false });
+  const request = { by: actorOf(event), ...(body.reason ? { reason: body.reason } : {}) };
+  return answer(200, await services().cancel.cancelJob(batchId, jobId, request));
+});

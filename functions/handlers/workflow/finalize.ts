@@ -1,0 +1,8 @@
+import { z } from "zod";
+import { services } from "../../commons/services";
+import { workflowHandler } from "../../commons/workflow-handler";
+
+/** "Finalize batch": sets the final status and consolidates the results. */
+export const handler = workflowHandler(z.object({ batchId: z.string().min(1) }), ({ batchId }) =>
+  services().workflow.finalize(batchId),
+);
