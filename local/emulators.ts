@@ -1,0 +1,130 @@
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+  UpdateTimeToLiveCommand,
+} from "@aws-sdk/client-dynamodb";
+import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import dynalite from "dynalite";
+import S3rver from "s3rver";
+
+/** s3rver accepts only these fixed credentials; dynalite accepts any. They are not secrets. */
+export const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
+export const LOCAL_REGION = "us-east-1";
+
+export interface RunningService {
+  readonly endpoint: string;
+  close(): Promise<void>;
+}
+
+/** DynamoDB on dynalite: in memory, or kept under `dataDir`. */
+export async function startDynamo(options: { port?: number; dataDir?: string } = {}): Promise<RunningService> {
+  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+  const server = dynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(options.dataDir ? { path: options.dataDir } : {}),
+  });
+  await listen(server, options.port ?? 0, "DynamoDB (dynalite)");
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** S3 on s3rver: kept under `dataDir`, or in a temporary folder removed on close. */
+export async function startS3(options: { port?: number; dataDir?: string } = {}): Promise<RunningService> {
+  const directory = options.dataDir ?? mkdtempSync(join(tmpdir(), "stepbatch-s3-"));
+  mkdirSync(directory, { recursive: true });
+  const server = new S3rver({ port: options.port ?? 0, address: "127.0.0.1", silent: true, directory });
+  let address: AddressInfo;
+  try {
+    address = (await server.run()) as AddressInfo;
+  } catch (error) {
+    throw portError(error, options.port ?? 0, "S3 (s3rver)");
+  }
+  return {
+    endpoint: `http://127.0.0.1:${address.port}`,
+    close: async () => {
+      await server.close();
+      if (!options.dataDir) rmSync(directory, { recursive: true, force: true });
+    },
+  };
+}
+
+export const dynamoClient = (endpoint: string) =>
+  new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+
+export const s3Client = (endpoint: string) =>
+  new S3Client({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, forcePathStyle: true });
+
+/** Creates the state table as BatchStorage defines it (keys, list index, TTL), if it is missing. */
+export async function provisionTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: "PAY_PER_REQUEST",
+        AttributeDefinitions: [
+          { AttributeName: "pk", AttributeType: "S" },
+          { AttributeName: "sk", AttributeType: "S" },
+          { AttributeName: "gsi1pk", AttributeType: "S" },
+          { AttributeName: "gsi1sk", AttributeType: "S" },
+        ],
+        KeySchema: [
+          { AttributeName: "pk", KeyType: "HASH" },
+          { AttributeName: "sk", KeyType: "RANGE" },
+        ],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: "byCreatedAt",
+            KeySchema: [
+              { AttributeName: "gsi1pk", KeyType: "HASH" },
+              { AttributeName: "gsi1sk", KeyType: "RANGE" },
+            ],
+            Projection: { ProjectionType: "ALL" },
+          },
+        ],
+      }),
+    );
+    await client.send(
+      new UpdateTimeToLiveCommand({
+        TableName: tableName,
+        TimeToLiveSpecification: { AttributeName: "expiresAt", Enabled: true },
+      }),
+    ).catch(() => undefined); // dynalite may not implement TTL; expiry is not needed locally
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException)) throw error;
+  }
+  await client.send(new DescribeTableCommand({ TableName: tableName }));
+}
+
+export async function provisionBucket(client: S3Client, bucket: string): Promise<void> {
+  try {
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  } catch (error) {
+    const name = (error as Error).name;
+    if (name !== "BucketAlreadyOwnedByYou" && name !== "BucketAlreadyExists") throw error;
+  }
+}
+
+function listen(server: import("node:net").Server, port: number, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", (error) => reject(portError(error, port, what)));
+    server.listen(port, "127.0.0.1", () => resolve());
+  });
+}
+
+function portError(error: unknown, port: number, what: string): Error {
+  if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
+    return new Error(`${what} cannot listen on 127.0.0.1:${port}: the port is already in use`);
+  }
+  return error as Error;
+}

@@ -1,0 +1,138 @@
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { BatchStore } from "../../functions/domain/batch-store";
+import { CancelService, type CancelServiceOptions } from "../../functions/domain/cancel";
+import type { BatchRecord, JobInput, JobRecord, JobStatus } from "../../functions/domain/model";
+import { PhaseRunner } from "../../functions/domain/phase-runner";
+import type { WorkflowPort } from "../../functions/domain/ports";
+import { BatchQueries } from "../../functions/domain/queries";
+import { ResultStore } from "../../functions/domain/result-store";
+import { ResultsService } from "../../functions/domain/results-service";
+import { jobIdFor, newBatchId, SubmitService } from "../../functions/domain/submit";
+import { WorkflowService } from "../../functions/domain/workflow-service";
+import {
+  dynamoClient,
+  provisionBucket,
+  provisionTable,
+  s3Client,
+  startDynamo,
+  startS3,
+} from "../../local/emulators";
+
+/** A Step Functions port that records what the domain asked of it. */
+export class RecordingWorkflow implements WorkflowPort {
+  readonly started: { name: string; input: unknown }[] = [];
+  readonly stopped: { executionArn: string; error: string; cause: string }[] = [];
+  failNextStart?: Error;
+
+  async startExecution(name: string, input: unknown): Promise<string> {
+    if (this.failNextStart) {
+      const error = this.failNextStart;
+      this.failNextStart = undefined;
+      throw error;
+    }
+    this.started.push({ name, input });
+    return executionArnFor(name);
+  }
+
+  async stopExecution(executionArn: string, error: string, cause: string): Promise<void> {
+    this.stopped.push({ executionArn, error, cause });
+  }
+}
+
+export const executionArnFor = (name: string) => `arn:aws:states:us-east-1:123456789012:execution:test:${name}`;
+
+/**
+ * Real DynamoDB and S3 protocols, in memory: dynalite and s3rver on free ports, with the domain
+ * services wired to them exactly as the handlers wire them to AWS.
+ */
+export async function startLocalAws(cancelOptions: Partial<CancelServiceOptions> = {}) {
+  const dynamo = await startDynamo();
+  const s3 = await startS3();
+  const tableName = "stepbatch-test";
+  const bucket = "stepbatch-test";
+  const db = dynamoClient(dynamo.endpoint);
+  await provisionTable(db, tableName);
+  const s3client = s3Client(s3.endpoint);
+  await provisionBucket(s3client, bucket);
+  const doc = DynamoDBDocumentClient.from(db, { marshallOptions: { removeUndefinedValues: true } });
+  const store = new BatchStore(doc, tableName);
+  const resultStore = new ResultStore(s3client, bucket);
+  const results = new ResultsService(store, resultStore);
+  const workflow = new RecordingWorkflow();
+  return {
+    store,
+    resultStore,
+    results,
+    workflow,
+    queries: new BatchQueries(store),
+    submit: new SubmitService(store, workflow, executionArnFor),
+    cancel: new CancelService(store, workflow, results, {
+      markConcurrency: 8,
+      settleMs: 2_000,
+      manifestThreshold: 100,
+      ...cancelOptions,
+    }),
+    workflowService: new WorkflowService(store, results),
+    runner: new PhaseRunner(store, resultStore, { pollMs: 50, timeoutMarginMs: 0 }),
+    close: async () => {
+      await dynamo.close();
+      await s3.close();
+    },
+  };
+}
+
+export type LocalAws = Awaited<ReturnType<typeof startLocalAws>>;
+
+export interface SeedJob {
+  readonly name: string;
+  readonly status?: JobStatus;
+  readonly input?: JobInput;
+  readonly phase?: string;
+  readonly inCommit?: boolean;
+}
+
+/** Writes a batch and its jobs straight to the store, in the states a test needs. */
+export async function seedBatch(
+  aws: LocalAws,
+  jobs: readonly SeedJob[],
+  batch: Partial<BatchRecord> = {},
+): Promise<{ batch: BatchRecord; jobs: JobRecord[] }> {
+  const now = new Date();
+  const batchId = newBatchId(now);
+  const createdAt = now.toISOString();
+  const batchRecord: BatchRecord = {
+    batchId,
+    name: "seeded batch",
+    status: "running",
+    executionArn: executionArnFor(batchId),
+    total: jobs.length,
+    concurrency: 10,
+    createdAt,
+    source: { kind: "api" },
+    ...batch,
+  };
+  const records: JobRecord[] = jobs.map((job, index) => ({
+    batchId,
+    jobId: jobIdFor(index),
+    name: job.name,
+    input: job.input ?? { pages: 4, workMs: 40 },
+    status: job.status ?? "queued",
+    phases: job.phase ? { [job.phase]: { status: "running", startedAt: createdAt, attempt: 1 } } : {},
+    createdAt,
+    ...(job.phase ? { phase: job.phase } : {}),
+    ...(job.inCommit ? { inCommit: true } : {}),
+  }));
+  await aws.store.createBatch(batchRecord, records);
+  return { batch: batchRecord, jobs: records };
+}
+
+/** Waits until `check` returns a value, polling; fails with `what` after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

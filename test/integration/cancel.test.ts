@@ -1,0 +1,240 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BatchNotFoundError, JobAlreadyFinishedError, JobInCommitError, JobNotFoundError } from "../../functions/domain/errors";
+import type { PhaseOutput } from "../../functions/domain/results";
+import { demoWork } from "../../functions/workload/demo";
+import { eventually, type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws";
+
+let aws: LocalAws;
+beforeAll(async () => {
+  aws = await startLocalAws();
+});
+afterAll(async () => aws?.close());
+
+const by = "test-operator";
+
+describe("cancelling one job", () => {
+  it("cancels a queued job, which then never starts", async () => {
+    // Prepare
+    const { batch, jobs } = await seedBatch(aws, [{ name: "RY.TO" }, { name: "TD.TO" }]);
+    const target = jobs[0]!;
+    let workCalls = 0;
+    // Act
+    const answer = await aws.cancel.cancelJob(batch.batchId, target.jobId, { by, reason: "wrong ticker" });
+    const phase = await aws.runner.run({ batchId: batch.batchId, jobId: target.jobId, phase: "Ingest", isFinal: false }, async () => {
+      workCalls++;
+      return { pages: [], completed: true };
+    });
+    // Assess
+    expect(answer).toMatchObject({ status: "cancelled", jobId: target.jobId, name: "RY.TO", wasInPhase: null });
+    expect(phase.outcome).toBe("cancelled");
+    expect(workCalls).toBe(0);
+    const stored = await aws.store.getJob(batch.batchId, target.jobId);
+    expect(stored?.status).toBe("cancelled");
+    expect(stored?.cancel).toMatchObject({ by, reason: "wrong ticker", scope: "job" });
+    expect((await aws.store.getJob(batch.batchId, jobs[1]!.jobId))?.status).toBe("queued");
+  });
+
+  it("stops a running phase at a safe point and keeps the pages it finished", async () => {
+    // Prepare
+    const { batch, jobs } = await seedBatch(aws, [{ name: "slow", input: { pages: 20, workMs: 4000 } }]);
+    const job = jobs[0]!;
+    const running = aws.runner.run({ batchId: batch.batchId, jobId: job.jobId, phase: "Ingest", isFinal: false }, demoWork);
+    await eventually(async () => (await aws.store.getJob(batch.batchId, job.jobId))?.status === "running", "the job to run");
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    // Act
+    const answer = await aws.cancel.cancelJob(batch.batchId, job.jobId, { by });
+    const phase = await running;
+    // Assess
+    expect(answer).toMatchObject({ status: "cancelled", wasInPhase: "Ingest" });
+    expect(phase.outcome).toBe("cancelled");
+    const outputs = await aws.resultStore.readJobOutputs(batch.batchId, job.jobId);
+    expect(outputs).toHaveLength(1);
+    const output = outputs[0] as PhaseOutput;
+    expect(output.status).toBe("partial");
+    expect(output.pages.length).toBeGreaterThan(0);
+    expect(output.pages.length).toBeLessThan(20);
+    const stored = await aws.store.getJob(batch.batchId, job.jobId);
+    expect(stored?.phases.Ingest?.status).toBe("aborted");
+  });
+
+  it("refuses to cancel a finished job with JobAlreadyFinished", async () => {
+    // Prepare
+    const { batch, jobs } = await seedBatch(aws, [{ name: "done", status: "succeeded" }]);
+    // Act
+    const attempt = aws.cancel.cancelJob(batch.batchId, jobs[0]!.jobId, { by });
+    // Assess
+    await expect(attempt).rejects.toBeInstanceOf(JobAlreadyFinishedError);
+    await expect(attempt).rejects.toThrow(/already finished as succeeded/);
+  });
+
+  it("reports a job in its final commit as in_commit and leaves it running", async () => {
+    // Prepare
+    const { batch, jobs } = await seedBatch(aws, [{ name: "committing", status: "running", phase: "Commit", inCommit: true }]);
+    // Act
+    const attempt = aws.cancel.cancelJob(batch.batchId, jobs[0]!.jobId, { by });
+    // Assess
+    await expect(attempt).rejects.toBeInstanceOf(JobInCommitError);
+    expect((await aws.store.getJob(batch.batchId, jobs[0]!.jobId))?.status).toBe("running");
+  });
+
+  it("says an unknown job is not found", async () => {
+    const { batch } = await seedBatch(aws, [{ name: "only" }]);
+    await expect(aws.cancel.cancelJob(batch.batchId, "job-00099", { by })).rejects.toBeInstanceOf(JobNotFoundError);
+  });
+
+  it("answers a second cancel of the same job with the current state", async () => {
+    // Prepare
+    const { batch, jobs } = await seedBatch(aws, [{ name: "twice" }]);
+    await aws.cancel.cancelJob(batch.batchId, jobs[0]!.jobId, { by });
+    // Act
+    const second = await aws.cancel.cancelJob(batch.batchId, jobs[0]!.jobId, { by });
+    // Assess
+    expect(second).toMatchObject({ status: "cancelled", alreadyCancelled: true });
+  });
+});
+
+describe("cancelling a whole batch", () => {
+  it("writes the intent, stops the execution, cancels queued and running jobs, and returns partial results", async () => {
+    // Prepare
+    const { batch, jobs } = await seedBatch(aws, [
+      { name: "finished", status: "succeeded" },
+      { name: "working", input: { pages: 20, workMs: 4000 } },
+      { name: "waiting" },
+    ]);
+    await aws.resultStore.putPhaseOutput({
+      batchId: batch.batchId,
+      jobId: jobs[0]!.jobId,
+      jobName: "finished",
+      phase: "Commit",
+      status: "complete",
+      attempt: 1,
+      startedAt: new Date(Date.now() - 1000).toISOString(),
+      endedAt: new Date().toISOString(),
+      pages: [
+        { page: 1, score: 10 },
+        { page: 2, score: 20 },
+      ],
+    });
+    const running = aws.runner.run({ batchId: batch.batchId, jobId: jobs[1]!.jobId, phase: "Digest", isFinal: false }, demoWork);
+    await eventually(async () => (await aws.store.getJob(batch.batchId, jobs[1]!.jobId))?.status === "running", "the job to run");
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    // Act
+    const answer = await aws.cancel.cancelBatch(batch.batchId, { by, reason: "submitted the wrong batch" });
+    await running;
+    // Assess
+    expect(answer.status).toBe("cancelled");
+    expect(answer.batchStatus).toBe("cancelled");
+    expect(answer.jobsCancelled).toBe(2);
+    expect(answer.jobs.sort()).toEqual(["waiting", "working"]);
+    expect(answer.hasResults).toBe(true);
+    expect(answer.jobsProcessed).toBe(2);
+    expect(answer.partialResults.pagesProcessed).toBeGreaterThan(2);
+    expect(answer.partialResults.startTime).not.toBeNull();
+    expect(aws.workflow.stopped).toContainEqual({ executionArn: batch.executionArn, error: "BatchCancelled", cause: "submitted the wrong batch" });
+    const loaded = await aws.store.loadBatch(batch.batchId);
+    expect(loaded?.batch.cancel).toMatchObject({ by, reason: "submitted the wrong batch", scope: "batch" });
+    expect(loaded?.jobs.map((j) => j.status).sort()).toEqual(["cancelled", "cancelled", "succeeded"]);
+    expect(loaded?.jobs.find((j) => j.name === "working")?.wasInPhase).toBe("Digest");
+    expect(loaded?.audit.map((a) => a.action)).toContain("cancel_batch");
+  });
+
+  it("answers a double cancel with the current state and does not stop the execution twice", async () => {
+    // Prepare
+    const { batch } = await seedBatch(aws, [{ name: "a" }, { name: "b" }]);
+    await aws.cancel.cancelBatch(batch.batchId, { by });
+    const stopsBefore = aws.workflow.stopped.filter((s) => s.executionArn === batch.executionArn).length;
+    // Act
+    const second = await aws.cancel.cancelBatch(batch.batchId, { by });
+    // Assess
+    expect(second).toMatchObject({ status: "cancelled", alreadyCancelled: true, jobsCancelled: 2 });
+    expect(aws.workflow.stopped.filter((s) => s.executionArn === batch.executionArn).length).toBe(stopsBefore);
+  });
+
+  it("reports no_jobs_to_cancel for a batch that already finished, with its results", async () => {
+    const { batch } = await seedBatch(aws, [{ name: "a", status: "succeeded" }], { status: "succeeded" });
+    const answer = await aws.cancel.cancelBatch(batch.batchId, { by });
+    expect(answer).toMatchObject({ status: "no_jobs_to_cancel", batchStatus: "succeeded", jobsCancelled: 0 });
+  });
+
+  it("lets a job in its final commit complete and names it", async () => {
+    // Prepare
+    const { batch, jobs } = await seedBatch(aws, [{ name: "committer", input: { pages: 5, workMs: 600 } }, { name: "queued" }]);
+    const commit = aws.runner.run({ batchId: batch.batchId, jobId: jobs[0]!.jobId, phase: "Commit", isFinal: true }, demoWork);
+    await eventually(async () => (await aws.store.getJob(batch.batchId, jobs[0]!.jobId))?.inCommit, "the commit to start");
+    // Act
+    const answer = await aws.cancel.cancelBatch(batch.batchId, { by });
+    const committed = await commit;
+    // Assess
+    expect(answer.inCommit).toEqual(["committer"]);
+    expect(answer.jobs).toEqual(["queued"]);
+    expect(committed.outcome).toBe("succeeded");
+    const job = await aws.store.getJob(batch.batchId, jobs[0]!.jobId);
+    expect(job?.status).toBe("succeeded");
+    expect(job?.result?.pagesProcessed).toBe(5);
+  });
+
+  it("says an unknown batch is not found", async () => {
+    await expect(aws.cancel.cancelBatch("b-zzzzzzzz-00000000", { by })).rejects.toBeInstanceOf(BatchNotFoundError);
+  });
+});
+
+describe("cancelling a subset", () => {
+  it("reports an outcome per item with the numeric codes and a partial overall result", async () => {
+    // Prepare
+    const { batch, jobs } = await seedBatch(aws, [
+      { name: "queued-one" },
+      { name: "done-one", status: "succeeded" },
+      { name: "committing-one", status: "running", phase: "Commit", inCommit: true },
+      { name: "by-id" },
+    ]);
+    // Act
+    const answer = await aws.cancel.cancelJobs(batch.batchId, ["queued-one", "done-one", "committing-one", "no-such-job", jobs[3]!.jobId], { by });
+    // Assess
+    expect(answer.result).toBe(2);
+    expect(answer.outcomes["queued-one"]).toMatchObject({ code: 0, outcome: "cancelled" });
+    expect(answer.outcomes["done-one"]).toMatchObject({ code: 1, outcome: "already_finished" });
+    expect(answer.outcomes["no-such-job"]).toMatchObject({ code: 2, outcome: "not_found" });
+    expect(answer.outcomes["committing-one"]).toMatchObject({ code: 3, outcome: "not_cancelled" });
+    expect(answer.outcomes["committing-one"]?.text).toMatch(/final commit/);
+    expect(answer.outcomes[jobs[3]!.jobId]).toMatchObject({ code: 0, outcome: "cancelled" });
+    expect(aws.workflow.stopped.some((s) => s.executionArn === batch.executionArn)).toBe(false);
+  });
+
+  it("gives result 1 when every item is cancelled and 0 when none is", async () => {
+    const { batch } = await seedBatch(aws, [{ name: "x" }, { name: "y", status: "failed" }]);
+    expect((await aws.cancel.cancelJobs(batch.batchId, ["x"], { by })).result).toBe(1);
+    expect((await aws.cancel.cancelJobs(batch.batchId, ["y", "nope"], { by })).result).toBe(0);
+  });
+});
+
+describe("cancel racing completion", () => {
+  it("settles every race with exactly one winner, and the answer names it", async () => {
+    // Prepare: many jobs about to enter their final phase, each raced by a cancel.
+    const rounds = 25;
+    const { batch, jobs } = await seedBatch(
+      aws,
+      Array.from({ length: rounds }, (_, i) => ({ name: `race-${i}`, status: "running" as const, phase: "Digest", input: { pages: 1, workMs: 0 } })),
+    );
+    // Act
+    const outcomes = await Promise.all(
+      jobs.map(async (job, i) => {
+        const commit = () => aws.runner.run({ batchId: batch.batchId, jobId: job.jobId, phase: "Commit", isFinal: true }, demoWork);
+        const cancel = () => aws.cancel.cancelOne(job, { requestedAt: new Date().toISOString(), by, reason: "race", scope: "subset" });
+        const [phase, report] = i % 2 === 0 ? await Promise.all([commit(), cancel()]) : (await Promise.all([cancel(), commit()])).reverse();
+        return { job, phase, report } as { job: typeof job; phase: Awaited<ReturnType<typeof commit>>; report: Awaited<ReturnType<typeof cancel>> };
+      }),
+    );
+    // Assess
+    for (const { job, phase, report } of outcomes) {
+      const stored = await aws.store.getJob(batch.batchId, job.jobId);
+      if (stored?.status === "cancelled") {
+        expect(report.outcome).toBe("cancelled");
+        expect(phase.outcome).toBe("cancelled");
+      } else {
+        expect(stored?.status).toBe("succeeded");
+        expect(phase.outcome).toBe("succeeded");
+        expect(["not_cancelled", "already_finished"]).toContain(report.outcome);
+      }
+    }
+  });
+});
