@@ -208,32 +208,63 @@ describe("cancelling a subset", () => {
 });
 
 describe("cancel racing completion", () => {
+  it("cannot cancel a job once its commit has started, even when it decided from an older read", async () => {
+    // Prepare
+    const { batch, jobs } = await seedBatch(aws, [{ name: "fenced", status: "running", phase: "Digest" }]);
+    const staleRead = jobs[0]!;
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const commit = aws.runner.run({ batchId: batch.batchId, jobId: staleRead.jobId, phase: "Commit", isFinal: true }, async () => {
+      await gate;
+      return { pages: [{ page: 1, score: 50 }], completed: true };
+    });
+    await eventually(async () => (await aws.store.getJob(batch.batchId, staleRead.jobId))?.inCommit, "the commit to start");
+    // Act
+    const report = await aws.cancel.cancelOne(staleRead, { requestedAt: new Date().toISOString(), by, reason: "late", scope: "job" });
+    release();
+    const committed = await commit;
+    // Assess
+    expect(report).toMatchObject({ outcome: "not_cancelled", detail: "in_commit" });
+    expect(committed.outcome).toBe("succeeded");
+    expect((await aws.store.getJob(batch.batchId, staleRead.jobId))?.status).toBe("succeeded");
+  });
+
   it("settles every race with exactly one winner, and the answer names it", async () => {
     // Prepare: many jobs about to enter their final phase, each raced by a cancel.
     const rounds = 25;
     const { batch, jobs } = await seedBatch(
       aws,
-      Array.from({ length: rounds }, (_, i) => ({ name: `race-${i}`, status: "running" as const, phase: "Digest", input: { pages: 1, workMs: 0 } })),
+      Array.from({ length: rounds }, (_, i) => ({ name: `race-${i}`, status: "running" as const, phase: "Digest", input: { pages: 2, workMs: 20 } })),
     );
     // Act
     const outcomes = await Promise.all(
       jobs.map(async (job, i) => {
         const commit = () => aws.runner.run({ batchId: batch.batchId, jobId: job.jobId, phase: "Commit", isFinal: true }, demoWork);
-        const cancel = () => aws.cancel.cancelOne(job, { requestedAt: new Date().toISOString(), by, reason: "race", scope: "subset" });
-        const [phase, report] = i % 2 === 0 ? await Promise.all([commit(), cancel()]) : (await Promise.all([cancel(), commit()])).reverse();
+        // Cancels land before, during and after the commit; the stale `job` read makes each one try.
+        const cancel = async () => {
+          await new Promise((resolve) => setTimeout(resolve, (i % 10) * 4));
+          return aws.cancel.cancelOne(job, { requestedAt: new Date().toISOString(), by, reason: "race", scope: "subset" });
+        };
+        const [phase, report] = await Promise.all([commit(), cancel()]);
         return { job, phase, report } as { job: typeof job; phase: Awaited<ReturnType<typeof commit>>; report: Awaited<ReturnType<typeof cancel>> };
       }),
     );
     // Assess
     for (const { job, phase, report } of outcomes) {
       const stored = await aws.store.getJob(batch.batchId, job.jobId);
+      const commitOutputs = (await aws.resultStore.readJobOutputs(batch.batchId, job.jobId)).filter((o) => o.phase === "Commit");
       if (stored?.status === "cancelled") {
         expect(report.outcome).toBe("cancelled");
         expect(phase.outcome).toBe("cancelled");
+        // Never half-committed: a cancelled job has no Commit output at all.
+        expect(commitOutputs).toEqual([]);
       } else {
         expect(stored?.status).toBe("succeeded");
         expect(phase.outcome).toBe("succeeded");
         expect(["not_cancelled", "already_finished"]).toContain(report.outcome);
+        expect(commitOutputs.map((o) => o.status)).toEqual(["complete"]);
       }
     }
   });
