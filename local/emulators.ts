@@ -23,7 +23,9 @@ export interface RunningService {
 }
 
 /** DynamoDB on dynalite: in memory, or kept under `dataDir`. */
-export async function startDynamo(options: { port?: number; dataDir?: string } = {}): Promise<RunningService> {
+export async function startDynamo(
+  options: { port?: number; dataDir?: string } = {},
+): Promise<RunningService> {
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
   const server = dynalite({
     createTableMs: 0,
@@ -40,10 +42,17 @@ export async function startDynamo(options: { port?: number; dataDir?: string } =
 }
 
 /** S3 on s3rver: kept under `dataDir`, or in a temporary folder removed on close. */
-export async function startS3(options: { port?: number; dataDir?: string } = {}): Promise<RunningService> {
+export async function startS3(
+  options: { port?: number; dataDir?: string } = {},
+): Promise<RunningService> {
   const directory = options.dataDir ?? mkdtempSync(join(tmpdir(), "stepbatch-s3-"));
   mkdirSync(directory, { recursive: true });
-  const server = new S3rver({ port: options.port ?? 0, address: "127.0.0.1", silent: true, directory });
+  const server = new S3rver({
+    port: options.port ?? 0,
+    address: "127.0.0.1",
+    silent: true,
+    directory,
+  });
   let address: AddressInfo;
   try {
     address = (await server.run()) as AddressInfo;
@@ -63,7 +72,12 @@ export const dynamoClient = (endpoint: string) =>
   new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
 
 export const s3Client = (endpoint: string) =>
-  new S3Client({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, forcePathStyle: true });
+  new S3Client({
+    endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    forcePathStyle: true,
+  });
 
 /** Creates the state table as BatchStorage defines it (keys, list index, TTL), if it is missing. */
 export async function provisionTable(client: DynamoDBClient, tableName: string): Promise<void> {
@@ -94,12 +108,14 @@ export async function provisionTable(client: DynamoDBClient, tableName: string):
         ],
       }),
     );
-    await client.send(
-      new UpdateTimeToLiveCommand({
-        TableName: tableName,
-        TimeToLiveSpecification: { AttributeName: "expiresAt", Enabled: true },
-      }),
-    ).catch(() => undefined); // dynalite may not implement TTL; expiry is not needed locally
+    await client
+      .send(
+        new UpdateTimeToLiveCommand({
+          TableName: tableName,
+          TimeToLiveSpecification: { AttributeName: "expiresAt", Enabled: true },
+        }),
+      )
+      .catch(() => undefined); // dynalite may not implement TTL; expiry is not needed locally
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
   }

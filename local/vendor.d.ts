@@ -1,6 +1,7 @@
 // Minimal typings for the two emulators, which ship none.
 declare module "dynalite" {
   import type { Server } from "node:http";
+
   interface DynaliteOptions {
     path?: string;
     createTableMs?: number;
@@ -12,6 +13,7 @@ declare module "dynalite" {
 
 declare module "s3rver" {
   import type { AddressInfo } from "node:net";
+
   interface S3rverOptions {
     port?: number;
     address?: string;

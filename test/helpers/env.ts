@@ -5,8 +5,10 @@ process.env.AWS_ACCESS_KEY_ID ??= "test";
 process.env.AWS_SECRET_ACCESS_KEY ??= "test";
 process.env.TABLE_NAME ??= "stepbatch-test";
 process.env.BUCKET_NAME ??= "stepbatch-test";
-process.env.STATE_MACHINE_ARN ??= "arn:aws:states:us-east-1:123456789012:stateMachine:stepbatch-test";
-process.env.TOKEN_SECRET_ARN ??= "arn:aws:secretsmanager:us-east-1:123456789012:secret:stepbatch-token";
+process.env.STATE_MACHINE_ARN ??=
+  "arn:aws:states:us-east-1:123456789012:stateMachine:stepbatch-test";
+process.env.TOKEN_SECRET_ARN ??=
+  "arn:aws:secretsmanager:us-east-1:123456789012:secret:stepbatch-token";
 process.env.POWERTOOLS_LOG_LEVEL ??= "SILENT";
 process.env.POWERTOOLS_TRACE_ENABLED ??= "false";
 process.env.POWERTOOLS_METRICS_DISABLED ??= "true";

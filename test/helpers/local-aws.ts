@@ -39,7 +39,8 @@ export class RecordingWorkflow implements WorkflowPort {
   }
 }
 
-export const executionArnFor = (name: string) => `arn:aws:states:us-east-1:123456789012:execution:test:${name}`;
+export const executionArnFor = (name: string) =>
+  `arn:aws:states:us-east-1:123456789012:execution:test:${name}`;
 
 /**
  * Real DynamoDB and S3 protocols, in memory: dynalite and s3rver on free ports, with the domain
@@ -117,7 +118,9 @@ export async function seedBatch(
     name: job.name,
     input: job.input ?? { pages: 4, workMs: 40 },
     status: job.status ?? "queued",
-    phases: job.phase ? { [job.phase]: { status: "running", startedAt: createdAt, attempt: 1 } } : {},
+    phases: job.phase
+      ? { [job.phase]: { status: "running", startedAt: createdAt, attempt: 1 } }
+      : {},
     createdAt,
     ...(job.phase ? { phase: job.phase } : {}),
     ...(job.inCommit ? { inCommit: true } : {}),
@@ -127,7 +130,11 @@ export async function seedBatch(
 }
 
 /** Waits until `check` returns a value, polling; fails with `what` after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

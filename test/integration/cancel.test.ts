@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BatchNotFoundError, JobAlreadyFinishedError, JobInCommitError, JobNotFoundError } from "../../functions/domain/errors";
+import {
+  BatchNotFoundError,
+  JobAlreadyFinishedError,
+  JobInCommitError,
+  JobNotFoundError,
+} from "../../functions/domain/errors";
 import type { PhaseOutput } from "../../functions/domain/results";
 import { demoWork } from "../../functions/workload/demo";
 import { eventually, type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws";
@@ -19,13 +24,24 @@ describe("cancelling one job", () => {
     const target = jobs[0]!;
     let workCalls = 0;
     // Act
-    const answer = await aws.cancel.cancelJob(batch.batchId, target.jobId, { by, reason: "wrong ticker" });
-    const phase = await aws.runner.run({ batchId: batch.batchId, jobId: target.jobId, phase: "Ingest", isFinal: false }, async () => {
-      workCalls++;
-      return { pages: [], completed: true };
+    const answer = await aws.cancel.cancelJob(batch.batchId, target.jobId, {
+      by,
+      reason: "wrong ticker",
     });
+    const phase = await aws.runner.run(
+      { batchId: batch.batchId, jobId: target.jobId, phase: "Ingest", isFinal: false },
+      async () => {
+        workCalls++;
+        return { pages: [], completed: true };
+      },
+    );
     // Assess
-    expect(answer).toMatchObject({ status: "cancelled", jobId: target.jobId, name: "RY.TO", wasInPhase: null });
+    expect(answer).toMatchObject({
+      status: "cancelled",
+      jobId: target.jobId,
+      name: "RY.TO",
+      wasInPhase: null,
+    });
     expect(phase.outcome).toBe("cancelled");
     expect(workCalls).toBe(0);
     const stored = await aws.store.getJob(batch.batchId, target.jobId);
@@ -36,10 +52,18 @@ describe("cancelling one job", () => {
 
   it("stops a running phase at a safe point and keeps the pages it finished", async () => {
     // Prepare
-    const { batch, jobs } = await seedBatch(aws, [{ name: "slow", input: { pages: 20, workMs: 4000 } }]);
+    const { batch, jobs } = await seedBatch(aws, [
+      { name: "slow", input: { pages: 20, workMs: 4000 } },
+    ]);
     const job = jobs[0]!;
-    const running = aws.runner.run({ batchId: batch.batchId, jobId: job.jobId, phase: "Ingest", isFinal: false }, demoWork);
-    await eventually(async () => (await aws.store.getJob(batch.batchId, job.jobId))?.status === "running", "the job to run");
+    const running = aws.runner.run(
+      { batchId: batch.batchId, jobId: job.jobId, phase: "Ingest", isFinal: false },
+      demoWork,
+    );
+    await eventually(
+      async () => (await aws.store.getJob(batch.batchId, job.jobId))?.status === "running",
+      "the job to run",
+    );
     await new Promise((resolve) => setTimeout(resolve, 450));
     // Act
     const answer = await aws.cancel.cancelJob(batch.batchId, job.jobId, { by });
@@ -69,7 +93,9 @@ describe("cancelling one job", () => {
 
   it("reports a job in its final commit as in_commit and leaves it running", async () => {
     // Prepare
-    const { batch, jobs } = await seedBatch(aws, [{ name: "committing", status: "running", phase: "Commit", inCommit: true }]);
+    const { batch, jobs } = await seedBatch(aws, [
+      { name: "committing", status: "running", phase: "Commit", inCommit: true },
+    ]);
     // Act
     const attempt = aws.cancel.cancelJob(batch.batchId, jobs[0]!.jobId, { by });
     // Assess
@@ -79,7 +105,9 @@ describe("cancelling one job", () => {
 
   it("says an unknown job is not found", async () => {
     const { batch } = await seedBatch(aws, [{ name: "only" }]);
-    await expect(aws.cancel.cancelJob(batch.batchId, "job-00099", { by })).rejects.toBeInstanceOf(JobNotFoundError);
+    await expect(aws.cancel.cancelJob(batch.batchId, "job-00099", { by })).rejects.toBeInstanceOf(
+      JobNotFoundError,
+    );
   });
 
   it("answers a second cancel of the same job with the current state", async () => {
@@ -115,11 +143,20 @@ describe("cancelling a whole batch", () => {
         { page: 2, score: 20 },
       ],
     });
-    const running = aws.runner.run({ batchId: batch.batchId, jobId: jobs[1]!.jobId, phase: "Digest", isFinal: false }, demoWork);
-    await eventually(async () => (await aws.store.getJob(batch.batchId, jobs[1]!.jobId))?.status === "running", "the job to run");
+    const running = aws.runner.run(
+      { batchId: batch.batchId, jobId: jobs[1]!.jobId, phase: "Digest", isFinal: false },
+      demoWork,
+    );
+    await eventually(
+      async () => (await aws.store.getJob(batch.batchId, jobs[1]!.jobId))?.status === "running",
+      "the job to run",
+    );
     await new Promise((resolve) => setTimeout(resolve, 450));
     // Act
-    const answer = await aws.cancel.cancelBatch(batch.batchId, { by, reason: "submitted the wrong batch" });
+    const answer = await aws.cancel.cancelBatch(batch.batchId, {
+      by,
+      reason: "submitted the wrong batch",
+    });
     await running;
     // Assess
     expect(answer.status).toBe("cancelled");
@@ -130,10 +167,22 @@ describe("cancelling a whole batch", () => {
     expect(answer.jobsProcessed).toBe(2);
     expect(answer.partialResults.pagesProcessed).toBeGreaterThan(2);
     expect(answer.partialResults.startTime).not.toBeNull();
-    expect(aws.workflow.stopped).toContainEqual({ executionArn: batch.executionArn, error: "BatchCancelled", cause: "submitted the wrong batch" });
+    expect(aws.workflow.stopped).toContainEqual({
+      executionArn: batch.executionArn,
+      error: "BatchCancelled",
+      cause: "submitted the wrong batch",
+    });
     const loaded = await aws.store.loadBatch(batch.batchId);
-    expect(loaded?.batch.cancel).toMatchObject({ by, reason: "submitted the wrong batch", scope: "batch" });
-    expect(loaded?.jobs.map((j) => j.status).sort()).toEqual(["cancelled", "cancelled", "succeeded"]);
+    expect(loaded?.batch.cancel).toMatchObject({
+      by,
+      reason: "submitted the wrong batch",
+      scope: "batch",
+    });
+    expect(loaded?.jobs.map((j) => j.status).sort()).toEqual([
+      "cancelled",
+      "cancelled",
+      "succeeded",
+    ]);
     expect(loaded?.jobs.find((j) => j.name === "working")?.wasInPhase).toBe("Digest");
     expect(loaded?.audit.map((a) => a.action)).toContain("cancel_batch");
   });
@@ -142,25 +191,44 @@ describe("cancelling a whole batch", () => {
     // Prepare
     const { batch } = await seedBatch(aws, [{ name: "a" }, { name: "b" }]);
     await aws.cancel.cancelBatch(batch.batchId, { by });
-    const stopsBefore = aws.workflow.stopped.filter((s) => s.executionArn === batch.executionArn).length;
+    const stopsBefore = aws.workflow.stopped.filter(
+      (s) => s.executionArn === batch.executionArn,
+    ).length;
     // Act
     const second = await aws.cancel.cancelBatch(batch.batchId, { by });
     // Assess
     expect(second).toMatchObject({ status: "cancelled", alreadyCancelled: true, jobsCancelled: 2 });
-    expect(aws.workflow.stopped.filter((s) => s.executionArn === batch.executionArn).length).toBe(stopsBefore);
+    expect(aws.workflow.stopped.filter((s) => s.executionArn === batch.executionArn).length).toBe(
+      stopsBefore,
+    );
   });
 
   it("reports no_jobs_to_cancel for a batch that already finished, with its results", async () => {
-    const { batch } = await seedBatch(aws, [{ name: "a", status: "succeeded" }], { status: "succeeded" });
+    const { batch } = await seedBatch(aws, [{ name: "a", status: "succeeded" }], {
+      status: "succeeded",
+    });
     const answer = await aws.cancel.cancelBatch(batch.batchId, { by });
-    expect(answer).toMatchObject({ status: "no_jobs_to_cancel", batchStatus: "succeeded", jobsCancelled: 0 });
+    expect(answer).toMatchObject({
+      status: "no_jobs_to_cancel",
+      batchStatus: "succeeded",
+      jobsCancelled: 0,
+    });
   });
 
   it("lets a job in its final commit complete and names it", async () => {
     // Prepare
-    const { batch, jobs } = await seedBatch(aws, [{ name: "committer", input: { pages: 5, workMs: 600 } }, { name: "queued" }]);
-    const commit = aws.runner.run({ batchId: batch.batchId, jobId: jobs[0]!.jobId, phase: "Commit", isFinal: true }, demoWork);
-    await eventually(async () => (await aws.store.getJob(batch.batchId, jobs[0]!.jobId))?.inCommit, "the commit to start");
+    const { batch, jobs } = await seedBatch(aws, [
+      { name: "committer", input: { pages: 5, workMs: 600 } },
+      { name: "queued" },
+    ]);
+    const commit = aws.runner.run(
+      { batchId: batch.batchId, jobId: jobs[0]!.jobId, phase: "Commit", isFinal: true },
+      demoWork,
+    );
+    await eventually(
+      async () => (await aws.store.getJob(batch.batchId, jobs[0]!.jobId))?.inCommit,
+      "the commit to start",
+    );
     // Act
     const answer = await aws.cancel.cancelBatch(batch.batchId, { by });
     const committed = await commit;
@@ -174,7 +242,9 @@ describe("cancelling a whole batch", () => {
   });
 
   it("says an unknown batch is not found", async () => {
-    await expect(aws.cancel.cancelBatch("b-zzzzzzzz-00000000", { by })).rejects.toBeInstanceOf(BatchNotFoundError);
+    await expect(aws.cancel.cancelBatch("b-zzzzzzzz-00000000", { by })).rejects.toBeInstanceOf(
+      BatchNotFoundError,
+    );
   });
 });
 
@@ -188,7 +258,11 @@ describe("cancelling a subset", () => {
       { name: "by-id" },
     ]);
     // Act
-    const answer = await aws.cancel.cancelJobs(batch.batchId, ["queued-one", "done-one", "committing-one", "no-such-job", jobs[3]!.jobId], { by });
+    const answer = await aws.cancel.cancelJobs(
+      batch.batchId,
+      ["queued-one", "done-one", "committing-one", "no-such-job", jobs[3]!.jobId],
+      { by },
+    );
     // Assess
     expect(answer.result).toBe(2);
     expect(answer.outcomes["queued-one"]).toMatchObject({ code: 0, outcome: "cancelled" });
@@ -210,19 +284,32 @@ describe("cancelling a subset", () => {
 describe("cancel racing completion", () => {
   it("cannot cancel a job once its commit has started, even when it decided from an older read", async () => {
     // Prepare
-    const { batch, jobs } = await seedBatch(aws, [{ name: "fenced", status: "running", phase: "Digest" }]);
+    const { batch, jobs } = await seedBatch(aws, [
+      { name: "fenced", status: "running", phase: "Digest" },
+    ]);
     const staleRead = jobs[0]!;
     let release = () => {};
     const gate = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const commit = aws.runner.run({ batchId: batch.batchId, jobId: staleRead.jobId, phase: "Commit", isFinal: true }, async () => {
-      await gate;
-      return { pages: [{ page: 1, score: 50 }], completed: true };
-    });
-    await eventually(async () => (await aws.store.getJob(batch.batchId, staleRead.jobId))?.inCommit, "the commit to start");
+    const commit = aws.runner.run(
+      { batchId: batch.batchId, jobId: staleRead.jobId, phase: "Commit", isFinal: true },
+      async () => {
+        await gate;
+        return { pages: [{ page: 1, score: 50 }], completed: true };
+      },
+    );
+    await eventually(
+      async () => (await aws.store.getJob(batch.batchId, staleRead.jobId))?.inCommit,
+      "the commit to start",
+    );
     // Act
-    const report = await aws.cancel.cancelOne(staleRead, { requestedAt: new Date().toISOString(), by, reason: "late", scope: "job" });
+    const report = await aws.cancel.cancelOne(staleRead, {
+      requestedAt: new Date().toISOString(),
+      by,
+      reason: "late",
+      scope: "job",
+    });
     release();
     const committed = await commit;
     // Assess
@@ -236,25 +323,45 @@ describe("cancel racing completion", () => {
     const rounds = 25;
     const { batch, jobs } = await seedBatch(
       aws,
-      Array.from({ length: rounds }, (_, i) => ({ name: `race-${i}`, status: "running" as const, phase: "Digest", input: { pages: 2, workMs: 20 } })),
+      Array.from({ length: rounds }, (_, i) => ({
+        name: `race-${i}`,
+        status: "running" as const,
+        phase: "Digest",
+        input: { pages: 2, workMs: 20 },
+      })),
     );
     // Act
     const outcomes = await Promise.all(
       jobs.map(async (job, i) => {
-        const commit = () => aws.runner.run({ batchId: batch.batchId, jobId: job.jobId, phase: "Commit", isFinal: true }, demoWork);
+        const commit = () =>
+          aws.runner.run(
+            { batchId: batch.batchId, jobId: job.jobId, phase: "Commit", isFinal: true },
+            demoWork,
+          );
         // Cancels land before, during and after the commit; the stale `job` read makes each one try.
         const cancel = async () => {
           await new Promise((resolve) => setTimeout(resolve, (i % 10) * 4));
-          return aws.cancel.cancelOne(job, { requestedAt: new Date().toISOString(), by, reason: "race", scope: "subset" });
+          return aws.cancel.cancelOne(job, {
+            requestedAt: new Date().toISOString(),
+            by,
+            reason: "race",
+            scope: "subset",
+          });
         };
         const [phase, report] = await Promise.all([commit(), cancel()]);
-        return { job, phase, report } as { job: typeof job; phase: Awaited<ReturnType<typeof commit>>; report: Awaited<ReturnType<typeof cancel>> };
+        return { job, phase, report } as {
+          job: typeof job;
+          phase: Awaited<ReturnType<typeof commit>>;
+          report: Awaited<ReturnType<typeof cancel>>;
+        };
       }),
     );
     // Assess
     for (const { job, phase, report } of outcomes) {
       const stored = await aws.store.getJob(batch.batchId, job.jobId);
-      const commitOutputs = (await aws.resultStore.readJobOutputs(batch.batchId, job.jobId)).filter((o) => o.phase === "Commit");
+      const commitOutputs = (await aws.resultStore.readJobOutputs(batch.batchId, job.jobId)).filter(
+        (o) => o.phase === "Commit",
+      );
       if (stored?.status === "cancelled") {
         expect(report.outcome).toBe("cancelled");
         expect(phase.outcome).toBe("cancelled");

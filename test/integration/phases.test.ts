@@ -9,21 +9,36 @@ beforeAll(async () => {
 });
 afterAll(async () => aws?.close());
 
-const phase = (batchId: string, jobId: string, name: string, isFinal = false) => ({ batchId, jobId, phase: name, isFinal });
+const phase = (batchId: string, jobId: string, name: string, isFinal = false) => ({
+  batchId,
+  jobId,
+  phase: name,
+  isFinal,
+});
 
 describe("the phase runner", () => {
   it("runs a job through its phases, saving each output, and marks it succeeded after the final one", async () => {
     // Prepare
-    const { batch, jobs } = await seedBatch(aws, [{ name: "RY.TO", input: { pages: 3, workMs: 30 } }]);
+    const { batch, jobs } = await seedBatch(aws, [
+      { name: "RY.TO", input: { pages: 3, workMs: 30 } },
+    ]);
     const job = jobs[0]!;
     // Act
     const ingest = await aws.runner.run(phase(batch.batchId, job.jobId, "Ingest"), demoWork);
     const digest = await aws.runner.run(phase(batch.batchId, job.jobId, "Digest"), demoWork);
     const commit = await aws.runner.run(phase(batch.batchId, job.jobId, "Commit", true), demoWork);
     // Assess
-    expect([ingest.outcome, digest.outcome, commit.outcome]).toEqual(["continue", "continue", "succeeded"]);
+    expect([ingest.outcome, digest.outcome, commit.outcome]).toEqual([
+      "continue",
+      "continue",
+      "succeeded",
+    ]);
     const stored = await aws.store.getJob(batch.batchId, job.jobId);
-    expect(stored).toMatchObject({ status: "succeeded", inCommit: false, result: { pagesProcessed: 9 } });
+    expect(stored).toMatchObject({
+      status: "succeeded",
+      inCommit: false,
+      result: { pagesProcessed: 9 },
+    });
     expect(Object.keys(stored?.phases ?? {}).sort()).toEqual(["Commit", "Digest", "Ingest"]);
     const outputs = await aws.resultStore.readJobOutputs(batch.batchId, job.jobId);
     expect(outputs.map((o) => o.status)).toEqual(["complete", "complete", "complete"]);
@@ -51,7 +66,11 @@ describe("the phase runner", () => {
     expect(stored?.phases.Digest).toMatchObject({ status: "failed" });
     const results = await aws.results.collect(batch.batchId);
     expect(results.partialResults.errors).toEqual([
-      expect.objectContaining({ jobId: job.jobId, phase: "Digest", message: expect.stringMatching(/failIn/) }),
+      expect.objectContaining({
+        jobId: job.jobId,
+        phase: "Digest",
+        message: expect.stringMatching(/failIn/),
+      }),
     ]);
   });
 
@@ -65,8 +84,14 @@ describe("the phase runner", () => {
       return demoWork(context);
     };
     // Act
-    const first = await aws.runner.run(phase(batch.batchId, jobs[0]!.jobId, "Ingest"), countingWork);
-    const again = await aws.runner.run(phase(batch.batchId, jobs[0]!.jobId, "Ingest"), countingWork);
+    const first = await aws.runner.run(
+      phase(batch.batchId, jobs[0]!.jobId, "Ingest"),
+      countingWork,
+    );
+    const again = await aws.runner.run(
+      phase(batch.batchId, jobs[0]!.jobId, "Ingest"),
+      countingWork,
+    );
     // Assess
     expect([first.outcome, again.outcome]).toEqual(["cancelled", "cancelled"]);
     expect(calls).toBe(0);
@@ -77,7 +102,9 @@ describe("the phase runner", () => {
     const { batch, jobs } = await seedBatch(aws, [{ name: "throws-on-abort" }]);
     const job = jobs[0]!;
     const throwingOnAbort: typeof demoWork = ({ signal }) =>
-      new Promise((_, reject) => signal.addEventListener("abort", () => reject(new Error("socket closed"))));
+      new Promise((_, reject) =>
+        signal.addEventListener("abort", () => reject(new Error("socket closed"))),
+      );
     const running = aws.runner.run(phase(batch.batchId, job.jobId, "Ingest"), throwingOnAbort);
     await new Promise((resolve) => setTimeout(resolve, 100));
     // Act
@@ -96,11 +123,24 @@ describe("the phase runner", () => {
 
 describe("the workflow's own steps", () => {
   it("records a job whose retries ran out as failed, with the cause's message", async () => {
-    const { batch, jobs } = await seedBatch(aws, [{ name: "gave-up", status: "running", phase: "Digest" }]);
-    const cause = JSON.stringify({ errorType: "PhaseFailed", errorMessage: "Digest failed for gave-up: boom" });
-    const answer = await aws.workflowService.recordJobFailure(batch.batchId, jobs[0]!.jobId, "PhaseFailed", cause);
+    const { batch, jobs } = await seedBatch(aws, [
+      { name: "gave-up", status: "running", phase: "Digest" },
+    ]);
+    const cause = JSON.stringify({
+      errorType: "PhaseFailed",
+      errorMessage: "Digest failed for gave-up: boom",
+    });
+    const answer = await aws.workflowService.recordJobFailure(
+      batch.batchId,
+      jobs[0]!.jobId,
+      "PhaseFailed",
+      cause,
+    );
     expect(answer.status).toBe("failed");
-    expect((await aws.store.getJob(batch.batchId, jobs[0]!.jobId))?.error).toEqual({ name: "PhaseFailed", message: "Digest failed for gave-up: boom" });
+    expect((await aws.store.getJob(batch.batchId, jobs[0]!.jobId))?.error).toEqual({
+      name: "PhaseFailed",
+      message: "Digest failed for gave-up: boom",
+    });
   });
 
   it.each([
@@ -109,25 +149,40 @@ describe("the workflow's own steps", () => {
     { statuses: ["succeeded", "cancelled"], expected: "completed_with_errors" },
     { statuses: ["failed", "failed"], expected: "failed" },
     { statuses: ["cancelled", "cancelled"], expected: "cancelled" },
-  ] as const)("finalizes a batch whose jobs ended $statuses as $expected, with a manifest", async ({ statuses, expected }) => {
-    // Prepare
-    const { batch } = await seedBatch(aws, statuses.map((status, i) => ({ name: `j${i}`, status })));
-    // Act
-    const answer = await aws.workflowService.finalize(batch.batchId);
-    // Assess
-    expect(answer).toMatchObject({ status: expected, decidedBy: "finalize", manifest: `s3://stepbatch-test/manifests/${batch.batchId}.json` });
-    expect((await aws.store.getBatch(batch.batchId))?.status).toBe(expected);
-  });
+  ] as const)(
+    "finalizes a batch whose jobs ended $statuses as $expected, with a manifest",
+    async ({ statuses, expected }) => {
+      // Prepare
+      const { batch } = await seedBatch(
+        aws,
+        statuses.map((status, i) => ({ name: `j${i}`, status })),
+      );
+      // Act
+      const answer = await aws.workflowService.finalize(batch.batchId);
+      // Assess
+      expect(answer).toMatchObject({
+        status: expected,
+        decidedBy: "finalize",
+        manifest: `s3://stepbatch-test/manifests/${batch.batchId}.json`,
+      });
+      expect((await aws.store.getBatch(batch.batchId))?.status).toBe(expected);
+    },
+  );
 
   it("fails any job the workflow left unfinished, so none stays running", async () => {
-    const { batch } = await seedBatch(aws, [{ name: "ok", status: "succeeded" }, { name: "stuck", status: "running", phase: "Digest" }]);
+    const { batch } = await seedBatch(aws, [
+      { name: "ok", status: "succeeded" },
+      { name: "stuck", status: "running", phase: "Digest" },
+    ]);
     const answer = await aws.workflowService.finalize(batch.batchId);
     expect(answer.status).toBe("completed_with_errors");
     expect(answer.counts).toMatchObject({ succeeded: 1, failed: 1, running: 0 });
   });
 
   it("keeps the status a cancel already set when finalize comes second", async () => {
-    const { batch } = await seedBatch(aws, [{ name: "a", status: "cancelled" }], { status: "cancelled" });
+    const { batch } = await seedBatch(aws, [{ name: "a", status: "cancelled" }], {
+      status: "cancelled",
+    });
     const answer = await aws.workflowService.finalize(batch.batchId);
     expect(answer).toMatchObject({ status: "cancelled", decidedBy: "earlier" });
   });

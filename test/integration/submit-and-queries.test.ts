@@ -19,7 +19,11 @@ afterAll(async () => aws?.close());
 describe("submitting a batch", () => {
   it("records the batch and its jobs, then starts an execution named by the batch id with ids only", async () => {
     // Act
-    const answer = await aws.submit.submit({ name: "tickers", jobs: ["RY.TO", { name: "TD.TO", input: { pages: 2 } }], concurrency: 3 });
+    const answer = await aws.submit.submit({
+      name: "tickers",
+      jobs: ["RY.TO", { name: "TD.TO", input: { pages: 2 } }],
+      concurrency: 3,
+    });
     // Assess
     expect(answer).toMatchObject({ status: "queued", name: "tickers", total: 2, concurrency: 3 });
     expect(answer.jobs).toEqual([
@@ -27,14 +31,20 @@ describe("submitting a batch", () => {
       { jobId: "job-00002", name: "TD.TO" },
     ]);
     const started = aws.workflow.started.find((s) => s.name === answer.batchId);
-    expect(started?.input as ExecutionInput).toEqual({ batchId: answer.batchId, concurrency: 3, jobs: [{ jobId: "job-00001" }, { jobId: "job-00002" }] });
+    expect(started?.input as ExecutionInput).toEqual({
+      batchId: answer.batchId,
+      concurrency: 3,
+      jobs: [{ jobId: "job-00001" }, { jobId: "job-00002" }],
+    });
     const stored = await aws.store.getJob(answer.batchId, "job-00002");
     expect(stored).toMatchObject({ name: "TD.TO", status: "queued", input: { pages: 2 } });
   });
 
   it("refuses duplicate job names, which would make cancel-by-name ambiguous", async () => {
     await expect(aws.submit.submit({ jobs: ["A", "B", "A"] })).rejects.toThrow(ValidationError);
-    await expect(aws.submit.submit({ jobs: ["A", "B", "A"] })).rejects.toThrow(/jobs\[2\]: name 'A' is also jobs\[0\]/);
+    await expect(aws.submit.submit({ jobs: ["A", "B", "A"] })).rejects.toThrow(
+      /jobs\[2\]: name 'A' is also jobs\[0\]/,
+    );
   });
 
   it("returns the same batch for a repeated Idempotency-Key and starts one execution", async () => {
@@ -51,12 +61,16 @@ describe("submitting a batch", () => {
 
   it("refuses an Idempotency-Key reused for a different request", async () => {
     await aws.submit.submit({ jobs: ["X"] }, { idempotencyKey: "reused" });
-    await expect(aws.submit.submit({ jobs: ["Y"] }, { idempotencyKey: "reused" })).rejects.toBeInstanceOf(IdempotencyConflictError);
+    await expect(
+      aws.submit.submit({ jobs: ["Y"] }, { idempotencyKey: "reused" }),
+    ).rejects.toBeInstanceOf(IdempotencyConflictError);
   });
 
   it("records a batch whose execution could not start as failed, with the reason, and leaves no job queued", async () => {
     // Prepare
-    aws.workflow.failNextStart = Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" });
+    aws.workflow.failNextStart = Object.assign(new Error("Rate exceeded"), {
+      name: "ThrottlingException",
+    });
     // Act
     const attempt = aws.submit.submit({ jobs: ["P", "Q"] });
     // Assess
@@ -82,7 +96,15 @@ describe("reading batches and jobs", () => {
     // Act
     const status = await aws.queries.status(batch.batchId);
     // Assess
-    expect(status.progress).toEqual({ total: 4, queued: 0, running: 1, succeeded: 1, failed: 1, cancelled: 1, percent: 75 });
+    expect(status.progress).toEqual({
+      total: 4,
+      queued: 0,
+      running: 1,
+      succeeded: 1,
+      failed: 1,
+      cancelled: 1,
+      percent: 75,
+    });
     expect(status.current).toEqual([expect.objectContaining({ name: "d", phase: "Digest" })]);
     expect(status.failed_jobs).toBe(2);
   });
@@ -104,8 +126,12 @@ describe("reading batches and jobs", () => {
   });
 
   it("says an unknown batch is not found", async () => {
-    await expect(aws.queries.status("b-zzzzzzzz-00000000")).rejects.toBeInstanceOf(BatchNotFoundError);
-    await expect(aws.results.resultsOf("b-zzzzzzzz-00000000")).rejects.toBeInstanceOf(BatchNotFoundError);
+    await expect(aws.queries.status("b-zzzzzzzz-00000000")).rejects.toBeInstanceOf(
+      BatchNotFoundError,
+    );
+    await expect(aws.results.resultsOf("b-zzzzzzzz-00000000")).rejects.toBeInstanceOf(
+      BatchNotFoundError,
+    );
   });
 });
 
@@ -114,12 +140,18 @@ describe("deleting a job", () => {
     const { batch, jobs } = await seedBatch(aws, [{ name: "gone", status: "cancelled" }]);
     const answer = await aws.queries.deleteJob(batch.batchId, jobs[0]!.jobId);
     expect(answer).toMatchObject({ deleted: true, name: "gone", status: "cancelled" });
-    await expect(aws.queries.job(batch.batchId, jobs[0]!.jobId)).rejects.toBeInstanceOf(JobNotFoundError);
+    await expect(aws.queries.job(batch.batchId, jobs[0]!.jobId)).rejects.toBeInstanceOf(
+      JobNotFoundError,
+    );
   });
 
   it("refuses to delete a job that is still active", async () => {
-    const { batch, jobs } = await seedBatch(aws, [{ name: "busy", status: "running", phase: "Ingest" }]);
-    await expect(aws.queries.deleteJob(batch.batchId, jobs[0]!.jobId)).rejects.toBeInstanceOf(JobActiveError);
+    const { batch, jobs } = await seedBatch(aws, [
+      { name: "busy", status: "running", phase: "Ingest" },
+    ]);
+    await expect(aws.queries.deleteJob(batch.batchId, jobs[0]!.jobId)).rejects.toBeInstanceOf(
+      JobActiveError,
+    );
     expect((await aws.store.getJob(batch.batchId, jobs[0]!.jobId))?.status).toBe("running");
   });
 });
@@ -128,6 +160,9 @@ describe("consolidating results", () => {
   it("writes the results so far to permanent storage and says where", async () => {
     const { batch } = await seedBatch(aws, [{ name: "a", status: "succeeded" }]);
     const answer = await aws.results.consolidate(batch.batchId);
-    expect(answer).toMatchObject({ key: `consolidated/${batch.batchId}/results.json`, uri: `s3://stepbatch-test/consolidated/${batch.batchId}/results.json` });
+    expect(answer).toMatchObject({
+      key: `consolidated/${batch.batchId}/results.json`,
+      uri: `s3://stepbatch-test/consolidated/${batch.batchId}/results.json`,
+    });
   });
 });

@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import {
+  countJobs,
+  decideJobCancel,
+  finalBatchStatus,
+  type JobStatus,
+  percentDone,
+} from "../../../functions/domain/model";
+
+const jobs = (...statuses: JobStatus[]) => statuses.map((status) => ({ status }));
+
+describe("what a cancel may do to a job", () => {
+  it.each([
+    [{ status: "queued" }, "cancel_queued"],
+    [{ status: "running" }, "cancel_running"],
+    [{ status: "running", inCommit: false }, "cancel_running"],
+    [{ status: "running", inCommit: true }, "in_commit"],
+    [{ status: "cancelled" }, "already_cancelled"],
+    [{ status: "succeeded" }, "already_finished"],
+    [{ status: "failed" }, "already_finished"],
+  ] as const)("decides %o -> %s", (job, decision) => {
+    expect(decideJobCancel(job)).toBe(decision);
+  });
+});
+
+describe("a finished batch's status", () => {
+  it.each([
+    [jobs("succeeded", "succeeded"), false, "succeeded"],
+    [jobs("succeeded", "failed"), false, "completed_with_errors"],
+    [jobs("succeeded", "cancelled"), false, "completed_with_errors"],
+    [jobs("failed", "failed"), false, "failed"],
+    [jobs("failed", "cancelled"), false, "completed_with_errors"],
+    [jobs("cancelled", "cancelled"), false, "cancelled"],
+    [jobs("succeeded", "succeeded"), true, "cancelled"],
+  ] as const)("is %j (cancel requested: %s) -> %s", (list, cancelRequested, expected) => {
+    expect(finalBatchStatus(countJobs(list), cancelRequested)).toBe(expected);
+  });
+});
+
+describe("progress", () => {
+  it("counts each status and the share of jobs that ended", () => {
+    const counts = countJobs(
+      jobs("queued", "running", "succeeded", "failed", "cancelled", "succeeded"),
+    );
+    expect(counts).toEqual({
+      total: 6,
+      queued: 1,
+      running: 1,
+      succeeded: 2,
+      failed: 1,
+      cancelled: 1,
+    });
+    expect(percentDone(counts)).toBe(66.7);
+  });
+
+  it("calls an empty batch done", () => {
+    expect(percentDone(countJobs([]))).toBe(100);
+  });
+});
