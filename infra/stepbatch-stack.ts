@@ -1,6 +1,7 @@
 import { CfnOutput, type Duration, type RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
 import type { Construct } from "constructs";
 import { BatchApi } from "./constructs/batch-api";
+import { BatchReconciler } from "./constructs/batch-reconciler";
 import { BatchStorage } from "./constructs/batch-storage";
 import { BatchWorkflow, type PhaseDefinition } from "./constructs/batch-workflow";
 
@@ -13,11 +14,12 @@ export interface StepbatchStackProps extends StackProps {
   readonly temporaryResultsRetention?: Duration;
 }
 
-/** The deployable stepbatch: storage, the batch workflow and the HTTPS API. */
+/** The deployable stepbatch: storage, the batch workflow, the HTTPS API and the reconciler. */
 export class StepbatchStack extends Stack {
   readonly storage: BatchStorage;
   readonly workflow: BatchWorkflow;
   readonly api: BatchApi;
+  readonly reconciler: BatchReconciler;
 
   constructor(scope: Construct, id: string, props: StepbatchStackProps = {}) {
     super(scope, id, props);
@@ -32,6 +34,12 @@ export class StepbatchStack extends Stack {
       ...(props.phases ? { phases: props.phases } : {}),
     });
     this.api = new BatchApi(this, "Api", {
+      storage: this.storage,
+      stateMachine: this.workflow.stateMachine,
+      stateEnvironment: this.workflow.stateEnvironment,
+    });
+
+    this.reconciler = new BatchReconciler(this, "Reconciler", {
       storage: this.storage,
       stateMachine: this.workflow.stateMachine,
       stateEnvironment: this.workflow.stateEnvironment,

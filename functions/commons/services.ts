@@ -2,6 +2,7 @@ import { BatchStore } from "../domain/batch-store";
 import { CancelService } from "../domain/cancel";
 import { PhaseRunner } from "../domain/phase-runner";
 import { BatchQueries } from "../domain/queries";
+import { Reconciler } from "../domain/reconcile";
 import { ResultStore } from "../domain/result-store";
 import { ResultsService } from "../domain/results-service";
 import { SubmitService } from "../domain/submit";
@@ -17,6 +18,7 @@ function build() {
   const resultStore = new ResultStore(s3, cfg.BUCKET_NAME);
   const workflow = new StepFunctionsWorkflow(sfn, cfg.STATE_MACHINE_ARN);
   const results = new ResultsService(store, resultStore);
+  const workflowService = new WorkflowService(store, results);
   return {
     store,
     results,
@@ -27,7 +29,8 @@ function build() {
       settleMs: cfg.CANCEL_SETTLE_MS,
       manifestThreshold: cfg.MANIFEST_THRESHOLD,
     }),
-    workflow: new WorkflowService(store, results),
+    workflow: workflowService,
+    reconciler: new Reconciler(store, workflowService, results),
     phases: new PhaseRunner(store, resultStore, {
       pollMs: cfg.CANCEL_POLL_MS,
       timeoutMarginMs: cfg.TIMEOUT_MARGIN_MS,

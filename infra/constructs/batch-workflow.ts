@@ -106,6 +106,7 @@ export class BatchWorkflow extends Construct {
       }),
       resultPath: sfn.JsonPath.DISCARD,
       retryOnServiceExceptions: true,
+      taskTimeout: sfn.Timeout.duration(Duration.minutes(1)),
     }).next(
       new sfn.Succeed(this, "Job failed", {
         comment: "The job record says failed; the batch goes on",
@@ -129,6 +130,10 @@ export class BatchWorkflow extends Construct {
         resultSelector: { "outcome.$": "$.Payload.outcome" },
         resultPath: "$.last",
         retryOnServiceExceptions: false,
+        // A little past the Lambda's own timeout, so a hung invocation surfaces as States.Timeout.
+        taskTimeout: sfn.Timeout.duration(
+          (phase.timeout ?? Duration.minutes(5)).plus(Duration.seconds(30)),
+        ),
       });
       // An aborted phase is never retried; anything else is, with backoff.
       task.addRetry({ errors: [...NON_RETRYABLE_ERRORS], maxAttempts: 0 });

@@ -5,6 +5,7 @@ import type { BatchRecord, JobInput, JobRecord, JobStatus } from "../../function
 import { PhaseRunner } from "../../functions/domain/phase-runner";
 import type { WorkflowPort } from "../../functions/domain/ports";
 import { BatchQueries } from "../../functions/domain/queries";
+import { Reconciler } from "../../functions/domain/reconcile";
 import { ResultStore } from "../../functions/domain/result-store";
 import { ResultsService } from "../../functions/domain/results-service";
 import { jobIdFor, newBatchId, SubmitService } from "../../functions/domain/submit";
@@ -60,6 +61,7 @@ export async function startLocalAws(cancelOptions: Partial<CancelServiceOptions>
   const resultStore = new ResultStore(s3client, bucket);
   const results = new ResultsService(store, resultStore);
   const workflow = new RecordingWorkflow();
+  const workflowService = new WorkflowService(store, results);
   return {
     store,
     resultStore,
@@ -73,7 +75,8 @@ export async function startLocalAws(cancelOptions: Partial<CancelServiceOptions>
       manifestThreshold: 100,
       ...cancelOptions,
     }),
-    workflowService: new WorkflowService(store, results),
+    workflowService,
+    reconciler: new Reconciler(store, workflowService, results),
     runner: new PhaseRunner(store, resultStore, { pollMs: 50, timeoutMarginMs: 0 }),
     close: async () => {
       await dynamo.close();

@@ -1,0 +1,36 @@
+import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import middy from "@middy/core";
+import type { SQSEvent, SQSRecord } from "aws-lambda";
+import { z } from "zod";
+import { logger } from "../../commons/observability";
+import { services } from "../../commons/services";
+import { parseWith } from "../../domain/schemas";
+
+/** The EventBridge event, as the SQS queue delivers it in each record's body. */
+const statusChangeSchema = z.object({
+  "detail-type": z.literal("Step Functions Execution Status Change"),
+  detail: z.object({
+    executionArn: z.string(),
+    name: z.string(),
+    status: z.enum(["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]),
+    stopDate: z.number().nullish(),
+    error: z.string().nullish(),
+    cause: z.string().nullish(),
+  }),
+});
+
+const processor = new BatchProcessor(EventType.SQS);
+
+async function reconcileRecord(record: SQSRecord) {
+  const event = parseWith(statusChangeSchema, JSON.parse(record.body));
+  const result = await services().reconciler.reconcile(event.detail);
+  logger.info("execution reconciled", { ...result });
+}
+
+/** Reads execution status changes from SQS; a record that fails goes back to the queue (then the DLQ). */
+export const handler = middy<SQSEvent>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .handler((event, context) =>
+    processPartialResponse(event, reconcileRecord, processor, { context }),
+  );

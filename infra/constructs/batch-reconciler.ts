@@ -1,0 +1,93 @@
+import { Duration } from "aws-cdk-lib";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as events from "aws-cdk-lib/aws-events";
+import * as targets from "aws-cdk-lib/aws-events-targets";
+import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
+import * as sqs from "aws-cdk-lib/aws-sqs";
+import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
+import { Construct } from "constructs";
+import { acknowledge } from "../nag";
+import type { BatchStorage } from "./batch-storage";
+import { StepbatchFunction } from "./stepbatch-function";
+
+export interface BatchReconcilerProps {
+  readonly storage: BatchStorage;
+  readonly stateMachine: sfn.IStateMachine;
+  readonly stateEnvironment: Record<string, string>;
+  /** Receives before a status change goes to the DLQ. @default 5 */
+  readonly maxReceiveCount?: number;
+  /** @default true */
+  readonly deployAlarms?: boolean;
+}
+
+/**
+ * Execution status changes (EventBridge) -> SQS queue (+DLQ) -> reconcile Lambda, which ends every
+ * batch and job record consistently however the execution ended: the console's Stop, a failure,
+ * a timeout. EventBridge delivery is best effort; the reconciler tolerates duplicates and gaps.
+ */
+export class BatchReconciler extends Construct {
+  readonly queue: sqs.Queue;
+  readonly deadLetterQueue: sqs.Queue;
+  readonly rule: events.Rule;
+  readonly function: StepbatchFunction;
+  readonly alarms: cloudwatch.Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: BatchReconcilerProps) {
+    super(scope, id);
+    this.deadLetterQueue = new sqs.Queue(this, "DeadLetters", {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    acknowledge(
+      this.deadLetterQueue,
+      "AwsSolutions-SQS3",
+      "This queue is the dead-letter queue of the status-change queue.",
+    );
+    this.queue = new sqs.Queue(this, "StatusChanges", {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.minutes(6),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 5 },
+    });
+    this.rule = new events.Rule(this, "ExecutionEnded", {
+      description: "stepbatch: batch executions that ended, for the reconciler",
+      eventPattern: {
+        source: ["aws.states"],
+        detailType: ["Step Functions Execution Status Change"],
+        detail: {
+          stateMachineArn: [props.stateMachine.stateMachineArn],
+          status: ["ABORTED", "FAILED", "TIMED_OUT", "SUCCEEDED"],
+        },
+      },
+    });
+    this.rule.addTarget(new targets.SqsQueue(this.queue));
+
+    this.function = new StepbatchFunction(this, "Reconcile", {
+      entry: "functions/handlers/workflow/reconcile.ts",
+      description: "stepbatch: reconcile batch and job records after an execution ended",
+      timeout: Duration.minutes(1),
+      environment: props.stateEnvironment,
+    });
+    props.storage.grantStateWrite(this.function);
+    props.storage.grantResultsRead(this.function, "results");
+    props.storage.grantResultsWrite(this.function, "manifests", "consolidated");
+    this.function.function.addEventSource(
+      new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true }),
+    );
+
+    if (props.deployAlarms ?? true) {
+      this.alarms.push(
+        this.deadLetterQueue
+          .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) })
+          .createAlarm(this, "DeadLettersWaiting", {
+            threshold: 1,
+            evaluationPeriods: 1,
+            alarmDescription:
+              "stepbatch status changes could not be reconciled and are waiting in the DLQ",
+            treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+          }),
+      );
+    }
+  }
+}
