@@ -1,0 +1,176 @@
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startApiGateway } from "./api-gateway";
+import { AwsServiceError, startAwsJsonService } from "./aws-json-service";
+import {
+  dynamoClient,
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  provisionBucket,
+  provisionTable,
+  type RunningService,
+  s3Client,
+  startDynamo,
+  startS3,
+} from "./emulators";
+import { LocalLambdaRuntime } from "./lambda-runtime";
+import { StatusEventDelivery } from "./status-events";
+import { LocalStepFunctions } from "./stepfunctions";
+import { readAppModel, synthesizeTemplate } from "./template";
+
+export const PROJECT_ROOT = join(fileURLToPath(new URL(".", import.meta.url)), "..");
+
+export interface LocalStackOptions {
+  /** API port; 0 picks a free one. @default 3000 */
+  readonly port?: number;
+  /** The API token. @default the one kept in `<dataDir>/token`, generated once */
+  readonly token?: string;
+  /** Where data is kept across restarts. @default undefined: everything in memory */
+  readonly dataDir?: string;
+  /** Powertools log level of the handlers. @default "WARN" */
+  readonly logLevel?: string;
+  readonly log?: (message: string) => void;
+}
+
+export interface LocalStack {
+  readonly apiUrl: string;
+  readonly token: string;
+  readonly endpoints: Readonly<
+    Record<"dynamodb" | "s3" | "stepfunctions" | "secretsmanager", string>
+  >;
+  readonly stepFunctions: LocalStepFunctions;
+  readonly statusEvents: StatusEventDelivery;
+  readonly stateMachineArn: string;
+  /** Executions that were running at the last stop and were aborted at this start. */
+  readonly recovered: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * The embedded local stack: dynalite, s3rver, a local Step Functions service running the
+ * synthesized definition, a local Secrets Manager holding the API token, the status-change feed
+ * to the reconciler, and the REST API, all in this process. Handlers are the real modules and
+ * reach every service through AWS_ENDPOINT_URL_<SERVICE> only.
+ */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const log = options.log ?? (() => undefined);
+  const dataDir = options.dataDir;
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const started: RunningService[] = [];
+  try {
+    const model = readAppModel(synthesizeTemplate());
+    const token = options.token ?? tokenFrom(dataDir);
+
+    const dynamo = await startDynamo(dataDir ? { dataDir: join(dataDir, "dynamodb") } : {});
+    started.push(dynamo);
+    const s3 = await startS3(dataDir ? { dataDir: join(dataDir, "s3") } : {});
+    started.push(s3);
+    await provisionTable(dynamoClient(dynamo.endpoint), model.tableName);
+    await provisionBucket(s3Client(s3.endpoint), model.bucketName);
+
+    const secrets = await startAwsJsonService({
+      name: "Secrets Manager",
+      targetPrefix: "secretsmanager",
+      contentType: "application/x-amz-json-1.1",
+      operations: {
+        GetSecretValue: ({ SecretId }: { SecretId?: string }) => {
+          if (SecretId !== model.tokenSecretArn)
+            throw new AwsServiceError(
+              "ResourceNotFoundException",
+              "Secrets Manager can't find the specified secret.",
+            );
+          return {
+            ARN: model.tokenSecretArn,
+            Name: "stepbatch-api-token",
+            SecretString: token,
+            VersionId: "local",
+            VersionStages: ["AWSCURRENT"],
+            CreatedDate: 0,
+          };
+        },
+      },
+    });
+    started.push(secrets);
+
+    const runtime = new LocalLambdaRuntime(model.functions, PROJECT_ROOT);
+    const statusEvents = new StatusEventDelivery(model.statusChangeConsumers, runtime, log);
+    const stepFunctions = new LocalStepFunctions({
+      stateMachineArn: model.stateMachineArn,
+      definition: model.definition,
+      invoke: (functionArn, payload) => runtime.invoke(functionArn, payload),
+      ...(dataDir ? { dataFile: join(dataDir, "stepfunctions", "executions.json") } : {}),
+      onStatusChange: statusEvents.publish,
+    });
+    const sfnService = await startAwsJsonService({
+      name: "Step Functions",
+      targetPrefix: "AWSStepFunctions",
+      operations: stepFunctions.operations,
+    });
+    started.push(sfnService);
+
+    // The handlers' environment: the template's variables, plus where the services are.
+    Object.assign(process.env, LocalLambdaRuntime.environmentOf(model.functions), {
+      AWS_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_S3: s3.endpoint,
+      AWS_ENDPOINT_URL_SFN: sfnService.endpoint,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+      POWERTOOLS_LOG_LEVEL: options.logLevel ?? process.env.STEPBATCH_LOG_LEVEL ?? "WARN",
+      POWERTOOLS_TRACE_ENABLED: "false",
+      POWERTOOLS_METRICS_DISABLED: "true",
+    });
+
+    const recovered = stepFunctions.recoverInterrupted().length;
+    if (recovered > 0)
+      log(
+        `${recovered} execution(s) were running when the stack stopped; they are now ABORTED and being reconciled`,
+      );
+
+    const api = await startApiGateway({
+      routes: model.routes,
+      runtime,
+      port: options.port ?? 3000,
+    });
+    started.push(api);
+
+    return {
+      apiUrl: api.endpoint,
+      token,
+      endpoints: {
+        dynamodb: dynamo.endpoint,
+        s3: s3.endpoint,
+        stepfunctions: sfnService.endpoint,
+        secretsmanager: secrets.endpoint,
+      },
+      stepFunctions,
+      statusEvents,
+      stateMachineArn: model.stateMachineArn,
+      recovered,
+      stop: async () => {
+        await api.close();
+        await stepFunctions.shutdown();
+        await runtime.drain(2_000);
+        await statusEvents.settled();
+        for (const service of [...started].reverse()) await service.close().catch(() => undefined);
+      },
+    };
+  } catch (error) {
+    for (const service of started.reverse()) await service.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The token kept in `<dataDir>/token` (created once, readable by its owner only); a fresh one in memory. */
+function tokenFrom(dataDir: string | undefined): string {
+  if (!dataDir) return randomBytes(24).toString("base64url");
+  const file = join(dataDir, "token");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  const token = randomBytes(24).toString("base64url");
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return token;
+}

@@ -1,0 +1,98 @@
+import { rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { PROJECT_ROOT, startLocalStack } from "./stack";
+
+const HELP = `npm start [-- options]    the embedded local stack: stepbatch on this machine, no Docker, no AWS
+
+Options:
+  --port <n>        API port (default: STEPBATCH_PORT or 3000)
+  --data-dir <dir>  where batches are kept across restarts (default: STEPBATCH_DATA_DIR or .stepbatch)
+  --in-memory       keep nothing: every start is empty
+  -h, --help        this help
+
+The API token is STEPBATCH_TOKEN when set, else generated once and kept in <data-dir>/token.`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      port: { type: "string" },
+      "data-dir": { type: "string" },
+      "in-memory": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
+  const portText = values.port ?? process.env.STEPBATCH_PORT ?? "3000";
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`port '${portText}' is not a port number (0 to 65535)`);
+  }
+  const dataDir = values["in-memory"]
+    ? undefined
+    : resolve(
+        values["data-dir"] ?? process.env.STEPBATCH_DATA_DIR ?? join(PROJECT_ROOT, ".stepbatch"),
+      );
+
+  const startedAt = Date.now();
+  console.log(
+    "stepbatch: starting the local stack (synthesizing the CDK stack, starting DynamoDB, S3, Step Functions)...",
+  );
+  const stack = await startLocalStack({
+    port,
+    ...(process.env.STEPBATCH_TOKEN ? { token: process.env.STEPBATCH_TOKEN } : {}),
+    ...(dataDir ? { dataDir } : {}),
+    log: (message) => console.log(`stepbatch: ${message}`),
+  });
+  const connection = join(dataDir ?? join(PROJECT_ROOT, ".stepbatch"), "local.json");
+  if (dataDir)
+    writeFileSync(
+      connection,
+      `${JSON.stringify({ apiUrl: stack.apiUrl, pid: process.pid }, null, 2)}\n`,
+    );
+
+  const auth = `-H "Authorization: Bearer ${stack.token}"`;
+  console.log(`
+stepbatch local stack is up in ${((Date.now() - startedAt) / 1000).toFixed(1)}s
+
+  API       ${stack.apiUrl}
+  token     ${stack.token}${process.env.STEPBATCH_TOKEN ? "  (from STEPBATCH_TOKEN)" : dataDir ? `  (kept in ${join(dataDir, "token")})` : "  (in memory)"}
+  data      ${dataDir ?? "in memory: nothing is kept"}
+
+Try it from another terminal:
+
+  # start a batch of three jobs (5 pages each, 4 s per phase)
+  curl -s -X POST ${stack.apiUrl}/batches ${auth} \\
+    -H "Content-Type: application/json" \\
+    -d '{"name":"demo","jobs":[{"name":"RY.TO","input":{"workMs":4000}},{"name":"TD.TO","input":{"workMs":4000}},{"name":"BNS.TO","input":{"workMs":4000}}],"concurrency":2}'
+
+  # watch it (use the batchId from the answer)
+  curl -s ${stack.apiUrl}/batches/<batchId> ${auth}
+
+  # cancel it: running phases stop within about a second, results so far come back
+  curl -s -X POST ${stack.apiUrl}/batches/<batchId>/cancel ${auth} \\
+    -H "Content-Type: application/json" -d '{"reason":"wrong batch"}'
+
+Ctrl-C stops the stack${dataDir ? "; batches are kept for the next start" : ""}.`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\nstepbatch: ${signal} received, stopping the local stack...`);
+    await stack.stop();
+    if (dataDir) rmSync(connection, { force: true });
+    console.log("stepbatch: stopped.");
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("Ctrl-C"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+main().catch((error: Error) => {
+  console.error(`stepbatch: could not start the local stack: ${error.message}`);
+  process.exit(1);
+});

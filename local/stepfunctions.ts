@@ -1,0 +1,454 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import {
+  ExecutionAbortedError,
+  ExecutionError,
+  ExecutionTimeoutError,
+  StateMachine,
+} from "aws-local-stepfunctions";
+import { AwsServiceError, type Operations } from "./aws-json-service";
+import { LOCAL_ACCOUNT, LOCAL_REGION } from "./template";
+
+export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED";
+
+export interface ExecutionRecord {
+  executionArn: string;
+  stateMachineArn: string;
+  name: string;
+  status: ExecutionStatus;
+  startDate: number;
+  stopDate?: number;
+  input: string;
+  output?: string;
+  error?: string;
+  cause?: string;
+}
+
+export interface HistoryEvent {
+  readonly id: number;
+  readonly previousEventId: number;
+  readonly timestamp: number;
+  readonly type: string;
+  readonly [details: string]: unknown;
+}
+
+/** An "EventBridge" event for an execution status change, as AWS shapes it. */
+export interface StatusChangeEvent {
+  readonly version: "0";
+  readonly id: string;
+  readonly "detail-type": "Step Functions Execution Status Change";
+  readonly source: "aws.states";
+  readonly account: string;
+  readonly time: string;
+  readonly region: string;
+  readonly resources: string[];
+  readonly detail: ExecutionRecord & {
+    inputDetails: { included: boolean };
+    outputDetails?: { included: boolean };
+  };
+}
+
+/** Invokes the Lambda behind a `lambda:invoke` task: (FunctionName, Payload) -> handler's result. */
+export type LambdaInvoker = (functionArn: string, payload: unknown) => Promise<unknown>;
+
+export interface LocalStepFunctionsOptions {
+  readonly stateMachineArn: string;
+  readonly definition: Record<string, any>;
+  readonly invoke: LambdaInvoker;
+  /** Where executions are kept between restarts; in memory when absent. */
+  readonly dataFile?: string;
+  readonly onStatusChange?: (event: StatusChangeEvent) => void;
+}
+
+/** The error an execution that was running when the local stack stopped ends with on restart. */
+export const RESTART_ERROR = "LocalStackRestarted";
+
+const NAME_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
+
+/**
+ * The Step Functions API the handlers and tools use (StartExecution, StopExecution,
+ * DescribeExecution, ListExecutions, GetExecutionHistory), running the synthesized definition
+ * with aws-local-stepfunctions. `lambda:invoke` tasks call the local Lambda runtime and get the
+ * integration's `{Payload, StatusCode}` answer, so ResultSelector paths work unchanged.
+ */
+export class LocalStepFunctions {
+  private readonly machine: StateMachine;
+  private readonly executions = new Map<string, ExecutionRecord>();
+  private readonly histories = new Map<string, HistoryEvent[]>();
+  private readonly running = new Map<string, { abort: () => void; done: Promise<void> }>();
+  private readonly taskOverrides: Record<string, (input: any) => Promise<unknown>> = {};
+
+  constructor(private readonly options: LocalStepFunctionsOptions) {
+    this.machine = new StateMachine(
+      options.definition as never,
+      { validationOptions: { checkPaths: false, checkArn: false } } as never,
+    );
+    for (const stateName of taskStateNames(options.definition)) {
+      this.taskOverrides[stateName] = async (input: {
+        FunctionName?: string;
+        Payload?: unknown;
+      }) => {
+        if (!input?.FunctionName) throw new Error(`task ${stateName} has no FunctionName`);
+        const payload = await options.invoke(input.FunctionName, input.Payload ?? {});
+        return { ExecutedVersion: "$LATEST", Payload: payload ?? null, StatusCode: 200 };
+      };
+    }
+    this.load();
+  }
+
+  /** Executions that were running when the stack last stopped end as ABORTED, with a clear cause. */
+  recoverInterrupted(): ExecutionRecord[] {
+    const interrupted = [...this.executions.values()].filter((e) => e.status === "RUNNING");
+    for (const execution of interrupted) {
+      this.finish(execution, "ABORTED", {
+        error: RESTART_ERROR,
+        cause:
+          "The local stack stopped while this execution was running; it was aborted when the stack started again.",
+      });
+    }
+    return interrupted;
+  }
+
+  get operations(): Operations {
+    return {
+      StartExecution: (input) => this.startExecution(input),
+      StopExecution: (input) => this.stopExecution(input),
+      DescribeExecution: (input) => this.describeExecution(input),
+      ListExecutions: (input) => this.listExecutions(input),
+      GetExecutionHistory: (input) => this.getExecutionHistory(input),
+      DescribeStateMachine: () => ({
+        stateMachineArn: this.options.stateMachineArn,
+        name: this.options.stateMachineArn.split(":").pop(),
+        status: "ACTIVE",
+        definition: JSON.stringify(this.options.definition),
+        type: "STANDARD",
+        roleArn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/stepbatch-local`,
+        creationDate: 0,
+      }),
+    };
+  }
+
+  startExecution(input: { stateMachineArn?: string; name?: string; input?: string }) {
+    this.assertStateMachine(input.stateMachineArn);
+    const name = input.name ?? crypto.randomUUID();
+    if (!NAME_PATTERN.test(name))
+      throw new AwsServiceError("InvalidName", `Invalid Name: '${name}'`);
+    const text = input.input ?? "{}";
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new AwsServiceError("InvalidExecutionInput", "Invalid execution input: not JSON");
+    }
+    if (Buffer.byteLength(text) > 256 * 1024)
+      throw new AwsServiceError("InvalidExecutionInput", "Execution input exceeds 256 KiB");
+    const executionArn = `${this.options.stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
+    const existing = this.executions.get(executionArn);
+    if (existing) {
+      // AWS: the same name and input while running is idempotent; anything else is refused.
+      if (existing.status === "RUNNING" && existing.input === text)
+        return { executionArn, startDate: existing.startDate };
+      throw new AwsServiceError(
+        "ExecutionAlreadyExists",
+        `Execution Already Exists: '${executionArn}'`,
+      );
+    }
+    const execution: ExecutionRecord = {
+      executionArn,
+      stateMachineArn: this.options.stateMachineArn,
+      name,
+      status: "RUNNING",
+      startDate: Date.now() / 1000,
+      input: text,
+    };
+    this.executions.set(executionArn, execution);
+    this.histories.set(executionArn, []);
+    this.save();
+    this.run(execution, parsed);
+    return { executionArn, startDate: execution.startDate };
+  }
+
+  stopExecution(input: { executionArn?: string; error?: string; cause?: string }) {
+    const execution = this.get(input.executionArn);
+    if (execution.status === "RUNNING") {
+      this.finish(execution, "ABORTED", { error: input.error ?? "", cause: input.cause ?? "" });
+      this.running.get(execution.executionArn)?.abort();
+    }
+    return { stopDate: execution.stopDate };
+  }
+
+  describeExecution(input: { executionArn?: string }) {
+    return this.get(input.executionArn);
+  }
+
+  listExecutions(input: {
+    stateMachineArn?: string;
+    statusFilter?: ExecutionStatus;
+    maxResults?: number;
+    nextToken?: string;
+  }) {
+    this.assertStateMachine(input.stateMachineArn);
+    const all = [...this.executions.values()]
+      .filter((e) => !input.statusFilter || e.status === input.statusFilter)
+      .sort((a, b) => b.startDate - a.startDate);
+    const start = input.nextToken ? Number(input.nextToken) : 0;
+    const size = input.maxResults && input.maxResults > 0 ? input.maxResults : 100;
+    const page = all
+      .slice(start, start + size)
+      .map(({ executionArn, stateMachineArn, name, status, startDate, stopDate }) => ({
+        executionArn,
+        stateMachineArn,
+        name,
+        status,
+        startDate,
+        ...(stopDate ? { stopDate } : {}),
+      }));
+    return {
+      executions: page,
+      ...(start + size < all.length ? { nextToken: String(start + size) } : {}),
+    };
+  }
+
+  getExecutionHistory(input: {
+    executionArn?: string;
+    maxResults?: number;
+    nextToken?: string;
+    reverseOrder?: boolean;
+  }) {
+    const execution = this.get(input.executionArn);
+    const events = [...(this.histories.get(execution.executionArn) ?? [])];
+    if (input.reverseOrder) events.reverse();
+    const start = input.nextToken ? Number(input.nextToken) : 0;
+    const size = input.maxResults && input.maxResults > 0 ? input.maxResults : 1000;
+    return {
+      events: events.slice(start, start + size),
+      ...(start + size < events.length ? { nextToken: String(start + size) } : {}),
+    };
+  }
+
+  /** Aborts everything still running, for a clean shutdown (state is kept as RUNNING on disk). */
+  async shutdown(): Promise<void> {
+    const runs = [...this.running.values()];
+    for (const run of runs) run.abort();
+    await Promise.allSettled(runs.map((run) => run.done));
+  }
+
+  private run(execution: ExecutionRecord, input: unknown): void {
+    const history = this.histories.get(execution.executionArn) as HistoryEvent[];
+    const started = this.machine.run(
+      input as never,
+      {
+        overrides: { taskResourceLocalHandlers: this.taskOverrides },
+        noThrowOnAbort: false,
+        context: {
+          Execution: {
+            Id: execution.executionArn,
+            Name: execution.name,
+            Input: input,
+            StartTime: new Date(execution.startDate * 1000).toISOString(),
+            RoleArn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/stepbatch-local`,
+          },
+          StateMachine: {
+            Id: this.options.stateMachineArn,
+            Name: this.options.stateMachineArn.split(":").pop(),
+          },
+        },
+      } as never,
+    );
+    const logEvents = (async () => {
+      for await (const event of started.eventLogs as AsyncGenerator<any>)
+        history.push(toHistoryEvent(event, history.length));
+    })().catch(() => undefined);
+    const done = (async () => {
+      try {
+        const output = await started.result;
+        if (execution.status === "RUNNING")
+          this.finish(execution, "SUCCEEDED", { output: JSON.stringify(output ?? null) });
+      } catch (error) {
+        if (execution.status !== "RUNNING") return; // stopped: already ABORTED
+        if (error instanceof ExecutionAbortedError) return; // shutdown: stays RUNNING, recovered at the next start
+        if (error instanceof ExecutionTimeoutError)
+          this.finish(execution, "TIMED_OUT", {
+            error: "States.Timeout",
+            cause: "The execution timed out",
+          });
+        else if (error instanceof ExecutionError) {
+          const cause = (error as Error & { cause?: Error }).cause;
+          this.finish(execution, "FAILED", {
+            error: cause?.name ?? "States.Runtime",
+            cause: cause?.message ?? error.message,
+          });
+        } else
+          this.finish(execution, "FAILED", {
+            error: "States.Runtime",
+            cause: (error as Error).message,
+          });
+      } finally {
+        await logEvents;
+        this.running.delete(execution.executionArn);
+      }
+    })();
+    this.running.set(execution.executionArn, { abort: started.abort, done });
+  }
+
+  private finish(
+    execution: ExecutionRecord,
+    status: ExecutionStatus,
+    extra: Partial<ExecutionRecord>,
+  ): void {
+    Object.assign(execution, { status, stopDate: Date.now() / 1000, ...extra });
+    const history = this.histories.get(execution.executionArn) ?? [];
+    this.histories.set(execution.executionArn, history);
+    if (status === "ABORTED") {
+      history.push({
+        id: history.length + 1,
+        previousEventId: history.length,
+        timestamp: execution.stopDate as number,
+        type: "ExecutionAborted",
+        executionAbortedEventDetails: { error: extra.error, cause: extra.cause },
+      });
+    }
+    this.save();
+    this.options.onStatusChange?.({
+      version: "0",
+      id: crypto.randomUUID(),
+      "detail-type": "Step Functions Execution Status Change",
+      source: "aws.states",
+      account: LOCAL_ACCOUNT,
+      time: new Date().toISOString(),
+      region: LOCAL_REGION,
+      resources: [execution.executionArn],
+      detail: {
+        ...execution,
+        // EventBridge carries dates in milliseconds.
+        startDate: Math.round(execution.startDate * 1000),
+        stopDate: Math.round((execution.stopDate as number) * 1000),
+        inputDetails: { included: true },
+        ...(execution.output ? { outputDetails: { included: true } } : {}),
+      },
+    });
+  }
+
+  private get(executionArn: string | undefined): ExecutionRecord {
+    const execution = executionArn ? this.executions.get(executionArn) : undefined;
+    if (!execution)
+      throw new AwsServiceError(
+        "ExecutionDoesNotExist",
+        `Execution Does Not Exist: '${executionArn}'`,
+      );
+    return execution;
+  }
+
+  private assertStateMachine(arn: string | undefined): void {
+    if (arn !== this.options.stateMachineArn)
+      throw new AwsServiceError(
+        "StateMachineDoesNotExist",
+        `State Machine Does Not Exist: '${arn}'`,
+      );
+  }
+
+  private load(): void {
+    const file = this.options.dataFile;
+    if (!file || !existsSync(file)) return;
+    const saved = JSON.parse(readFileSync(file, "utf8")) as { executions: ExecutionRecord[] };
+    for (const execution of saved.executions)
+      this.executions.set(execution.executionArn, execution);
+  }
+
+  private save(): void {
+    const file = this.options.dataFile;
+    if (!file) return;
+    mkdirSync(dirname(file), { recursive: true });
+    const temporary = `${file}.tmp`;
+    writeFileSync(temporary, JSON.stringify({ executions: [...this.executions.values()] }));
+    renameSync(temporary, file); // atomic: a crash never leaves half a file
+  }
+}
+
+function taskStateNames(definition: Record<string, any>): string[] {
+  const names: string[] = [];
+  const walk = (states: Record<string, any>) => {
+    for (const [name, state] of Object.entries(states)) {
+      if (state.Type === "Task") names.push(name);
+      if (state.ItemProcessor?.States) walk(state.ItemProcessor.States);
+      if (state.Iterator?.States) walk(state.Iterator.States);
+      for (const branch of state.Branches ?? []) walk(branch.States);
+    }
+  };
+  walk(definition.States ?? {});
+  return names;
+}
+
+/** Maps aws-local-stepfunctions' event log to AWS history event types. */
+function toHistoryEvent(event: any, index: number): HistoryEvent {
+  const base = {
+    id: index + 1,
+    previousEventId: index,
+    timestamp: (event.timestamp ?? Date.now()) / 1000,
+  };
+  const stateType = event.state?.type as string | undefined;
+  switch (event.type) {
+    case "ExecutionStarted":
+      return {
+        ...base,
+        type: "ExecutionStarted",
+        executionStartedEventDetails: { input: JSON.stringify(event.input) },
+      };
+    case "ExecutionSucceeded":
+      return {
+        ...base,
+        type: "ExecutionSucceeded",
+        executionSucceededEventDetails: { output: JSON.stringify(event.output) },
+      };
+    case "ExecutionFailed":
+      return {
+        ...base,
+        type: "ExecutionFailed",
+        executionFailedEventDetails: { error: event.Error, cause: event.Cause },
+      };
+    case "ExecutionAborted":
+      return { ...base, type: "ExecutionAborted" };
+    case "ExecutionTimeout":
+      return { ...base, type: "ExecutionTimedOut" };
+    case "StateEntered":
+      return {
+        ...base,
+        type: `${stateType}StateEntered`,
+        stateEnteredEventDetails: {
+          name: event.state.name,
+          input: JSON.stringify(event.state.input),
+        },
+      };
+    case "StateExited":
+      return {
+        ...base,
+        type: `${stateType}StateExited`,
+        stateExitedEventDetails: {
+          name: event.state.name,
+          output: JSON.stringify(event.state.output),
+        },
+      };
+    case "StateFailed":
+      return {
+        ...base,
+        type: stateType === "Task" ? "TaskFailed" : `${stateType}StateFailed`,
+        taskFailedEventDetails: {
+          resourceType: "lambda",
+          resource: "invoke",
+          error: event.Error,
+          cause: event.Cause,
+        },
+      };
+    case "StateRetried":
+      return { ...base, type: "TaskRetried", name: event.state?.name, retrier: event.retrier };
+    case "StateCaught":
+      return { ...base, type: "TaskCaught", name: event.state?.name };
+    default:
+      return {
+        ...base,
+        type: String(event.type),
+        index: event.index,
+        name: event.parentState?.name,
+      };
+  }
+}
