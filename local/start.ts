@@ -1,4 +1,4 @@
-import { rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { PROJECT_ROOT, startLocalStack } from "./stack";
@@ -37,6 +37,7 @@ async function main(): Promise<void> {
         values["data-dir"] ?? process.env.STEPBATCH_DATA_DIR ?? join(PROJECT_ROOT, ".stepbatch"),
       );
 
+  if (dataDir) refuseIfInUse(dataDir);
   const startedAt = Date.now();
   console.log(
     "stepbatch: starting the local stack (synthesizing the CDK stack, starting DynamoDB, S3, Step Functions)...",
@@ -90,6 +91,25 @@ Ctrl-C stops the stack${dataDir ? "; batches are kept for the next start" : ""}.
   };
   process.on("SIGINT", () => void stop("Ctrl-C"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+/** One stack per data folder: a second one would find DynamoDB's files locked. */
+function refuseIfInUse(dataDir: string): void {
+  const file = join(dataDir, "local.json");
+  if (!existsSync(file)) return;
+  const { pid, apiUrl } = JSON.parse(readFileSync(file, "utf8")) as {
+    pid?: number;
+    apiUrl?: string;
+  };
+  if (!pid || pid === process.pid) return;
+  try {
+    process.kill(pid, 0); // throws when no such process
+  } catch {
+    return; // left behind by a stack that was killed: safe to start
+  }
+  throw new Error(
+    `another local stack (pid ${pid}, ${apiUrl}) is using ${dataDir}; stop it first, or pass --data-dir or --in-memory`,
+  );
 }
 
 main().catch((error: Error) => {

@@ -81,7 +81,7 @@ export class Reconciler {
     if (change.status === "ABORTED") {
       const intent: CancelIntent = batch.cancel ?? {
         requestedAt: stoppedAt,
-        by: change.error === API_CANCEL_ERROR ? "api" : "console",
+        by: abortedBy(change.error),
         reason: change.cause || change.error || "execution stopped outside stepbatch",
         scope: "batch",
       };
@@ -159,6 +159,13 @@ export class Reconciler {
       )
     ).won;
   }
+}
+
+/** Who stopped an execution, as far as its abort error tells. */
+function abortedBy(error: string | null | undefined): string {
+  if (error === API_CANCEL_ERROR) return "api";
+  if (WORKERS_LOST_ERRORS.includes(error ?? "")) return "system";
+  return "console";
 }
 
 function describe(change: ExecutionStatusChange): string {
