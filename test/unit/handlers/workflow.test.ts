@@ -1,0 +1,221 @@
+import {
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import type { SQSEvent } from "aws-lambda";
+import { mockClient } from "aws-sdk-client-mock";
+import { beforeEach, describe, expect, it } from "vitest";
+import { handler as consolidate } from "../../../functions/handlers/api/consolidate";
+import { handler as ingest } from "../../../functions/handlers/phases/ingest";
+import { handler as finalize } from "../../../functions/handlers/workflow/finalize";
+import { handler as reconcile } from "../../../functions/handlers/workflow/reconcile";
+import { handler as recordFailure } from "../../../functions/handlers/workflow/record-job-failure";
+import { call, lambdaContext } from "../../helpers/lambda";
+
+const dynamo = mockClient(DynamoDBDocumentClient);
+const s3 = mockClient(S3Client);
+const batchId = "b-m1abc2de-0a1b2c3d";
+const executionArn = `arn:aws:states:us-east-1:123456789012:execution:stepbatch-test:${batchId}`;
+const batch = (over: Record<string, unknown> = {}) => ({
+  pk: `BATCH#${batchId}`,
+  sk: "META",
+  batchId,
+  name: "b",
+  status: "running",
+  executionArn,
+  total: 1,
+  concurrency: 1,
+  createdAt: "t",
+  source: { kind: "api" },
+  ...over,
+});
+const jobItem = (over: Record<string, unknown> = {}) => ({
+  pk: `BATCH#${batchId}`,
+  sk: "JOB#job-00001",
+  batchId,
+  jobId: "job-00001",
+  name: "RY.TO",
+  input: { pages: 2, workMs: 2 },
+  status: "queued",
+  phases: {},
+  createdAt: "t",
+  ...over,
+});
+
+beforeEach(() => {
+  dynamo.reset();
+  s3.reset();
+  s3.on(ListObjectsV2Command).resolves({ Contents: [] });
+  s3.on(PutObjectCommand).resolves({});
+});
+
+describe("a phase handler", () => {
+  it("runs the phase, saves its output to S3 and answers a small outcome for the state machine", async () => {
+    // Prepare
+    dynamo
+      .on(GetCommand)
+      .callsFake((input) => ({ Item: input.Key.sk === "META" ? batch() : jobItem() }));
+    dynamo.on(UpdateCommand).resolves({ Attributes: jobItem({ status: "running" }) });
+    // Act
+    const answer = await ingest(
+      { batchId, jobId: "job-00001", phase: "Ingest", isFinal: false },
+      lambdaContext(),
+    );
+    // Assess
+    expect(answer).toEqual({ jobId: "job-00001", phase: "Ingest", outcome: "continue" });
+    const saved = s3.commandCalls(PutObjectCommand)[0]?.args[0].input;
+    expect(saved?.Key).toBe(`results/${batchId}/job-00001/Ingest.json`);
+    expect(JSON.parse(String(saved?.Body))).toMatchObject({
+      status: "complete",
+      pages: [{ page: 1 }, { page: 2 }],
+    });
+  });
+
+  it("refuses a malformed event with a ValidationError", async () => {
+    await expect(
+      ingest({ batchId, phase: "Ingest" } as never, lambdaContext()),
+    ).rejects.toMatchObject({ name: "Validation" });
+  });
+});
+
+describe("the workflow steps", () => {
+  it("finalize sets the final status and writes a manifest and a consolidated copy", async () => {
+    dynamo.on(GetCommand).resolves({ Item: batch() });
+    dynamo.on(QueryCommand).resolves({ Items: [jobItem({ status: "succeeded" })] });
+    dynamo.on(UpdateCommand).resolves({ Attributes: batch({ status: "succeeded" }) });
+    const answer = await finalize({ batchId }, lambdaContext());
+    expect(answer).toMatchObject({ status: "succeeded", decidedBy: "finalize" });
+    expect(s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key)).toEqual([
+      `manifests/${batchId}.json`,
+      `consolidated/${batchId}/results.json`,
+    ]);
+  });
+
+  it("record-job-failure fails the job with the Lambda error's message", async () => {
+    dynamo.on(UpdateCommand).resolves({ Attributes: jobItem({ status: "failed" }) });
+    const failure = {
+      Error: "PhaseFailed",
+      Cause: JSON.stringify({ errorType: "PhaseFailed", errorMessage: "Digest failed" }),
+    };
+    const answer = await recordFailure({ batchId, jobId: "job-00001", failure }, lambdaContext());
+    expect(answer).toEqual({ jobId: "job-00001", status: "failed" });
+    const update = dynamo.commandCalls(UpdateCommand)[0]?.args[0].input;
+    expect(Object.values(update?.ExpressionAttributeValues ?? {})).toContainEqual({
+      name: "PhaseFailed",
+      message: "Digest failed",
+    });
+  });
+
+  it("reconcile reports a record it cannot read as a batch item failure, so SQS delivers it again", async () => {
+    // Prepare: one unreadable record beside one for a batch that is not ours (ignored, fine).
+    dynamo.on(GetCommand).resolves({});
+    const notOurs = {
+      executionArn: "arn:aws:states:us-east-1:1:execution:other:x",
+      name: "x",
+      status: "FAILED",
+    };
+    const event = {
+      Records: [
+        { messageId: "m1", body: "{not json" },
+        {
+          messageId: "m2",
+          body: JSON.stringify({
+            "detail-type": "Step Functions Execution Status Change",
+            detail: notOurs,
+          }),
+        },
+      ],
+    } as unknown as SQSEvent;
+    // Act
+    const answer = await reconcile(event, lambdaContext());
+    // Assess
+    expect(answer).toEqual({ batchItemFailures: [{ itemIdentifier: "m1" }] });
+  });
+
+  it("reconcile fails the whole invocation when no record could be handled", async () => {
+    const event = {
+      Records: [
+        { messageId: "m1", body: JSON.stringify({ "detail-type": "Something else", detail: {} }) },
+      ],
+    } as unknown as SQSEvent;
+    await expect(reconcile(event, lambdaContext())).rejects.toThrow(/All records failed/);
+  });
+
+  it("reconcile turns a console stop into a cancelled batch", async () => {
+    dynamo.on(GetCommand).resolves({ Item: batch() });
+    dynamo.on(QueryCommand).resolves({ Items: [jobItem()] });
+    dynamo
+      .on(UpdateCommand)
+      .callsFake((input) => ({
+        Attributes:
+          input.Key.sk === "META"
+            ? batch({ status: input.ExpressionAttributeValues[":v0"] })
+            : jobItem({ status: "cancelled" }),
+      }));
+    dynamo.on(PutCommand).resolves({});
+    const detail = {
+      executionArn,
+      name: batchId,
+      status: "ABORTED",
+      stopDate: Date.now(),
+      error: null,
+      cause: "from the console",
+    };
+    const event = {
+      Records: [
+        {
+          messageId: "m1",
+          body: JSON.stringify({ "detail-type": "Step Functions Execution Status Change", detail }),
+        },
+      ],
+    } as unknown as SQSEvent;
+    const answer = await reconcile(event, lambdaContext());
+    expect(answer).toEqual({ batchItemFailures: [] });
+    const statuses = dynamo
+      .commandCalls(UpdateCommand)
+      .map((c) => c.args[0].input.ExpressionAttributeValues?.[":v0"]);
+    expect(statuses).toEqual(expect.arrayContaining(["cancelling", "cancelled"]));
+  });
+});
+
+describe("POST /batches/{batchId}/consolidate", () => {
+  it("writes the results so far under consolidated/ and answers where", async () => {
+    dynamo.on(GetCommand).resolves({ Item: batch() });
+    s3.on(ListObjectsV2Command).resolves({
+      Contents: [{ Key: `results/${batchId}/job-00001/Ingest.json` }],
+    });
+    const output = {
+      batchId,
+      jobId: "job-00001",
+      jobName: "RY.TO",
+      phase: "Ingest",
+      status: "complete",
+      attempt: 1,
+      startedAt: "a",
+      endedAt: "b",
+      pages: [{ page: 1, score: 40 }],
+    };
+    s3.on(GetObjectCommand).resolves({
+      Body: { transformToString: async () => JSON.stringify(output) },
+    } as never);
+    const { status, body } = await call(consolidate, {
+      method: "POST",
+      pathParameters: { batchId },
+    });
+    expect(status).toBe(200);
+    expect(body).toMatchObject({
+      key: `consolidated/${batchId}/results.json`,
+      jobsProcessed: 1,
+      partialResults: { pagesProcessed: 1, averageScore: 40 },
+    });
+  });
+});
