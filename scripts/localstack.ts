@@ -32,7 +32,11 @@ async function assertLocalStackUp(): Promise<void> {
 
 function run(command: string, args: string[], env: Record<string, string>): void {
   console.log(`$ ${command} ${args.join(" ")}`);
-  const result = spawnSync(command, args, { cwd: PROJECT_ROOT, stdio: "inherit", env: { ...process.env, ...env } });
+  const result = spawnSync(command, args, {
+    cwd: PROJECT_ROOT,
+    stdio: "inherit",
+    env: { ...process.env, ...env },
+  });
   if (result.status !== 0) throw new Error(`${command} ${args[0]} failed (exit ${result.status})`);
 }
 
@@ -40,24 +44,43 @@ async function deploy(): Promise<void> {
   await assertLocalStackUp();
   mkdirSync(join(PROJECT_ROOT, ".stepbatch"), { recursive: true });
   const cdk = join(PROJECT_ROOT, "node_modules", ".bin", "cdklocal");
-  const env = { AWS_ENVAR_ALLOWLIST: "AWS_REGION,AWS_DEFAULT_REGION", AWS_REGION: "us-east-1", AWS_DEFAULT_REGION: "us-east-1" };
+  const env = {
+    AWS_ENVAR_ALLOWLIST: "AWS_REGION,AWS_DEFAULT_REGION",
+    AWS_REGION: "us-east-1",
+    AWS_DEFAULT_REGION: "us-east-1",
+  };
   run(cdk, ["bootstrap", "aws://000000000000/us-east-1"], env);
   run(cdk, ["deploy", "Stepbatch", "--require-approval", "never", "--outputs-file", OUTPUTS], env);
   const outputs = JSON.parse(readFileSync(OUTPUTS, "utf8")).Stepbatch as Record<string, string>;
-  const secrets = new SecretsManagerClient({ endpoint: ENDPOINT, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
-  const secret = await secrets.send(new GetSecretValueCommand({ SecretId: outputs.TokenSecretArn }));
-  const state = { apiUrl: String(outputs.ApiUrl).replace(/\/+$/, ""), token: secret.SecretString ?? "" };
+  const secrets = new SecretsManagerClient({
+    endpoint: ENDPOINT,
+    region: "us-east-1",
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+  });
+  const secret = await secrets.send(
+    new GetSecretValueCommand({ SecretId: outputs.TokenSecretArn }),
+  );
+  const state = {
+    apiUrl: String(outputs.ApiUrl).replace(/\/+$/, ""),
+    token: secret.SecretString ?? "",
+  };
   writeFileSync(STATE, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-  console.log(`\nDeployed to LocalStack.\n  API    ${state.apiUrl}\n  token  kept in ${STATE}\nRun the e2e suite against it: npm run test:e2e:localstack`);
+  console.log(
+    `\nDeployed to LocalStack.\n  API    ${state.apiUrl}\n  token  kept in ${STATE}\nRun the e2e suite against it: npm run test:e2e:localstack`,
+  );
 }
 
 function test(): void {
   const state = JSON.parse(readFileSync(STATE, "utf8")) as { apiUrl: string; token: string };
-  run(join(PROJECT_ROOT, "node_modules", ".bin", "vitest"), ["run", "test/e2e/batches.e2e.test.ts"], {
-    ...awsEnv,
-    E2E_API_URL: state.apiUrl,
-    E2E_TOKEN: state.token,
-  });
+  run(
+    join(PROJECT_ROOT, "node_modules", ".bin", "vitest"),
+    ["run", "test/e2e/batches.e2e.test.ts"],
+    {
+      ...awsEnv,
+      E2E_API_URL: state.apiUrl,
+      E2E_TOKEN: state.token,
+    },
+  );
 }
 
 const command = process.argv[2];

@@ -8,14 +8,18 @@ import { readAppModel, synthesizeTemplate } from "../../local/template";
 describe("the OpenAPI document", () => {
   it("describes exactly the routes the stack deploys", () => {
     // Prepare
-    const document = parse(readFileSync(join(PROJECT_ROOT, "docs/openapi.yaml"), "utf8")) as { paths: Record<string, Record<string, unknown>> };
+    const document = parse(readFileSync(join(PROJECT_ROOT, "docs/openapi.yaml"), "utf8")) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
     const documented = Object.entries(document.paths).flatMap(([path, item]) =>
       Object.keys(item)
         .filter((key) => ["get", "post", "delete", "put", "patch"].includes(key))
         .map((method) => `${method.toUpperCase()} ${path}`),
     );
     // Act
-    const deployed = readAppModel(synthesizeTemplate()).routes.map((route) => `${route.method} ${route.path}`);
+    const deployed = readAppModel(synthesizeTemplate()).routes.map(
+      (route) => `${route.method} ${route.path}`,
+    );
     // Assess
     expect(documented.sort()).toEqual(deployed.sort());
   });

@@ -153,14 +153,12 @@ describe("the workflow steps", () => {
   it("reconcile turns a console stop into a cancelled batch", async () => {
     dynamo.on(GetCommand).resolves({ Item: batch() });
     dynamo.on(QueryCommand).resolves({ Items: [jobItem()] });
-    dynamo
-      .on(UpdateCommand)
-      .callsFake((input) => ({
-        Attributes:
-          input.Key.sk === "META"
-            ? batch({ status: input.ExpressionAttributeValues[":v0"] })
-            : jobItem({ status: "cancelled" }),
-      }));
+    dynamo.on(UpdateCommand).callsFake((input) => ({
+      Attributes:
+        input.Key.sk === "META"
+          ? batch({ status: input.ExpressionAttributeValues[":v0"] })
+          : jobItem({ status: "cancelled" }),
+    }));
     dynamo.on(PutCommand).resolves({});
     const detail = {
       executionArn,
