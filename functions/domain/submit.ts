@@ -124,30 +124,24 @@ export class SubmitService {
         batchId,
       });
     }
-    return {
-      batchId,
-      executionArn: batch.executionArn,
-      status: batch.status,
-      name: batch.name,
-      total: batch.total,
-      concurrency: batch.concurrency,
-      jobs: records.map((job) => ({ jobId: job.jobId, name: job.name })),
-    };
+    return submitResponse(batch, records);
   }
 
   private async replay(batchId: string): Promise<SubmitResponse> {
     const loaded = await this.store.loadBatch(batchId);
     if (!loaded) throw new BatchNotFoundError(batchId);
-    const { batch, jobs } = loaded;
-    return {
-      batchId,
-      executionArn: batch.executionArn,
-      status: batch.status,
-      name: batch.name,
-      total: batch.total,
-      concurrency: batch.concurrency,
-      jobs: jobs.map((job) => ({ jobId: job.jobId, name: job.name })),
-      idempotentReplay: true,
-    };
+    return { ...submitResponse(loaded.batch, loaded.jobs), idempotentReplay: true };
   }
+}
+
+function submitResponse(batch: BatchRecord, jobs: readonly JobRecord[]): SubmitResponse {
+  return {
+    batchId: batch.batchId,
+    executionArn: batch.executionArn,
+    status: batch.status,
+    name: batch.name,
+    total: batch.total,
+    concurrency: batch.concurrency,
+    jobs: jobs.map((job) => ({ jobId: job.jobId, name: job.name })),
+  };
 }

@@ -1,11 +1,12 @@
 import { Duration } from "aws-cdk-lib";
-import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
+import { alarmOnAny } from "../alarms";
 import { acknowledge } from "../nag";
 import type { BatchStorage } from "./batch-storage";
 import { StepbatchFunction } from "./stepbatch-function";
@@ -78,15 +79,12 @@ export class BatchReconciler extends Construct {
 
     if (props.deployAlarms ?? true) {
       this.alarms.push(
-        this.deadLetterQueue
-          .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) })
-          .createAlarm(this, "DeadLettersWaiting", {
-            threshold: 1,
-            evaluationPeriods: 1,
-            alarmDescription:
-              "stepbatch status changes could not be reconciled and are waiting in the DLQ",
-            treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-          }),
+        alarmOnAny(
+          this,
+          "DeadLettersWaiting",
+          this.deadLetterQueue.metricApproximateNumberOfMessagesVisible(),
+          "stepbatch status changes could not be reconciled and are waiting in the DLQ",
+        ),
       );
     }
   }

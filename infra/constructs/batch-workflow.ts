@@ -1,10 +1,11 @@
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
-import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import * as tasks from "aws-cdk-lib/aws-stepfunctions-tasks";
 import { Construct } from "constructs";
 import { NON_RETRYABLE_ERRORS } from "../../functions/domain/errors";
+import { alarmOnAny } from "../alarms";
 import { acknowledge, acknowledgeWildcardResource } from "../nag";
 import type { BatchStorage } from "./batch-storage";
 import { StepbatchFunction } from "./stepbatch-function";
@@ -210,22 +211,18 @@ export class BatchWorkflow extends Construct {
 
     if (props.deployAlarms ?? true) {
       this.alarms.push(
-        this.stateMachine
-          .metricFailed({ period: Duration.minutes(5) })
-          .createAlarm(this, "ExecutionsFailed", {
-            threshold: 1,
-            evaluationPeriods: 1,
-            alarmDescription: "A stepbatch batch execution failed",
-            treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-          }),
-        this.stateMachine
-          .metricTimedOut({ period: Duration.minutes(5) })
-          .createAlarm(this, "ExecutionsTimedOut", {
-            threshold: 1,
-            evaluationPeriods: 1,
-            alarmDescription: "A stepbatch batch execution timed out",
-            treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-          }),
+        alarmOnAny(
+          this,
+          "ExecutionsFailed",
+          this.stateMachine.metricFailed(),
+          "A stepbatch batch execution failed",
+        ),
+        alarmOnAny(
+          this,
+          "ExecutionsTimedOut",
+          this.stateMachine.metricTimedOut(),
+          "A stepbatch batch execution timed out",
+        ),
       );
     }
   }

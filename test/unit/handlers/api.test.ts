@@ -20,38 +20,12 @@ import { handler as getJob } from "../../../functions/handlers/api/get-job";
 import { handler as getResults } from "../../../functions/handlers/api/get-results";
 import { handler as listBatches } from "../../../functions/handlers/api/list-batches";
 import { handler as submitBatch } from "../../../functions/handlers/api/submit-batch";
+import { batchId, batchItem, jobItem } from "../../helpers/items";
 import { call } from "../../helpers/lambda";
 
 const dynamo = mockClient(DynamoDBDocumentClient);
 const sfn = mockClient(SFNClient);
 const s3 = mockClient(S3Client);
-
-const batchId = "b-m1abc2de-0a1b2c3d";
-const batchItem = (over: Record<string, unknown> = {}) => ({
-  pk: `BATCH#${batchId}`,
-  sk: "META",
-  batchId,
-  name: "tickers",
-  status: "running",
-  executionArn: `arn:aws:states:us-east-1:123456789012:execution:stepbatch-test:${batchId}`,
-  total: 1,
-  concurrency: 10,
-  createdAt: "2026-01-01T00:00:00.000Z",
-  source: { kind: "api" },
-  ...over,
-});
-const jobItem = (over: Record<string, unknown> = {}) => ({
-  pk: `BATCH#${batchId}`,
-  sk: "JOB#job-00001",
-  batchId,
-  jobId: "job-00001",
-  name: "RY.TO",
-  input: {},
-  status: "queued",
-  phases: {},
-  createdAt: "2026-01-01T00:00:00.000Z",
-  ...over,
-});
 
 beforeEach(() => {
   dynamo.reset();

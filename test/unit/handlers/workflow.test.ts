@@ -19,38 +19,20 @@ import { handler as ingest } from "../../../functions/handlers/phases/ingest";
 import { handler as finalize } from "../../../functions/handlers/workflow/finalize";
 import { handler as reconcile } from "../../../functions/handlers/workflow/reconcile";
 import { handler as recordFailure } from "../../../functions/handlers/workflow/record-job-failure";
+import {
+  batchItem as batchBase,
+  batchId,
+  executionArn,
+  jobItem as jobBase,
+} from "../../helpers/items";
 import { call, lambdaContext } from "../../helpers/lambda";
+
+const batch = (over: Record<string, unknown> = {}) => batchBase({ concurrency: 1, ...over });
+const jobItem = (over: Record<string, unknown> = {}) =>
+  jobBase({ input: { pages: 2, workMs: 2 }, ...over });
 
 const dynamo = mockClient(DynamoDBDocumentClient);
 const s3 = mockClient(S3Client);
-const batchId = "b-m1abc2de-0a1b2c3d";
-const executionArn = `arn:aws:states:us-east-1:123456789012:execution:stepbatch-test:${batchId}`;
-const batch = (over: Record<string, unknown> = {}) => ({
-  pk: `BATCH#${batchId}`,
-  sk: "META",
-  batchId,
-  name: "b",
-  status: "running",
-  executionArn,
-  total: 1,
-  concurrency: 1,
-  createdAt: "t",
-  source: { kind: "api" },
-  ...over,
-});
-const jobItem = (over: Record<string, unknown> = {}) => ({
-  pk: `BATCH#${batchId}`,
-  sk: "JOB#job-00001",
-  batchId,
-  jobId: "job-00001",
-  name: "RY.TO",
-  input: { pages: 2, workMs: 2 },
-  status: "queued",
-  phases: {},
-  createdAt: "t",
-  ...over,
-});
-
 beforeEach(() => {
   dynamo.reset();
   s3.reset();
