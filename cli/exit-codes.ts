@@ -1,0 +1,61 @@
+import { MissingTokenError } from "../client/connection";
+import { StepbatchApiError, StepbatchConnectionError } from "../client/stepbatch-client";
+
+/** Exit codes scripts can rely on (documented in the README and in `stepbatch --help`). */
+export const EXIT = {
+  ok: 0,
+  error: 1,
+  usage: 2,
+  notFound: 3,
+  conflict: 4,
+  auth: 5,
+  unreachable: 6,
+  rejected: 7,
+  /** `watch`: the batch ended, but not as succeeded. */
+  batchNotSucceeded: 8,
+  /** Ctrl-C while watching: the batch itself keeps running. */
+  interrupted: 130,
+} as const;
+
+export const EXIT_CODES_HELP = `
+Exit codes:
+  0    success (watch: the batch succeeded)
+  1    unexpected error
+  2    bad command line
+  3    batch or job not found (404)
+  4    conflict (409): job already finished, in its final commit, still active, or Idempotency-Key reused
+  5    missing or wrong token (401/403)
+  6    the API cannot be reached
+  7    the API refused the request as invalid (400/413)
+  8    watch: the batch ended without succeeding (completed_with_errors, failed or cancelled)
+  130  Ctrl-C while watching (the batch keeps running)`;
+
+/** Maps an error to its exit code and one line for the user (never a stack trace). */
+export function describeFailure(error: unknown): { code: number; line: string } {
+  if (error instanceof StepbatchApiError) {
+    const code =
+      error.status === 404
+        ? EXIT.notFound
+        : error.status === 409
+          ? EXIT.conflict
+          : error.status === 401 || error.status === 403
+            ? EXIT.auth
+            : error.status < 500
+              ? EXIT.rejected
+              : EXIT.error;
+    return { code, line: `${error.message} (${error.status} ${error.code})` };
+  }
+  if (error instanceof StepbatchConnectionError)
+    return {
+      code: EXIT.unreachable,
+      line: `${error.message}; is the local stack running (npm start)?`,
+    };
+  if (error instanceof MissingTokenError) return { code: EXIT.auth, line: error.message };
+  if (error instanceof UsageError) return { code: EXIT.usage, line: error.message };
+  return { code: EXIT.error, line: (error as Error)?.message ?? String(error) };
+}
+
+/** A mistake in the command line, found after commander parsed it. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}

@@ -1,0 +1,74 @@
+import { readFileSync } from "node:fs";
+import type { SubmitBody } from "../client/stepbatch-client";
+import { UsageError } from "./exit-codes";
+
+type Job = SubmitBody["jobs"][number];
+
+/**
+ * Jobs for `submit`: names given as arguments, or a file (`-` is stdin) holding either JSON (an
+ * array of jobs, or a whole request body) or plain text, one job name per line (`#` comments).
+ */
+export function readJobs(
+  args: readonly string[],
+  options: { file?: string; input?: string; stdin?: () => string },
+): { jobs: Job[]; body: Partial<SubmitBody> } {
+  const defaultInput = options.input ? parseInput(options.input) : undefined;
+  const named = (name: string): Job => (defaultInput ? { name, input: defaultInput } : name);
+  if (options.file && args.length > 0)
+    throw new UsageError("give jobs as arguments or with --file, not both");
+  if (!options.file) {
+    if (args.length === 0)
+      throw new UsageError(
+        "no jobs: name them (stepbatch submit RY.TO TD.TO), or use --file <path> (- for stdin)",
+      );
+    return { jobs: args.map(named), body: {} };
+  }
+  const text =
+    options.file === "-"
+      ? (options.stdin ?? (() => readFileSync(0, "utf8")))()
+      : readFile(options.file);
+  const trimmed = text.trim();
+  if (trimmed.startsWith("[") || trimmed.startsWith("{")) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(trimmed);
+    } catch (error) {
+      throw new UsageError(
+        `${options.file === "-" ? "stdin" : options.file} is not valid JSON: ${(error as Error).message}`,
+      );
+    }
+    if (Array.isArray(parsed))
+      return { jobs: parsed.map((j) => (typeof j === "string" ? named(j) : (j as Job))), body: {} };
+    const body = parsed as Partial<SubmitBody>;
+    if (!Array.isArray(body.jobs))
+      throw new UsageError("the JSON file must be an array of jobs or an object with a jobs array");
+    return { jobs: body.jobs, body };
+  }
+  const names = trimmed
+    .split(/\r?\n/)
+    .map((line) => line.replace(/#.*$/, "").trim())
+    .filter(Boolean);
+  if (names.length === 0) throw new UsageError("the jobs file names no job");
+  return { jobs: names.map(named), body: {} };
+}
+
+function readFile(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw new UsageError(
+      `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
+  }
+}
+
+function parseInput(text: string): Record<string, unknown> {
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (value && typeof value === "object" && !Array.isArray(value))
+      return value as Record<string, unknown>;
+  } catch {
+    // reported below
+  }
+  throw new UsageError(`--input must be a JSON object, e.g. '{"pages":10,"workMs":5000}'`);
+}

@@ -1,0 +1,256 @@
+import { writeFileSync } from "node:fs";
+import { Command, CommanderError, Option } from "commander";
+import { currentActor, resolveConnection } from "../client/connection";
+import { StepbatchClient } from "../client/stepbatch-client";
+import { describeFailure, EXIT, EXIT_CODES_HELP, UsageError } from "./exit-codes";
+import * as format from "./format";
+import { readJobs } from "./jobs-input";
+import { serveMcp } from "./mcp";
+import { hasEnded, watchBatch } from "./watch";
+
+interface GlobalOptions {
+  apiUrl?: string;
+  token?: string;
+  json?: boolean;
+}
+
+const program = new Command("stepbatch")
+  .description(
+    "Run batches of long jobs on AWS and stop them safely.\nThe API URL and token come from --api-url/--token, STEPBATCH_API_URL/STEPBATCH_TOKEN, or the local stack (npm start).",
+  )
+  .addOption(new Option("--api-url <url>", "API base URL"))
+  .addOption(new Option("--token <token>", "API token"))
+  .option("--json", "print the API's JSON answers instead of tables", false)
+  .addHelpText("after", EXIT_CODES_HELP)
+  .exitOverride()
+  .configureOutput({
+    outputError: (text, write) => write(`stepbatch: ${text.replace(/^error: /, "")}`),
+  });
+
+const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+const client = () => {
+  const { apiUrl, token } = globals();
+  const connection = resolveConnection({
+    ...(apiUrl ? { apiUrl } : {}),
+    ...(token ? { token } : {}),
+  });
+  return new StepbatchClient({
+    apiUrl: connection.apiUrl,
+    token: connection.token,
+    actor: currentActor(),
+  });
+};
+const print = (json: unknown, human: string) =>
+  process.stdout.write(`${globals().json ? JSON.stringify(json, null, 2) : human}\n`);
+const positiveInt = (what: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UsageError(`${what} must be a whole number of at least 1, not '${value}'`);
+  return n;
+};
+
+/** Watches until the batch ends; Ctrl-C stops the watching, not the batch, and says so. */
+async function watch(batchId: string, intervalMs: number): Promise<number> {
+  const controller = new AbortController();
+  const onInterrupt = () => controller.abort();
+  process.once("SIGINT", onInterrupt);
+  try {
+    const view = await watchBatch(client(), batchId, {
+      intervalMs,
+      json: Boolean(globals().json),
+      signal: controller.signal,
+      out: process.stdout,
+    });
+    if (controller.signal.aborted && !hasEnded(view)) {
+      process.stderr.write(
+        `\nstepbatch: stopped watching; batch ${batchId} keeps running (stepbatch status ${batchId}, stepbatch cancel ${batchId})\n`,
+      );
+      return EXIT.interrupted;
+    }
+    if (globals().json)
+      process.stdout.write(
+        `${JSON.stringify({ type: "end", batchId, status: view.status, progress: view.progress })}\n`,
+      );
+    else process.stdout.write(`Batch ${batchId} ended: ${view.status}\n`);
+    return view.status === "succeeded" ? EXIT.ok : EXIT.batchNotSucceeded;
+  } finally {
+    process.off("SIGINT", onInterrupt);
+  }
+}
+
+program
+  .command("submit")
+  .description(
+    "start a batch: jobs as arguments, or --file (JSON or one name per line; - for stdin)",
+  )
+  .argument("[jobs...]", "job names, e.g. RY.TO TD.TO")
+  .option("-f, --file <path>", "read the jobs from a file (- for stdin)")
+  .option("-n, --name <name>", "a name for the batch")
+  .option(
+    "-c, --concurrency <n>",
+    "jobs running at once (1-40, default 10)",
+    positiveInt("--concurrency"),
+  )
+  .option("--input <json>", 'input for every named job, e.g. \'{"pages":10,"workMs":5000}\'')
+  .option("--idempotency-key <key>", "repeat-safe submit: the same key returns the same batch")
+  .option("-w, --watch", "watch the batch until it ends", false)
+  .option("--interval <ms>", "watch: poll interval", positiveInt("--interval"), 1000)
+  .action(async (jobArgs: string[], options) => {
+    const { jobs, body } = readJobs(jobArgs, options);
+    const answer = await client().submit(
+      {
+        ...body,
+        jobs,
+        ...(options.name ? { name: options.name } : {}),
+        ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+      },
+      options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {},
+    );
+    print(answer, format.submitted(answer));
+    if (options.watch) process.exitCode = await watch(answer.batchId, options.interval);
+  });
+
+program
+  .command("watch")
+  .description(
+    "follow a batch with a live progress bar until it ends (Ctrl-C stops watching, not the batch)",
+  )
+  .argument("<batchId>")
+  .option("--interval <ms>", "poll interval", positiveInt("--interval"), 1000)
+  .action(async (batchId: string, options) => {
+    process.exitCode = await watch(batchId, options.interval);
+  });
+
+program
+  .command("status")
+  .description("a batch's status and jobs, or one job's with --job")
+  .argument("<batchId>")
+  .option("--job <jobId>", "show one job and its phase timeline")
+  .action(async (batchId: string, options) => {
+    if (options.job) {
+      const view = await client().getJob(batchId, options.job);
+      print(view, format.job(view));
+    } else {
+      const view = await client().getBatch(batchId);
+      print(view, format.batchStatus(view));
+    }
+  });
+
+program
+  .command("list")
+  .description("batches, newest first")
+  .addOption(
+    new Option("--status <status>", "only batches in this status").choices([
+      "queued",
+      "running",
+      "cancelling",
+      "succeeded",
+      "completed_with_errors",
+      "failed",
+      "cancelled",
+    ]),
+  )
+  .option("--limit <n>", "how many (1-100)", positiveInt("--limit"), 20)
+  .option("--cursor <cursor>", "the next page, from a previous list")
+  .action(async (options) => {
+    const list = await client().listBatches({
+      limit: options.limit,
+      ...(options.status ? { status: options.status } : {}),
+      ...(options.cursor ? { cursor: options.cursor } : {}),
+    });
+    print(list, format.batchList(list));
+  });
+
+program
+  .command("results")
+  .description("a batch's results so far (partial or final)")
+  .argument("<batchId>")
+  .option("-o, --output <file>", "write the full JSON results to a file")
+  .action(async (batchId: string, options) => {
+    const view = await client().getResults(batchId);
+    if (options.output) {
+      writeFileSync(options.output, `${JSON.stringify(view, null, 2)}\n`);
+      process.stderr.write(`stepbatch: results written to ${options.output}\n`);
+    }
+    print(view, format.results(view));
+  });
+
+program
+  .command("cancel")
+  .description(
+    "cancel a batch, or some of its jobs with --jobs; prints each job's outcome and the results kept",
+  )
+  .argument("<batchId>")
+  .option("--jobs <ids>", "comma-separated job ids or names (a subset)")
+  .option("-r, --reason <reason>", "why (kept in the audit trail)")
+  .action(async (batchId: string, options) => {
+    const reason = options.reason ? { reason: options.reason as string } : {};
+    if (options.jobs) {
+      const items = String(options.jobs)
+        .split(",")
+        .map((j) => j.trim())
+        .filter(Boolean);
+      if (items.length === 0) throw new UsageError("--jobs names no job");
+      const answer = await client().cancelJobs(batchId, items, reason);
+      print(answer, format.subsetCancelled(answer));
+    } else {
+      const answer = await client().cancelBatch(batchId, reason);
+      print(answer, format.batchCancelled(answer));
+    }
+  });
+
+program
+  .command("cancel-job")
+  .description("cancel one job")
+  .argument("<batchId>")
+  .argument("<jobId>")
+  .option("-r, --reason <reason>", "why (kept in the audit trail)")
+  .action(async (batchId: string, jobId: string, options) => {
+    const answer = await client().cancelJob(
+      batchId,
+      jobId,
+      options.reason ? { reason: options.reason } : {},
+    );
+    print(answer, answer.message);
+  });
+
+program
+  .command("delete-job")
+  .description("delete a finished job's record")
+  .argument("<batchId>")
+  .argument("<jobId>")
+  .action(async (batchId: string, jobId: string) => {
+    const answer = await client().deleteJob(batchId, jobId);
+    print(answer, `Deleted job ${answer.jobId} (${answer.name}, ${answer.status}) from ${batchId}`);
+  });
+
+program
+  .command("consolidate")
+  .description("write a batch's results so far to permanent storage")
+  .argument("<batchId>")
+  .action(async (batchId: string) => {
+    const answer = await client().consolidate(batchId);
+    print(answer, format.consolidated(answer));
+  });
+
+program
+  .command("mcp")
+  .description("run the MCP server on stdio, for AI assistants")
+  .action(async () => {
+    await serveMcp(client());
+  });
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end here with code 0; bad usage has already been printed.
+      process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      return;
+    }
+    const { code, line } = describeFailure(error);
+    process.stderr.write(`stepbatch: ${line}\n`);
+    process.exitCode = code;
+  }
+}

@@ -1,0 +1,242 @@
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { z } from "zod";
+import { StepbatchApiError, type StepbatchClient } from "../client/stepbatch-client";
+
+const jobSchema = z.union([
+  z.string().describe('a job name, e.g. "RY.TO"'),
+  z.object({
+    name: z.string(),
+    input: z
+      .object({
+        pages: z.number().int().optional(),
+        workMs: z.number().int().optional(),
+        failIn: z.string().optional(),
+      })
+      .passthrough()
+      .optional()
+      .describe("job input: pages per phase, workMs per phase, failIn (a phase that will throw)"),
+  }),
+]);
+
+type ToolAnswer = { content: { type: "text"; text: string }[]; isError?: boolean };
+
+const ok = (body: Record<string, unknown>): ToolAnswer => ({
+  content: [{ type: "text", text: JSON.stringify({ success: true, ...body }, null, 2) }],
+});
+
+/** Errors come back as `success: false` with one clear message, e.g. "Job X not found". */
+function failed(error: unknown): ToolAnswer {
+  const message = error instanceof StepbatchApiError ? error.message : (error as Error).message;
+  const extra =
+    error instanceof StepbatchApiError ? { status: error.status, code: error.code } : {};
+  return {
+    content: [
+      { type: "text", text: JSON.stringify({ success: false, message, ...extra }, null, 2) },
+    ],
+    isError: true,
+  };
+}
+
+async function answer(run: () => Promise<Record<string, unknown>>): Promise<ToolAnswer> {
+  try {
+    return ok(await run());
+  } catch (error) {
+    return failed(error);
+  }
+}
+
+/** The stepbatch MCP server: seven tools over the same typed client the CLI uses. */
+export function createMcpServer(client: StepbatchClient): McpServer {
+  const server = new McpServer(
+    { name: "stepbatch", version: "0.1.0" },
+    {
+      instructions:
+        "stepbatch runs batches of long jobs on AWS Step Functions and stops them safely. Start with list_bulk_jobs or start_bulk_job; follow a batch with check_job_status; stop it with cancel_job, which returns the results collected so far.",
+    },
+  );
+
+  server.registerTool(
+    "start_bulk_job",
+    {
+      title: "Start a batch",
+      description:
+        "Start a batch of jobs (at most 1,000; names unique). Returns the batchId. Next: call check_job_status with it to follow progress; cancel_job stops it.",
+      inputSchema: {
+        jobs: z.array(jobSchema).min(1).describe("the jobs: names or {name, input}"),
+        name: z.string().optional().describe("a name for the batch"),
+        concurrency: z
+          .number()
+          .int()
+          .min(1)
+          .max(40)
+          .optional()
+          .describe("jobs running at once (default 10)"),
+      },
+    },
+    ({ jobs, name, concurrency }) =>
+      answer(async () => {
+        const submitted = await client.submit({
+          jobs,
+          ...(name ? { name } : {}),
+          ...(concurrency ? { concurrency } : {}),
+        });
+        return {
+          message: `Batch ${submitted.batchId} started with ${submitted.total} jobs`,
+          ...submitted,
+        };
+      }),
+  );
+
+  server.registerTool(
+    "check_job_status",
+    {
+      title: "Check a batch's status",
+      description:
+        "Status of a batch: progress (counts and percent), the jobs and phases running now, every job's state, and the cancel audit. Call it again to follow a running batch; when it has ended, call get_bulk_job_results.",
+      inputSchema: {
+        batchId: z.string().describe("the batchId from start_bulk_job or list_bulk_jobs"),
+      },
+    },
+    ({ batchId }) =>
+      answer(async () => {
+        const view = await client.getBatch(batchId);
+        return {
+          message: `Batch ${batchId} is ${view.status}: ${view.progress.percent}% done`,
+          ...view,
+        };
+      }),
+  );
+
+  server.registerTool(
+    "get_bulk_job_results",
+    {
+      title: "Get a batch's results",
+      description:
+        "The results of a batch: jobsProcessed, partialResults (pages, average score, errors, per-job lines) and hasResults. Final once the batch has ended; partial before.",
+      inputSchema: { batchId: z.string() },
+    },
+    ({ batchId }) => answer(async () => ({ ...(await client.getResults(batchId)) })),
+  );
+
+  server.registerTool(
+    "cancel_job",
+    {
+      title: "Cancel a batch, some jobs, or one job",
+      description:
+        "Stop work safely. With only batchId: cancel the whole batch (running phases stop within about a second; jobs in their final commit complete). With jobs: cancel those jobs (ids or names) and get an outcome per job. With jobId: cancel one job. Returns the results kept so far; call consolidate_temporary_results to keep them permanently.",
+      inputSchema: {
+        batchId: z.string(),
+        jobs: z.array(z.string()).optional().describe("job ids or names to cancel (a subset)"),
+        jobId: z.string().optional().describe("one job id to cancel"),
+        reason: z.string().optional().describe("why; kept in the audit trail"),
+      },
+    },
+    ({ batchId, jobs, jobId, reason }) =>
+      answer(async () => {
+        const options = reason ? { reason } : {};
+        if (jobId) {
+          const one = await client.cancelJob(batchId, jobId, options);
+          const results = await client.getResults(batchId);
+          return {
+            message: one.message,
+            status: one.status,
+            wasInPhase: one.wasInPhase,
+            jobsProcessed: results.jobsProcessed,
+            partialResults: results.partialResults,
+            hasResults: results.hasResults,
+          };
+        }
+        if (jobs && jobs.length > 0) {
+          const subset = await client.cancelJobs(batchId, jobs, options);
+          const results = await client.getResults(batchId);
+          return {
+            message: subset.message,
+            status: ["none_cancelled", "cancelled", "partially_cancelled"][subset.result],
+            result: subset.result,
+            outcomes: subset.outcomes,
+            jobsProcessed: results.jobsProcessed,
+            partialResults: results.partialResults,
+            hasResults: results.hasResults,
+          };
+        }
+        const cancelled = await client.cancelBatch(batchId, options);
+        return { ...cancelled, message: cancelled.message, status: cancelled.status };
+      }),
+  );
+
+  server.registerTool(
+    "list_bulk_jobs",
+    {
+      title: "List batches",
+      description:
+        "Batches, newest first, optionally by status. Use a batchId from here with check_job_status, get_bulk_job_results or cancel_job.",
+      inputSchema: {
+        status: z
+          .enum([
+            "queued",
+            "running",
+            "cancelling",
+            "succeeded",
+            "completed_with_errors",
+            "failed",
+            "cancelled",
+          ])
+          .optional(),
+        limit: z.number().int().min(1).max(100).optional(),
+        cursor: z.string().optional().describe("nextCursor of the previous page"),
+      },
+    },
+    ({ status, limit, cursor }) =>
+      answer(async () => {
+        const list = await client.listBatches({
+          ...(status ? { status } : {}),
+          ...(limit ? { limit } : {}),
+          ...(cursor ? { cursor } : {}),
+        });
+        return { message: `${list.batches.length} batch(es)`, ...list };
+      }),
+  );
+
+  server.registerTool(
+    "get_temporary_results",
+    {
+      title: "Get the results saved so far",
+      description:
+        "The phase outputs saved so far for a batch, running or not (temporary storage, expires after 30 days). To keep them, call consolidate_temporary_results.",
+      inputSchema: { batchId: z.string() },
+    },
+    ({ batchId }) =>
+      answer(async () => {
+        const results = await client.getResults(batchId);
+        return {
+          message: `${results.jobsProcessed} job(s) with results so far in batch ${batchId}`,
+          temporary: true,
+          ...results,
+        };
+      }),
+  );
+
+  server.registerTool(
+    "consolidate_temporary_results",
+    {
+      title: "Keep a batch's results permanently",
+      description:
+        "Write the results collected so far (also of a cancelled batch) to permanent storage, and say where (an s3:// URI).",
+      inputSchema: { batchId: z.string() },
+    },
+    ({ batchId }) =>
+      answer(async () => {
+        const written = await client.consolidate(batchId);
+        return { message: `Results of ${batchId} written to ${written.uri}`, ...written };
+      }),
+  );
+
+  return server;
+}
+
+/** Serves the MCP server over stdio until the client disconnects. */
+export async function serveMcp(client: StepbatchClient): Promise<void> {
+  const server = createMcpServer(client);
+  await server.connect(new StdioServerTransport());
+}

@@ -1,0 +1,188 @@
+import type { BatchCancelResponse, SubsetCancelResponse } from "../functions/domain/cancel";
+import type { BatchStatus } from "../functions/domain/model";
+import type { BatchQueries } from "../functions/domain/queries";
+import type { ResultsService } from "../functions/domain/results-service";
+import type { SubmitBatchBody } from "../functions/domain/schemas";
+import type { SubmitResponse } from "../functions/domain/submit";
+
+// The API's answers, typed from the domain that produces them (type-only imports: no server code).
+export type BatchView = Awaited<ReturnType<BatchQueries["status"]>>;
+export type BatchList = Awaited<ReturnType<BatchQueries["list"]>>;
+export type JobView = Awaited<ReturnType<BatchQueries["job"]>>;
+export type DeletedJob = Awaited<ReturnType<BatchQueries["deleteJob"]>>;
+export type ResultsView = Awaited<ReturnType<ResultsService["resultsOf"]>>;
+export type Consolidated = Awaited<ReturnType<ResultsService["consolidate"]>>;
+export type SubmitBody = SubmitBatchBody;
+export type { BatchCancelResponse, SubmitResponse, SubsetCancelResponse };
+export interface JobCancelled {
+  status: "cancelled";
+  batchId: string;
+  jobId: string;
+  name: string;
+  wasInPhase: string | null;
+  alreadyCancelled: boolean;
+  message: string;
+}
+
+/** The API answered with an error: `{"error": {"code", "message"}}` and an HTTP status. */
+export class StepbatchApiError extends Error {
+  override readonly name = "StepbatchApiError";
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+/** The API could not be reached at all. */
+export class StepbatchConnectionError extends Error {
+  override readonly name = "StepbatchConnectionError";
+}
+
+export interface StepbatchClientOptions {
+  /** Base URL, e.g. http://127.0.0.1:3000 or https://abc.execute-api.us-east-1.amazonaws.com/v1 */
+  readonly apiUrl: string;
+  readonly token: string;
+  /** Recorded in the cancel audit trail as `by`. */
+  readonly actor?: string;
+  /** @default 30_000 */
+  readonly timeoutMs?: number;
+}
+
+/** The one typed client of the stepbatch HTTP API, used by the CLI and the MCP server. */
+export class StepbatchClient {
+  private readonly baseUrl: string;
+
+  constructor(private readonly options: StepbatchClientOptions) {
+    this.baseUrl = options.apiUrl.replace(/\/+$/, "");
+  }
+
+  submit(body: SubmitBody, options: { idempotencyKey?: string } = {}): Promise<SubmitResponse> {
+    return this.request(
+      "POST",
+      "/batches",
+      body,
+      options.idempotencyKey ? { "idempotency-key": options.idempotencyKey } : {},
+    );
+  }
+
+  listBatches(
+    query: { status?: BatchStatus; limit?: number; cursor?: string } = {},
+  ): Promise<BatchList> {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query))
+      if (value !== undefined) params.set(key, String(value));
+    const suffix = params.size > 0 ? `?${params}` : "";
+    return this.request("GET", `/batches${suffix}`);
+  }
+
+  getBatch(batchId: string): Promise<BatchView> {
+    return this.request("GET", `/batches/${encodeURIComponent(batchId)}`);
+  }
+
+  getResults(batchId: string): Promise<ResultsView> {
+    return this.request("GET", `/batches/${encodeURIComponent(batchId)}/results`);
+  }
+
+  cancelBatch(batchId: string, options: { reason?: string } = {}): Promise<BatchCancelResponse> {
+    return this.request(
+      "POST",
+      `/batches/${encodeURIComponent(batchId)}/cancel`,
+      options.reason ? { reason: options.reason } : {},
+    );
+  }
+
+  cancelJobs(
+    batchId: string,
+    jobs: readonly string[],
+    options: { reason?: string } = {},
+  ): Promise<SubsetCancelResponse> {
+    return this.request("POST", `/batches/${encodeURIComponent(batchId)}/cancel`, {
+      jobs,
+      ...(options.reason ? { reason: options.reason } : {}),
+    });
+  }
+
+  getJob(batchId: string, jobId: string): Promise<JobView> {
+    return this.request(
+      "GET",
+      `/batches/${encodeURIComponent(batchId)}/jobs/${encodeURIComponent(jobId)}`,
+    );
+  }
+
+  cancelJob(
+    batchId: string,
+    jobId: string,
+    options: { reason?: string } = {},
+  ): Promise<JobCancelled> {
+    return this.request(
+      "POST",
+      `/batches/${encodeURIComponent(batchId)}/jobs/${encodeURIComponent(jobId)}/cancel`,
+      options.reason ? { reason: options.reason } : {},
+    );
+  }
+
+  deleteJob(batchId: string, jobId: string): Promise<DeletedJob> {
+    return this.request(
+      "DELETE",
+      `/batches/${encodeURIComponent(batchId)}/jobs/${encodeURIComponent(jobId)}`,
+    );
+  }
+
+  consolidate(batchId: string): Promise<Consolidated> {
+    return this.request("POST", `/batches/${encodeURIComponent(batchId)}/consolidate`);
+  }
+
+  private async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<T> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.options.token}`,
+          accept: "application/json",
+          ...(body !== undefined ? { "content-type": "application/json" } : {}),
+          ...(this.options.actor ? { "x-stepbatch-actor": this.options.actor } : {}),
+          ...headers,
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+      });
+    } catch (error) {
+      const cause =
+        (error as Error & { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+      throw new StepbatchConnectionError(
+        `cannot reach the stepbatch API at ${this.baseUrl} (${cause})`,
+      );
+    }
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (!response.ok) {
+      const error = (
+        parsed as
+          | { error?: { code?: string; message?: string; details?: Record<string, unknown> } }
+          | undefined
+      )?.error;
+      throw new StepbatchApiError(
+        response.status,
+        error?.code ?? `HTTP_${response.status}`,
+        error?.message ?? (text.slice(0, 200) || response.statusText),
+        error?.details,
+      );
+    }
+    return parsed as T;
+  }
+}

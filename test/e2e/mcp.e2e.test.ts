@@ -1,0 +1,151 @@
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cliEnv, STEPBATCH_BIN } from "../helpers/cli";
+import { type E2ETarget, startTarget, waitFor } from "../helpers/e2e";
+
+let target: E2ETarget;
+let mcp: Client;
+
+beforeAll(async () => {
+  target = await startTarget();
+  // The server is `stepbatch mcp` as a real process, spoken to over stdio.
+  mcp = new Client({ name: "stepbatch-e2e", version: "1.0.0" });
+  await mcp.connect(
+    new StdioClientTransport({
+      command: process.execPath,
+      args: [STEPBATCH_BIN, "mcp"],
+      env: cliEnv(target) as Record<string, string>,
+      stderr: "pipe",
+    }),
+  );
+}, 60_000);
+afterAll(async () => {
+  await mcp?.close();
+  await target?.close();
+});
+
+/** Calls a tool and parses the JSON text it answers with. */
+async function callTool(name: string, args: Record<string, unknown>) {
+  const result = (await mcp.callTool({ name, arguments: args })) as {
+    content: { type: string; text: string }[];
+    isError?: boolean;
+  };
+  return { ...JSON.parse(result.content[0]?.text ?? "{}"), isError: Boolean(result.isError) };
+}
+
+describe("the MCP server", () => {
+  it("introduces itself and lists its seven tools, each with a JSON-schema input and guidance", async () => {
+    // Act
+    const { tools } = await mcp.listTools();
+    // Assess
+    expect(mcp.getServerVersion()?.name).toBe("stepbatch");
+    expect(tools.map((t) => t.name).sort()).toEqual([
+      "cancel_job",
+      "check_job_status",
+      "consolidate_temporary_results",
+      "get_bulk_job_results",
+      "get_temporary_results",
+      "list_bulk_jobs",
+      "start_bulk_job",
+    ]);
+    for (const tool of tools) {
+      expect(tool.inputSchema.type).toBe("object");
+      expect(tool.description?.length).toBeGreaterThan(60);
+    }
+    expect(tools.find((t) => t.name === "start_bulk_job")?.inputSchema.required).toEqual(["jobs"]);
+  });
+
+  it("starts a batch, follows it, cancels it with the results kept, and consolidates them", async () => {
+    // Act: start
+    const started = await callTool("start_bulk_job", {
+      name: "from an assistant",
+      jobs: [
+        { name: "A", input: { pages: 10, workMs: 4000 } },
+        { name: "B", input: { pages: 10, workMs: 4000 } },
+      ],
+      concurrency: 2,
+    });
+    expect(started).toMatchObject({ success: true, status: "queued", total: 2 });
+    const { batchId } = started;
+    // Act: follow
+    await waitFor(
+      async () => (await callTool("check_job_status", { batchId })).progress.running === 2,
+      "the jobs to run",
+    );
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const partial = await callTool("get_temporary_results", { batchId });
+    // Act: cancel
+    const cancelled = await callTool("cancel_job", {
+      batchId,
+      reason: "the assistant was asked to stop",
+    });
+    const results = await callTool("get_bulk_job_results", { batchId });
+    const listed = await callTool("list_bulk_jobs", { limit: 5 });
+    const kept = await callTool("consolidate_temporary_results", { batchId });
+    // Assess
+    expect(partial).toMatchObject({ success: true, temporary: true, final: false });
+    expect(cancelled).toMatchObject({
+      success: true,
+      status: "cancelled",
+      jobsProcessed: 2,
+      hasResults: true,
+    });
+    expect(cancelled.message).toMatch(/cancelled: 2 of 2 jobs cancelled/);
+    expect(cancelled.partialResults.pagesProcessed).toBeGreaterThan(0);
+    expect(results).toMatchObject({
+      success: true,
+      status: "cancelled",
+      final: true,
+      jobsProcessed: 2,
+    });
+    expect(listed.batches[0].batchId).toBe(batchId);
+    expect(kept).toMatchObject({
+      success: true,
+      uri: expect.stringMatching(/^s3:\/\/.+\/consolidated\//),
+    });
+  });
+
+  it("cancels chosen jobs or one job, reporting outcomes and the results so far", async () => {
+    const { batchId } = await callTool("start_bulk_job", {
+      jobs: ["X", "Y", "Z"].map((name) => ({ name, input: { pages: 10, workMs: 5000 } })),
+      concurrency: 1,
+    });
+    const subset = await callTool("cancel_job", { batchId, jobs: ["Y", "nope"] });
+    const one = await callTool("cancel_job", { batchId, jobId: "job-00003" });
+    expect(subset).toMatchObject({
+      success: true,
+      status: "partially_cancelled",
+      result: 2,
+      outcomes: { Y: { code: 0 }, nope: { code: 2 } },
+    });
+    expect(one).toMatchObject({
+      success: true,
+      status: "cancelled",
+      hasResults: expect.any(Boolean),
+      jobsProcessed: expect.any(Number),
+    });
+    await callTool("cancel_job", { batchId });
+  });
+
+  it("answers errors as success: false with a clear message", async () => {
+    const { batchId } = await callTool("start_bulk_job", {
+      jobs: [{ name: "only", input: { pages: 10, workMs: 5000 } }],
+    });
+    const noBatch = await callTool("check_job_status", { batchId: "b-zzzzzzzz-00000000" });
+    const noJob = await callTool("cancel_job", { batchId, jobId: "job-00099" });
+    const badStart = await callTool("start_bulk_job", { jobs: ["same", "same"] });
+    expect(noBatch).toMatchObject({
+      success: false,
+      isError: true,
+      message: "Batch b-zzzzzzzz-00000000 not found",
+      status: 404,
+    });
+    expect(noJob).toMatchObject({
+      success: false,
+      message: `Job job-00099 not found in batch ${batchId}`,
+    });
+    expect(badStart).toMatchObject({ success: false, code: "VALIDATION_FAILED" });
+    await callTool("cancel_job", { batchId });
+  });
+});
