@@ -234,6 +234,37 @@ program
   });
 
 program
+  .command("schedules")
+  .description("the scheduled batches of config/schedules.json (local stack)")
+  .action(async () => {
+    const { schedules } = await client().localSchedules();
+    const lines = schedules.map(
+      (s) =>
+        `${s.name.padEnd(24)} ${s.expression} ${s.timezone}${s.enabled ? "" : " (disabled)"}: ${s.batch.jobs.length} jobs`,
+    );
+    print({ schedules }, lines.join("\n") || "No schedules.");
+  });
+
+program
+  .command("run-schedule")
+  .description("run one occurrence of a schedule now, as EventBridge Scheduler would (local stack)")
+  .argument("<name>", "the schedule's name in config/schedules.json")
+  .option(
+    "--scheduled-time <iso>",
+    "the occurrence to run (default: now); the same occurrence never starts two batches",
+  )
+  .action(async (name: string, options) => {
+    const answer = await client().runLocalSchedule(
+      name,
+      options.scheduledTime ? { scheduledTime: options.scheduledTime } : {},
+    );
+    print(
+      answer,
+      `Schedule ${answer.schedule} (${answer.scheduledTime}): ${format.submitted(answer)}`,
+    );
+  });
+
+program
   .command("mcp")
   .description("run the MCP server on stdio, for AI assistants")
   .action(async () => {

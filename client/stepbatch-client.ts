@@ -24,6 +24,14 @@ export interface JobCancelled {
   message: string;
 }
 
+export interface LocalScheduleView {
+  name: string;
+  expression: string;
+  timezone: string;
+  enabled: boolean;
+  batch: SubmitBody;
+}
+
 /** The API answered with an error: `{"error": {"code", "message"}}` and an HTTP status. */
 export class StepbatchApiError extends Error {
   override readonly name = "StepbatchApiError";
@@ -134,6 +142,19 @@ export class StepbatchClient {
 
   consolidate(batchId: string): Promise<Consolidated> {
     return this.request("POST", `/batches/${encodeURIComponent(batchId)}/consolidate`);
+  }
+
+  /** Local stack only: the schedules of config/schedules.json as deployed. */
+  localSchedules(): Promise<{ schedules: LocalScheduleView[] }> {
+    return this.request("GET", "/_local/schedules");
+  }
+
+  /** Local stack only: runs one occurrence of a schedule now, as EventBridge Scheduler would. */
+  runLocalSchedule(
+    name: string,
+    options: { scheduledTime?: string } = {},
+  ): Promise<SubmitResponse & { schedule: string; scheduledTime: string }> {
+    return this.request("POST", `/_local/schedules/${encodeURIComponent(name)}/run`, options);
   }
 
   private async request<T>(

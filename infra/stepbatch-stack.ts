@@ -1,9 +1,15 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { CfnOutput, type Duration, type RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
 import type { Construct } from "constructs";
+import { parseSchedules, type ScheduleDefinition } from "../functions/domain/schedules";
 import { BatchApi } from "./constructs/batch-api";
+import { BatchMonitoring } from "./constructs/batch-monitoring";
 import { BatchReconciler } from "./constructs/batch-reconciler";
+import { BatchSchedules } from "./constructs/batch-schedules";
 import { BatchStorage } from "./constructs/batch-storage";
 import { BatchWorkflow, type PhaseDefinition } from "./constructs/batch-workflow";
+import { PROJECT_ROOT } from "./constructs/stepbatch-function";
 
 export interface StepbatchStackProps extends StackProps {
   /** @default DEFAULT_PHASES (Ingest, Digest, Commit running the demo workload) */
@@ -12,6 +18,15 @@ export interface StepbatchStackProps extends StackProps {
   readonly dataRemovalPolicy?: RemovalPolicy;
   /** @default Duration.days(30) */
   readonly temporaryResultsRetention?: Duration;
+  /** Scheduled batches. @default those in config/schedules.json */
+  readonly schedules?: readonly ScheduleDefinition[];
+}
+
+/** The scheduled batches of config/schedules.json, validated like POST /batches bodies. */
+export function schedulesFromConfig(
+  file = join(PROJECT_ROOT, "config", "schedules.json"),
+): ScheduleDefinition[] {
+  return parseSchedules(JSON.parse(readFileSync(file, "utf8")), file);
 }
 
 /** The deployable stepbatch: storage, the batch workflow, the HTTPS API and the reconciler. */
@@ -20,6 +35,8 @@ export class StepbatchStack extends Stack {
   readonly workflow: BatchWorkflow;
   readonly api: BatchApi;
   readonly reconciler: BatchReconciler;
+  readonly monitoring: BatchMonitoring;
+  readonly schedules: BatchSchedules;
 
   constructor(scope: Construct, id: string, props: StepbatchStackProps = {}) {
     super(scope, id, props);
@@ -45,6 +62,28 @@ export class StepbatchStack extends Stack {
       stateEnvironment: this.workflow.stateEnvironment,
     });
 
+    this.schedules = new BatchSchedules(this, "Schedules", {
+      schedules: props.schedules ?? schedulesFromConfig(),
+      storage: this.storage,
+      stateMachine: this.workflow.stateMachine,
+      stateEnvironment: this.workflow.stateEnvironment,
+    });
+
+    this.monitoring = new BatchMonitoring(this, "Monitoring", {
+      stateMachine: this.workflow.stateMachine,
+      api: this.api.api,
+      functionGroups: {
+        Phases: [
+          ...this.workflow.phaseFunctions,
+          this.workflow.finalizeFunction,
+          this.workflow.recordFailureFunction,
+        ],
+        Api: [...Object.values(this.api.functions), this.api.authorizerFunction],
+        Background: [this.reconciler.function, this.schedules.function],
+      },
+      deadLetterQueues: { Schedules: this.schedules.deadLetterQueue },
+    });
+
     new CfnOutput(this, "ApiUrl", {
       value: this.api.api.url,
       description: "stepbatch API base URL",
@@ -52,6 +91,7 @@ export class StepbatchStack extends Stack {
     new CfnOutput(this, "StateMachineArn", { value: this.workflow.stateMachine.stateMachineArn });
     new CfnOutput(this, "TableName", { value: this.storage.table.tableName });
     new CfnOutput(this, "BucketName", { value: this.storage.bucket.bucketName });
+    new CfnOutput(this, "DashboardName", { value: this.monitoring.dashboard.dashboardName });
     new CfnOutput(this, "TokenSecretArn", {
       value: this.api.tokenSecret.secretArn,
       description:

@@ -11,6 +11,13 @@ import type { LocalLambdaRuntime } from "./lambda-runtime";
 import type { LocalRoute } from "./template";
 
 const STAGE = "v1";
+
+export type LocalRoutes = (
+  method: string,
+  path: string,
+  body: string,
+  authorization: string,
+) => Promise<{ status: number; body: unknown }>;
 const MAX_BODY_BYTES = 10 * 1024 * 1024; // API Gateway's payload limit
 
 /**
@@ -23,6 +30,8 @@ export async function startApiGateway(options: {
   readonly runtime: LocalLambdaRuntime;
   readonly port: number;
   readonly host?: string;
+  /** Local-only routes under /_local/ (like LocalStack's /_localstack/): not part of the API. */
+  readonly localRoutes?: LocalRoutes;
 }): Promise<RunningService & { port: number }> {
   const host = options.host ?? "127.0.0.1";
   const compiled = options.routes.map((route) => ({ route, matcher: compile(route.path) }));
@@ -41,6 +50,17 @@ export async function startApiGateway(options: {
     const url = new URL(request.url ?? "/", `http://${host}`);
     const path = url.pathname.replace(new RegExp(`^/${STAGE}(?=/|$)`), "") || "/";
     const method = request.method ?? "GET";
+    if (path.startsWith("/_local/") && options.localRoutes) {
+      const body = (await readBody(request)) ?? "";
+      const answer = await options.localRoutes(
+        method,
+        path,
+        body,
+        String(request.headers.authorization ?? ""),
+      );
+      send(response, answer.status, answer.body);
+      return;
+    }
     const found = compiled
       .map(({ route, matcher }) => ({ route, params: matcher(path) }))
       .filter((m) => m.params);

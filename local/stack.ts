@@ -1,8 +1,8 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startApiGateway } from "./api-gateway";
+import { type LocalRoutes, startApiGateway } from "./api-gateway";
 import { AwsServiceError, startAwsJsonService } from "./aws-json-service";
 import {
   dynamoClient,
@@ -15,10 +15,10 @@ import {
   startDynamo,
   startS3,
 } from "./emulators";
-import { LocalLambdaRuntime } from "./lambda-runtime";
+import { LambdaInvocationError, LocalLambdaRuntime } from "./lambda-runtime";
 import { StatusEventDelivery } from "./status-events";
 import { LocalStepFunctions } from "./stepfunctions";
-import { readAppModel, synthesizeTemplate } from "./template";
+import { type LocalSchedule, readAppModel, synthesizeTemplate } from "./template";
 
 export const PROJECT_ROOT = join(fileURLToPath(new URL(".", import.meta.url)), "..");
 
@@ -134,6 +134,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       routes: model.routes,
       runtime,
       port: options.port ?? 3000,
+      localRoutes: scheduleRoutes(model.schedules, runtime, token),
     });
     started.push(api);
 
@@ -162,6 +163,82 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     for (const service of started.reverse()) await service.close().catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * `GET /_local/schedules` lists the schedules of the template; `POST /_local/schedules/{name}/run`
+ * runs one occurrence now, as EventBridge Scheduler would: the schedule's target Lambda with its
+ * input, `<aws.scheduler.scheduled-time>` set to now (or to `scheduledTime` from the body).
+ */
+function scheduleRoutes(
+  schedules: readonly LocalSchedule[],
+  runtime: LocalLambdaRuntime,
+  token: string,
+): LocalRoutes {
+  return async (method, path, body, authorization) => {
+    if (authorization !== `Bearer ${token}`)
+      return {
+        status: 401,
+        body: { error: { code: "UNAUTHORIZED", message: "send Authorization: Bearer <token>" } },
+      };
+    if (method === "GET" && path === "/_local/schedules") {
+      return {
+        status: 200,
+        body: {
+          schedules: schedules.map(({ input, functionArn, ...schedule }) => ({
+            ...schedule,
+            batch: JSON.parse(input).batch,
+          })),
+        },
+      };
+    }
+    const match = /^\/_local\/schedules\/([^/]+)\/run$/.exec(path);
+    if (method !== "POST" || !match)
+      return {
+        status: 404,
+        body: { error: { code: "NOT_FOUND", message: `no local route ${method} ${path}` } },
+      };
+    const name = decodeURIComponent(match[1] ?? "");
+    const schedule = schedules.find((s) => s.name === name);
+    if (!schedule) {
+      const known = schedules.map((s) => s.name).join(", ") || "none";
+      return {
+        status: 404,
+        body: {
+          error: {
+            code: "SCHEDULE_NOT_FOUND",
+            message: `no schedule '${name}' (schedules: ${known})`,
+          },
+        },
+      };
+    }
+    let scheduledTime = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+    if (body.trim()) {
+      const requested = (JSON.parse(body) as { scheduledTime?: string }).scheduledTime;
+      if (requested) scheduledTime = requested;
+    }
+    const input = schedule.input
+      .replaceAll("<aws.scheduler.scheduled-time>", scheduledTime)
+      .replaceAll("<aws.scheduler.execution-id>", randomUUID());
+    try {
+      const started = await runtime.invoke(schedule.functionArn, JSON.parse(input));
+      return { status: 202, body: { schedule: name, scheduledTime, ...(started as object) } };
+    } catch (error) {
+      const message =
+        error instanceof LambdaInvocationError ? error.errorMessage : (error as Error).message;
+      const status =
+        error instanceof LambdaInvocationError && error.errorType === "Validation" ? 400 : 502;
+      return {
+        status,
+        body: {
+          error: {
+            code: "SCHEDULED_START_FAILED",
+            message: `schedule '${name}' could not start its batch: ${message}`,
+          },
+        },
+      };
+    }
+  };
 }
 
 /** The token kept in `<dataDir>/token` (created once, readable by its owner only); a fresh one in memory. */

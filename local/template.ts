@@ -36,6 +36,19 @@ export interface LocalAppModel {
   readonly routes: readonly LocalRoute[];
   /** Functions fed by the SQS queues that the execution-status rules target. */
   readonly statusChangeConsumers: readonly StatusChangeConsumer[];
+  /** EventBridge Scheduler schedules, by their configured name. */
+  readonly schedules: readonly LocalSchedule[];
+}
+
+export interface LocalSchedule {
+  /** The name in config/schedules.json (the deployed name has the stack's prefix). */
+  readonly name: string;
+  readonly expression: string;
+  readonly timezone: string;
+  readonly enabled: boolean;
+  readonly functionArn: string;
+  /** The target input, with `<aws.scheduler.*>` placeholders still in it. */
+  readonly input: string;
 }
 
 export interface StatusChangeConsumer {
@@ -164,6 +177,19 @@ export function readAppModel(template: { Resources: Resources }): LocalAppModel 
     }
   }
 
+  const schedules: LocalSchedule[] = ofType("AWS::Scheduler::Schedule").map(([, schedule]) => {
+    const props = schedule.Properties;
+    const input = String(props.Target.Input);
+    return {
+      name: String((JSON.parse(input) as { scheduleName?: string }).scheduleName ?? props.Name),
+      expression: String(props.ScheduleExpression),
+      timezone: String(props.ScheduleExpressionTimezone ?? "UTC"),
+      enabled: props.State !== "DISABLED",
+      functionArn: String(resolve(props.Target.Arn)),
+      input,
+    };
+  });
+
   const definition = JSON.parse(resolve(stateMachine.Properties.DefinitionString) as string);
   return {
     tableName: names.get(tableId) as string,
@@ -174,6 +200,7 @@ export function readAppModel(template: { Resources: Resources }): LocalAppModel 
     functions,
     routes,
     statusChangeConsumers,
+    schedules,
   };
 }
 

@@ -83,6 +83,8 @@ export interface JobRecord {
 export interface BatchSource {
   readonly kind: "api" | "schedule";
   readonly scheduleName?: string;
+  /** For scheduled batches: the occurrence that started it. */
+  readonly scheduledTime?: string;
 }
 
 export interface BatchRecord {

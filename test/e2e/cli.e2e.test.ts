@@ -203,6 +203,8 @@ describe("stepbatch cancel", () => {
     // Assess
     expect(cancelled.stdout).toMatch(/Job job-00001 cancelled/);
     expect(shown.stdout).toMatch(/Job job-00001 "only" of b-\S+: cancelled/);
+    expect(results.stderr).toBe(`stepbatch: results written to ${output}\n`);
+    expect(results.stdout).toMatch(/^Results of b-\S+: 1 job with results/);
     expect(JSON.parse(readFileSync(output, "utf8"))).toMatchObject({
       batchId,
       status: "cancelled",

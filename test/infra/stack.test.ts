@@ -124,14 +124,17 @@ describe("permissions", () => {
     expect(resource).not.toBe('"*"');
   });
 
-  it("lets only the submit Lambda start executions", () => {
+  it("lets only the two submit paths start executions: POST /batches and the scheduled submit", () => {
     const starters = Object.entries(synth.template.findResources("AWS::IAM::Policy")).filter(
       ([, p]) =>
         ((p as any).Properties.PolicyDocument.Statement as any[]).some((s) =>
           actionsOf(s).includes("states:StartExecution"),
         ),
     );
-    expect(starters.map(([id]) => id)).toEqual([expect.stringMatching(/^ApiSubmitBatch/)]);
+    expect(starters.map(([id]) => id).sort()).toEqual([
+      expect.stringMatching(/^ApiSubmitBatch/),
+      expect.stringMatching(/^SchedulesScheduledSubmit/),
+    ]);
   });
 
   it("gives read-only routes no write access to the table", () => {

@@ -1,0 +1,119 @@
+import { Duration } from "aws-cdk-lib";
+import type * as apigateway from "aws-cdk-lib/aws-apigateway";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import type * as sqs from "aws-cdk-lib/aws-sqs";
+import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
+import { Construct } from "constructs";
+import { alarmOnAny } from "../alarms";
+import type { StepbatchFunction } from "./stepbatch-function";
+
+export interface BatchMonitoringProps {
+  readonly stateMachine: sfn.StateMachine;
+  readonly api: apigateway.RestApi;
+  /** Functions by group; one errors alarm and one throttles alarm per group (10 functions at most). */
+  readonly functionGroups: Readonly<Record<string, readonly StepbatchFunction[]>>;
+  /** Queues whose depth means something was not delivered. */
+  readonly deadLetterQueues: Readonly<Record<string, sqs.IQueue>>;
+  /** @default a name CloudFormation generates (two stacks can share an account) */
+  readonly dashboardName?: string;
+}
+
+/**
+ * Alarms for what loses work silently (Lambda errors and throttles, dead letters) and a dashboard
+ * of batches, phases, API and queues. Failed and timed-out executions are alarmed by the workflow.
+ */
+export class BatchMonitoring extends Construct {
+  readonly alarms: cloudwatch.Alarm[] = [];
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: BatchMonitoringProps) {
+    super(scope, id);
+    const period = Duration.minutes(5);
+
+    for (const [group, functions] of Object.entries(props.functionGroups)) {
+      if (functions.length > 10)
+        throw new Error(
+          `function group ${group} has ${functions.length} functions; an alarm's expression takes 10 at most`,
+        );
+      for (const [metricName, what] of [
+        ["Errors", "errors"],
+        ["Throttles", "throttles"],
+      ] as const) {
+        const sum = new cloudwatch.MathExpression({
+          expression: functions.map((_, i) => `m${i}`).join(" + "),
+          usingMetrics: Object.fromEntries(
+            functions.map((fn, i) => [
+              `m${i}`,
+              fn.function.metric(metricName, { statistic: "Sum", period }),
+            ]),
+          ),
+          label: `${group} ${what}`,
+          period,
+        });
+        this.alarms.push(
+          alarmOnAny(this, `${group}${metricName}`, sum, `stepbatch ${group} functions: ${what}`),
+        );
+      }
+    }
+    for (const [name, queue] of Object.entries(props.deadLetterQueues)) {
+      this.alarms.push(
+        alarmOnAny(
+          this,
+          `${name}DeadLetters`,
+          queue.metricApproximateNumberOfMessagesVisible({ period }),
+          `stepbatch: messages waiting in the ${name} dead-letter queue`,
+        ),
+      );
+    }
+
+    const sm = props.stateMachine;
+    this.dashboard = new cloudwatch.Dashboard(this, "Dashboard", {
+      ...(props.dashboardName ? { dashboardName: props.dashboardName } : {}),
+      widgets: [
+        [
+          new cloudwatch.GraphWidget({
+            title: "Batches (executions)",
+            width: 12,
+            left: [
+              sm.metricStarted(),
+              sm.metricSucceeded(),
+              sm.metricFailed(),
+              sm.metricAborted(),
+              sm.metricTimedOut(),
+            ],
+          }),
+          new cloudwatch.GraphWidget({
+            title: "API",
+            width: 12,
+            left: [
+              props.api.metricCount(),
+              props.api.metricClientError(),
+              props.api.metricServerError(),
+            ],
+            right: [props.api.metricLatency({ statistic: "p95" })],
+          }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: "Lambda errors and throttles",
+            width: 12,
+            left: Object.values(props.functionGroups)
+              .flat()
+              .map((fn) => fn.function.metricErrors({ period })),
+            right: Object.values(props.functionGroups)
+              .flat()
+              .map((fn) => fn.function.metricThrottles({ period })),
+          }),
+          new cloudwatch.GraphWidget({
+            title: "Phase duration (p95)",
+            width: 12,
+            left: (props.functionGroups.Phases ?? []).map((fn) =>
+              fn.function.metricDuration({ statistic: "p95", period }),
+            ),
+          }),
+        ],
+        [new cloudwatch.AlarmStatusWidget({ title: "Alarms", width: 24, alarms: this.alarms })],
+      ],
+    });
+  }
+}

@@ -1,0 +1,104 @@
+import { Match } from "aws-cdk-lib/assertions";
+import { beforeAll, describe, expect, it } from "vitest";
+import { synthStack } from "../helpers/synth";
+
+let synth: ReturnType<typeof synthStack>;
+beforeAll(() => {
+  synth = synthStack({
+    schedules: [
+      {
+        name: "nightly",
+        expression: "cron(0 2 * * ? *)",
+        timezone: "America/Toronto",
+        enabled: true,
+        batch: { jobs: ["RY.TO"], concurrency: 2 },
+      },
+      {
+        name: "paused",
+        expression: "rate(1 day)",
+        timezone: "UTC",
+        enabled: false,
+        batch: { jobs: ["A"] },
+      },
+    ],
+  });
+});
+
+describe("scheduled batches", () => {
+  it("deploys one EventBridge Scheduler schedule per configured batch, with its time zone, retries and a DLQ", () => {
+    const schedules = Object.values(
+      synth.template.findResources("AWS::Scheduler::Schedule"),
+    ) as any[];
+    expect(schedules).toHaveLength(2);
+    const nightly = schedules.find((s) => s.Properties.Name.endsWith("-nightly")).Properties;
+    expect(nightly).toMatchObject({
+      ScheduleExpression: "cron(0 2 * * ? *)",
+      ScheduleExpressionTimezone: "America/Toronto",
+      State: "ENABLED",
+      FlexibleTimeWindow: { Mode: "OFF" },
+    });
+    expect(nightly.Target.RetryPolicy).toEqual({
+      MaximumRetryAttempts: 3,
+      MaximumEventAgeInSeconds: 3600,
+    });
+    expect(nightly.Target.DeadLetterConfig.Arn).toEqual({
+      "Fn::GetAtt": [expect.stringMatching(/^SchedulesDeadLetters/), "Arn"],
+    });
+    expect(JSON.parse(nightly.Target.Input)).toEqual({
+      scheduleName: "nightly",
+      scheduledTime: "<aws.scheduler.scheduled-time>",
+      batch: { jobs: ["RY.TO"], concurrency: 2 },
+    });
+    expect(schedules.find((s) => s.Properties.Name.endsWith("-paused")).Properties.State).toBe(
+      "DISABLED",
+    );
+  });
+
+  it("lets the scheduler role invoke the scheduled-submit Lambda and nothing else", () => {
+    const policies = Object.entries(synth.template.findResources("AWS::IAM::Policy")).filter(
+      ([id]) => id.startsWith("SchedulesSchedulerRole"),
+    );
+    const actions = policies.flatMap(([, p]) =>
+      (p as any).Properties.PolicyDocument.Statement.flatMap((s: any) => [s.Action].flat()),
+    );
+    expect(actions.sort()).toEqual(
+      [
+        "lambda:InvokeFunction",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+        "sqs:SendMessage",
+      ].sort(),
+    );
+  });
+});
+
+describe("monitoring", () => {
+  it("alarms on Lambda errors and throttles of every function group and on every dead-letter queue", () => {
+    const alarms = Object.values(synth.template.findResources("AWS::CloudWatch::Alarm")) as any[];
+    const descriptions = alarms.map((a) => a.Properties.AlarmDescription);
+    for (const group of ["Phases", "Api", "Background"]) {
+      expect(descriptions).toContain(`stepbatch ${group} functions: errors`);
+      expect(descriptions).toContain(`stepbatch ${group} functions: throttles`);
+    }
+    expect(descriptions).toEqual(
+      expect.arrayContaining([
+        "A stepbatch batch execution failed",
+        "A stepbatch batch execution timed out",
+        "stepbatch status changes could not be reconciled and are waiting in the DLQ",
+        "stepbatch: messages waiting in the Schedules dead-letter queue",
+      ]),
+    );
+    const functions = Object.keys(synth.template.findResources("AWS::Lambda::Function")).length;
+    const watched = alarms
+      .filter((a) => /functions: errors/.test(a.Properties.AlarmDescription))
+      .flatMap((a) => a.Properties.Metrics.filter((m: any) => m.MetricStat));
+    expect(watched).toHaveLength(functions);
+  });
+
+  it("draws a dashboard", () => {
+    synth.template.resourceCountIs("AWS::CloudWatch::Dashboard", 1);
+    synth.template.hasResourceProperties("AWS::CloudWatch::Dashboard", {
+      DashboardBody: Match.anyValue(),
+    });
+  });
+});
