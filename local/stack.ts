@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { StepbatchStackProps } from "../infra/stepbatch-stack";
 import { type LocalRoutes, startApiGateway } from "./api-gateway";
 import { AwsServiceError, startAwsJsonService } from "./aws-json-service";
 import {
@@ -32,6 +33,8 @@ export interface LocalStackOptions {
   /** Powertools log level of the handlers. @default "WARN" */
   readonly logLevel?: string;
   readonly log?: (message: string) => void;
+  /** Props of the synthesized StepbatchStack (e.g. other phases). @default the deployed defaults */
+  readonly stackProps?: StepbatchStackProps;
 }
 
 export interface LocalStack {
@@ -60,7 +63,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const started: RunningService[] = [];
   try {
-    const model = readAppModel(synthesizeTemplate());
+    const model = readAppModel(synthesizeTemplate(options.stackProps));
     const token = options.token ?? tokenFrom(dataDir);
 
     const dynamo = await startDynamo(dataDir ? { dataDir: join(dataDir, "dynamodb") } : {});

@@ -1,6 +1,6 @@
 import { App } from "aws-cdk-lib";
 import { ENTRY_METADATA } from "../infra/constructs/stepbatch-function";
-import { StepbatchStack } from "../infra/stepbatch-stack";
+import { StepbatchStack, type StepbatchStackProps } from "../infra/stepbatch-stack";
 
 export const LOCAL_ACCOUNT = "000000000000";
 export const LOCAL_REGION = "us-east-1";
@@ -63,9 +63,9 @@ export interface StatusChangeConsumer {
  * Synthesizes the very stack `cdk deploy` deploys (without bundling code) and returns its template.
  * The stack name only shapes logical ids, which do not depend on it.
  */
-export function synthesizeTemplate(): { Resources: Resources } {
+export function synthesizeTemplate(props: StepbatchStackProps = {}): { Resources: Resources } {
   const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
-  const stack = new StepbatchStack(app, "Stepbatch");
+  const stack = new StepbatchStack(app, "Stepbatch", props);
   const assembly = app.synth();
   return assembly.getStackByName(stack.stackName).template as { Resources: Resources };
 }

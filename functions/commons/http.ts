@@ -79,16 +79,19 @@ const jsonErrors = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult
 
 /** The middy pipeline shared by every API handler: tracing, structured logs, metrics, JSON errors. */
 export function httpHandler(fn: (event: APIGatewayProxyEvent) => Promise<HttpAnswer>) {
-  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
-    .use(captureLambdaHandler(tracer))
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics))
-    .use(httpHeaderNormalizer())
-    .use(jsonErrors())
-    .handler(async (event) => {
-      const result = await fn(event);
-      return toResponse(result.statusCode, result.body, result.headers);
-    });
+  return (
+    middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
+      .use(captureLambdaHandler(tracer))
+      // Never log API events, whatever POWERTOOLS_LOGGER_LOG_EVENT says: their headers carry the token.
+      .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
+      .use(logMetrics(metrics))
+      .use(httpHeaderNormalizer())
+      .use(jsonErrors())
+      .handler(async (event) => {
+        const result = await fn(event);
+        return toResponse(result.statusCode, result.body, result.headers);
+      })
+  );
 }
 
 /** Who is asking: the actor header (the CLI sets it) or the authorizer's principal, for the audit trail. */

@@ -13,7 +13,8 @@ const { TOKEN_SECRET_ARN } = z.object({ TOKEN_SECRET_ARN: z.string().min(1) }).p
  * policy (403). The token lives in Secrets Manager, cached for five minutes, and is never logged.
  */
 export const handler = middy<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>()
-  .use(injectLambdaContext(logger, { resetKeys: true }))
+  // Never log the event, whatever POWERTOOLS_LOGGER_LOG_EVENT says: it carries the token.
+  .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
   .handler(async (event) => {
     const given = tokenFromHeaders(event.headers ?? {});
     if (!given) throw new Error("Unauthorized");
