@@ -215,6 +215,22 @@ export class BatchStore {
     });
   }
 
+  /**
+   * Like finishBatch, for a status decided from a record that had no cancel intent: it loses if an
+   * intent has appeared since, so a late cancel is never overwritten by a completion.
+   */
+  finishUncancelledBatch(
+    batchId: string,
+    status: BatchStatus,
+    at: string,
+  ): Promise<CasResult<BatchRecord>> {
+    return this.casBatch(batchId, {
+      set: { status, endedAt: at },
+      condition: "#status IN (:queued, :running) AND attribute_not_exists(cancel)",
+      values: { ":queued": "queued", ":running": "running" },
+    });
+  }
+
   // ---- job transitions ---------------------------------------------------------------------
 
   /** queued -> cancelled: the job never starts. */

@@ -127,6 +127,8 @@ export class CancelService {
     const wasRunning = cancelledNow.filter((r) => r.job?.wasInPhase).map((r) => r.job as JobRecord);
     const finished = await this.store.finishBatch(batchId, "cancelled", this.now().toISOString());
     const final = finished.won ? finished.record : (finished.current ?? active);
+    // The batch ended otherwise in the meantime (its completion won): say so, do not claim a cancel.
+    if (final.status !== "cancelled") return this.reportNothingToCancel(final);
     await this.store.appendAudit(batchId, {
       at: applied.requestedAt,
       action: "cancel_batch",

@@ -151,9 +151,14 @@ export class PhaseRunner {
     return reply(advanced.won ? "continue" : outcomeOf(advanced.current));
   }
 
+  /** A cancel found before a phase starts: a queued job, or one between phases, ends cancelled now. */
   private async cancelBeforeStart(job: JobRecord, intent: JobRecord["cancel"]): Promise<void> {
-    if (job.status !== "queued" || !intent) return;
-    await this.store.cancelQueuedJob(job.batchId, job.jobId, intent, this.now().toISOString());
+    if (!intent) return;
+    const at = this.now().toISOString();
+    if (job.status === "queued")
+      await this.store.cancelQueuedJob(job.batchId, job.jobId, intent, at);
+    else if (job.status === "running")
+      await this.store.cancelRunningJob(job.batchId, job.jobId, intent, at, job.phase);
   }
 
   private async finishAborted(

@@ -2,10 +2,13 @@ import type { BatchStore } from "./batch-store";
 import { BatchNotFoundError } from "./errors";
 import {
   type BatchStatus,
+  type CancelIntent,
   countJobs,
   finalBatchStatus,
+  isBatchTerminal,
   isJobTerminal,
   type JobCounts,
+  type JobRecord,
 } from "./model";
 import type { ResultsService } from "./results-service";
 
@@ -39,38 +42,60 @@ export class WorkflowService {
   }
 
   /**
-   * After the Map: every job has ended. Any job still not terminal (which would be a bug) is failed
-   * so that no job stays running; then the batch gets its final status and results are consolidated.
+   * After the Map: every job has ended. A job still not terminal (a cancel may be marking jobs at
+   * this very moment) is ended too: cancelled if the batch has a cancel intent, failed otherwise,
+   * so no job stays running. Then the batch gets its final status, decided by compare-and-set: a
+   * cancel intent that appears meanwhile wins, and finalize recomputes. Results are consolidated.
    */
   async finalize(batchId: string): Promise<FinalizeResponse> {
-    const batch = await this.store.getBatch(batchId);
-    if (!batch) throw new BatchNotFoundError(batchId);
-    const at = this.now().toISOString();
-    let jobs = await this.store.listJobs(batchId);
-    const stuck = jobs.filter((job) => !isJobTerminal(job.status));
-    for (const job of stuck) {
-      await this.store.failJob(
+    for (let attempt = 0; ; attempt++) {
+      const batch = await this.store.getBatch(batchId);
+      if (!batch) throw new BatchNotFoundError(batchId);
+      const at = this.now().toISOString();
+      let jobs = await this.store.listJobs(batchId);
+      const unfinished = jobs.filter((job) => !isJobTerminal(job.status));
+      for (const job of unfinished) await this.endUnfinishedJob(job, batch.cancel, at);
+      if (unfinished.length > 0) jobs = await this.store.listJobs(batchId);
+      const counts = countJobs(jobs);
+      const status = finalBatchStatus(counts, Boolean(batch.cancel));
+      const cas =
+        batch.cancel || status === "cancelled"
+          ? await this.store.finishBatch(batchId, status, at)
+          : await this.store.finishUncancelledBatch(batchId, status, at);
+      const current = cas.won ? cas.record : cas.current;
+      // Lost to a cancel intent that appeared after the read: decide again with it.
+      if (!cas.won && current && !isBatchTerminal(current.status) && attempt < 3) continue;
+      const final = current ?? batch;
+      const summary = await this.results.collect(batchId);
+      const manifest = await this.results.writeManifest(final, summary);
+      await this.results.consolidate(batchId);
+      return {
         batchId,
+        status: final.status,
+        counts,
+        manifest,
+        decidedBy: cas.won ? "finalize" : "earlier",
+      };
+    }
+  }
+
+  private async endUnfinishedJob(
+    job: JobRecord,
+    intent: CancelIntent | undefined,
+    at: string,
+  ): Promise<void> {
+    if (intent && job.status === "queued") {
+      await this.store.cancelQueuedJob(job.batchId, job.jobId, intent, at);
+    } else if (intent && job.status === "running" && !job.inCommit) {
+      await this.store.cancelRunningJob(job.batchId, job.jobId, intent, at, job.phase);
+    } else {
+      await this.store.failJob(
+        job.batchId,
         job.jobId,
         { name: "JobNotFinished", message: "the workflow ended before this job finished" },
         at,
       );
     }
-    if (stuck.length > 0) jobs = await this.store.listJobs(batchId);
-    const counts = countJobs(jobs);
-    const status = finalBatchStatus(counts, Boolean(batch.cancel));
-    const cas = await this.store.finishBatch(batchId, status, at);
-    const final = cas.won ? cas.record : (cas.current ?? batch);
-    const summary = await this.results.collect(batchId);
-    const manifest = await this.results.writeManifest(final, summary);
-    await this.results.consolidate(batchId);
-    return {
-      batchId,
-      status: final.status,
-      counts,
-      manifest,
-      decidedBy: cas.won ? "finalize" : "earlier",
-    };
   }
 }
 

@@ -114,6 +114,28 @@ describe("the phase runner", () => {
     expect((await aws.store.getJob(batch.batchId, job.jobId))?.status).toBe("cancelled");
   });
 
+  it("cancels a job waiting between phases when its batch is being cancelled", async () => {
+    // Prepare: Ingest is done, Digest has not started, and the batch gets a cancel intent.
+    const { batch, jobs } = await seedBatch(aws, [
+      { name: "between", input: { pages: 1, workMs: 0 } },
+    ]);
+    await aws.runner.run(phase(batch.batchId, jobs[0]!.jobId, "Ingest"), demoWork);
+    await aws.store.setBatchCancelIntent(batch.batchId, {
+      requestedAt: new Date().toISOString(),
+      by: "test",
+      reason: "stop",
+      scope: "batch",
+    });
+    // Act
+    const answer = await aws.runner.run(phase(batch.batchId, jobs[0]!.jobId, "Digest"), demoWork);
+    // Assess
+    expect(answer.outcome).toBe("cancelled");
+    expect(await aws.store.getJob(batch.batchId, jobs[0]!.jobId)).toMatchObject({
+      status: "cancelled",
+      wasInPhase: "Ingest",
+    });
+  });
+
   it("skips a job that already ended", async () => {
     const { batch, jobs } = await seedBatch(aws, [{ name: "ended", status: "failed" }]);
     const answer = await aws.runner.run(phase(batch.batchId, jobs[0]!.jobId, "Digest"), demoWork);
@@ -177,6 +199,51 @@ describe("the workflow's own steps", () => {
     const answer = await aws.workflowService.finalize(batch.batchId);
     expect(answer.status).toBe("completed_with_errors");
     expect(answer.counts).toMatchObject({ succeeded: 1, failed: 1, running: 0 });
+  });
+
+  it("cancels, not fails, the jobs still unfinished when the batch has a cancel intent", async () => {
+    const { batch } = await seedBatch(
+      aws,
+      [
+        { name: "done", status: "succeeded" },
+        { name: "between", status: "running", phase: "Ingest" },
+      ],
+      {
+        status: "cancelling",
+        cancel: {
+          requestedAt: new Date().toISOString(),
+          by: "test",
+          reason: "stop",
+          scope: "batch",
+        },
+      },
+    );
+    const answer = await aws.workflowService.finalize(batch.batchId);
+    expect(answer).toMatchObject({
+      status: "cancelled",
+      counts: { succeeded: 1, cancelled: 1, failed: 0 },
+    });
+  });
+
+  it("never lets a completion decided without a cancel overwrite a cancel intent that appeared since", async () => {
+    // Prepare: a batch that is being cancelled.
+    const { batch } = await seedBatch(aws, [{ name: "done", status: "succeeded" }]);
+    await aws.store.setBatchCancelIntent(batch.batchId, {
+      requestedAt: new Date().toISOString(),
+      by: "test",
+      reason: "late",
+      scope: "batch",
+    });
+    // Act: what a finalize that read the batch before the intent would write.
+    const stale = await aws.store.finishUncancelledBatch(
+      batch.batchId,
+      "succeeded",
+      new Date().toISOString(),
+    );
+    const final = await aws.workflowService.finalize(batch.batchId);
+    // Assess
+    expect(stale.won).toBe(false);
+    expect(final.status).toBe("cancelled");
   });
 
   it("keeps the status a cancel already set when finalize comes second", async () => {
