@@ -96,6 +96,11 @@ export function batchCancelled(answer: BatchCancelResponse): string {
   if (answer.jobs.length > 0) lines.push(`  cancelled: ${answer.jobs.join(", ")}`);
   if (answer.inCommit.length > 0)
     lines.push(`  completing their final commit: ${answer.inCommit.join(", ")}`);
+  if (answer.stopping?.length) {
+    lines.push(
+      `  stopping and saving their partial output: ${answer.stopping.map((s) => `${s.name} (${s.phase})`).join(", ")}`,
+    );
+  }
   if (answer.manifest) lines.push(`  manifest: ${answer.manifest}`);
   lines.push(results(answer));
   return lines.join("\n");

@@ -50,14 +50,15 @@ export class StepbatchStack extends Stack {
       storage: this.storage,
       ...(props.phases ? { phases: props.phases } : {}),
     });
-    this.api = new BatchApi(this, "Api", {
+    this.reconciler = new BatchReconciler(this, "Reconciler", {
       storage: this.storage,
       stateMachine: this.workflow.stateMachine,
       stateEnvironment: this.workflow.stateEnvironment,
     });
 
-    this.reconciler = new BatchReconciler(this, "Reconciler", {
+    this.api = new BatchApi(this, "Api", {
       storage: this.storage,
+      reconcileQueue: this.reconciler.queue,
       stateMachine: this.workflow.stateMachine,
       stateEnvironment: this.workflow.stateEnvironment,
     });

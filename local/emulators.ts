@@ -22,9 +22,12 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
+/** Sees every request an emulator receives (for the benchmark's request counts). */
+export type RequestObserver = (request: import("node:http").IncomingMessage) => void;
+
 /** DynamoDB on dynalite: in memory, or kept under `dataDir`. */
 export async function startDynamo(
-  options: { port?: number; dataDir?: string } = {},
+  options: { port?: number; dataDir?: string; observe?: RequestObserver } = {},
 ): Promise<RunningService> {
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
   const server = dynalite({
@@ -33,6 +36,7 @@ export async function startDynamo(
     updateTableMs: 0,
     ...(options.dataDir ? { path: options.dataDir } : {}),
   });
+  if (options.observe) server.on("request", options.observe);
   await listen(server, options.port ?? 0, "DynamoDB (dynalite)");
   const { port } = server.address() as AddressInfo;
   return {
@@ -43,7 +47,7 @@ export async function startDynamo(
 
 /** S3 on s3rver: kept under `dataDir`, or in a temporary folder removed on close. */
 export async function startS3(
-  options: { port?: number; dataDir?: string } = {},
+  options: { port?: number; dataDir?: string; observe?: RequestObserver } = {},
 ): Promise<RunningService> {
   const directory = options.dataDir ?? mkdtempSync(join(tmpdir(), "stepbatch-s3-"));
   mkdirSync(directory, { recursive: true });
@@ -59,6 +63,7 @@ export async function startS3(
   } catch (error) {
     throw portError(error, options.port ?? 0, "S3 (s3rver)");
   }
+  if (options.observe) server.httpServer?.on("request", options.observe);
   return {
     endpoint: `http://127.0.0.1:${address.port}`,
     close: async () => {

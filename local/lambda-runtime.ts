@@ -25,6 +25,8 @@ export class LambdaInvocationError extends Error {
  */
 export class LocalLambdaRuntime {
   private readonly modules = new Map<string, Promise<Handler>>();
+  /** What Lambda would bill: invocations, and GB-seconds (duration rounded up to 1 ms x memory). */
+  readonly usage = { invocations: 0, gbSeconds: 0 };
   private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
@@ -81,8 +83,15 @@ export class LocalLambdaRuntime {
       fail: () => undefined,
       succeed: () => undefined,
     };
+    const startedAt = performance.now();
+    this.usage.invocations++;
     const run = handler(event, context);
     this.track(run);
+    const bill = () => {
+      this.usage.gbSeconds +=
+        (Math.ceil(performance.now() - startedAt) / 1000) * (fn.memoryMb / 1024);
+    };
+    run.then(bill, bill);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(

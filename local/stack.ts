@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,6 +11,7 @@ import {
   LOCAL_REGION,
   provisionBucket,
   provisionTable,
+  type RequestObserver,
   type RunningService,
   s3Client,
   startDynamo,
@@ -19,7 +20,7 @@ import {
 import { LambdaInvocationError, LocalLambdaRuntime } from "./lambda-runtime";
 import { StatusEventDelivery } from "./status-events";
 import { LocalStepFunctions } from "./stepfunctions";
-import { type LocalSchedule, readAppModel, synthesizeTemplate } from "./template";
+import { type LocalQueue, type LocalSchedule, readAppModel, synthesizeTemplate } from "./template";
 
 export const PROJECT_ROOT = join(fileURLToPath(new URL(".", import.meta.url)), "..");
 
@@ -35,6 +36,8 @@ export interface LocalStackOptions {
   readonly log?: (message: string) => void;
   /** Props of the synthesized StepbatchStack (e.g. other phases). @default the deployed defaults */
   readonly stackProps?: StepbatchStackProps;
+  /** Sees every request DynamoDB and S3 receive (the benchmark counts them). */
+  readonly observe?: { dynamodb?: RequestObserver; s3?: RequestObserver };
 }
 
 export interface LocalStack {
@@ -46,6 +49,8 @@ export interface LocalStack {
   readonly stepFunctions: LocalStepFunctions;
   readonly statusEvents: StatusEventDelivery;
   readonly stateMachineArn: string;
+  /** Lambda usage so far (invocations, GB-seconds). */
+  readonly lambdaUsage: LocalLambdaRuntime["usage"];
   /** Executions that were running at the last stop and were aborted at this start. */
   readonly recovered: number;
   stop(): Promise<void>;
@@ -63,12 +68,48 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const started: RunningService[] = [];
   try {
-    const model = readAppModel(synthesizeTemplate(options.stackProps));
+    // SQS first: the template's queue URLs must name it. Messages go to the queue's consumer.
+    let deliverToQueue: (queueArn: string, body: string) => boolean = () => false;
+    let queues: readonly LocalQueue[] = [];
+    const sqsService = await startAwsJsonService({
+      name: "SQS",
+      targetPrefix: "AmazonSQS",
+      operations: {
+        SendMessage: ({ QueueUrl, MessageBody }: { QueueUrl?: string; MessageBody?: string }) => {
+          const queue = queues.find((q) => q.url === QueueUrl);
+          if (!queue || !MessageBody)
+            throw new AwsServiceError(
+              "AWS.SimpleQueueService.NonExistentQueue",
+              `The specified queue does not exist: ${QueueUrl}`,
+            );
+          if (!deliverToQueue(queue.arn, MessageBody))
+            throw new AwsServiceError(
+              "AWS.SimpleQueueService.NonExistentQueue",
+              `No consumer reads ${QueueUrl} locally`,
+            );
+          return {
+            MessageId: randomUUID(),
+            MD5OfMessageBody: createHash("md5").update(MessageBody).digest("hex"),
+          };
+        },
+      },
+    });
+    started.push(sqsService);
+    const model = readAppModel(synthesizeTemplate(options.stackProps), {
+      sqsEndpoint: sqsService.endpoint,
+    });
+    queues = model.queues;
     const token = options.token ?? tokenFrom(dataDir);
 
-    const dynamo = await startDynamo(dataDir ? { dataDir: join(dataDir, "dynamodb") } : {});
+    const dynamo = await startDynamo({
+      ...(dataDir ? { dataDir: join(dataDir, "dynamodb") } : {}),
+      ...(options.observe?.dynamodb ? { observe: options.observe.dynamodb } : {}),
+    });
     started.push(dynamo);
-    const s3 = await startS3(dataDir ? { dataDir: join(dataDir, "s3") } : {});
+    const s3 = await startS3({
+      ...(dataDir ? { dataDir: join(dataDir, "s3") } : {}),
+      ...(options.observe?.s3 ? { observe: options.observe.s3 } : {}),
+    });
     started.push(s3);
     await provisionTable(dynamoClient(dynamo.endpoint), model.tableName);
     await provisionBucket(s3Client(s3.endpoint), model.bucketName);
@@ -99,6 +140,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     const runtime = new LocalLambdaRuntime(model.functions, PROJECT_ROOT);
     const statusEvents = new StatusEventDelivery(model.statusChangeConsumers, runtime, log);
+    deliverToQueue = (queueArn, body) => statusEvents.send(queueArn, body);
     const stepFunctions = new LocalStepFunctions({
       stateMachineArn: model.stateMachineArn,
       definition: model.definition,
@@ -122,6 +164,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       AWS_ENDPOINT_URL_S3: s3.endpoint,
       AWS_ENDPOINT_URL_SFN: sfnService.endpoint,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+      AWS_ENDPOINT_URL_SQS: sqsService.endpoint,
       POWERTOOLS_LOG_LEVEL: options.logLevel ?? process.env.STEPBATCH_LOG_LEVEL ?? "WARN",
       POWERTOOLS_TRACE_ENABLED: "false",
       POWERTOOLS_METRICS_DISABLED: "true",
@@ -153,6 +196,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       stepFunctions,
       statusEvents,
       stateMachineArn: model.stateMachineArn,
+      lambdaUsage: runtime.usage,
       recovered,
       stop: async () => {
         await api.close();

@@ -5,7 +5,7 @@ import type { StatusChangeConsumer } from "./template";
 
 export interface DeadLetter {
   readonly queueArn: string;
-  readonly event: StatusChangeEvent;
+  readonly body: string;
   readonly error: string;
 }
 
@@ -25,22 +25,37 @@ export class StatusEventDelivery {
     private readonly retryBaseMs = 500,
   ) {}
 
+  /** An EventBridge event: to every consumer whose rule matches it. */
   publish = (event: StatusChangeEvent): void => {
     for (const consumer of this.consumers) {
-      if (!matchesPattern(consumer.pattern, event)) continue;
-      const delivery = this.deliver(consumer, event);
-      this.pending.add(delivery);
-      void delivery.finally(() => this.pending.delete(delivery));
+      if (matchesPattern(consumer.pattern, event))
+        this.track(this.deliver(consumer, JSON.stringify(event), event.region));
     }
   };
+
+  /** An SQS SendMessage: to the consumer of that queue. False when no consumer reads it. */
+  send(queueArn: string, body: string): boolean {
+    const consumer = this.consumers.find((c) => c.queueArn === queueArn);
+    if (!consumer) return false;
+    this.track(this.deliver(consumer, body, "us-east-1"));
+    return true;
+  }
+
+  private track(delivery: Promise<void>): void {
+    this.pending.add(delivery);
+    void delivery.finally(() => this.pending.delete(delivery));
+  }
 
   /** Waits until every event published so far has been handled (or dead-lettered). */
   async settled(): Promise<void> {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
-  private async deliver(consumer: StatusChangeConsumer, event: StatusChangeEvent): Promise<void> {
-    const body = JSON.stringify(event);
+  private async deliver(
+    consumer: StatusChangeConsumer,
+    body: string,
+    region: string,
+  ): Promise<void> {
     const messageId = randomUUID();
     let lastError = "";
     for (let receive = 1; receive <= consumer.maxReceiveCount; receive++) {
@@ -58,7 +73,7 @@ export class StatusEventDelivery {
             md5OfBody: createHash("md5").update(body).digest("hex"),
             eventSource: "aws:sqs",
             eventSourceARN: consumer.queueArn,
-            awsRegion: event.region,
+            awsRegion: region,
           },
         ],
       };
@@ -73,9 +88,9 @@ export class StatusEventDelivery {
       }
       await new Promise((resolve) => setTimeout(resolve, this.retryBaseMs * receive));
     }
-    this.deadLetters.push({ queueArn: consumer.queueArn, event, error: lastError });
+    this.deadLetters.push({ queueArn: consumer.queueArn, body, error: lastError });
     this.log(
-      `status change for ${event.detail.name} (${event.detail.status}) went to the dead-letter queue: ${lastError}`,
+      `a message for ${consumer.queueArn.split(":").pop()} went to the dead-letter queue: ${lastError}`,
     );
   }
 }

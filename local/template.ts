@@ -38,6 +38,12 @@ export interface LocalAppModel {
   readonly statusChangeConsumers: readonly StatusChangeConsumer[];
   /** EventBridge Scheduler schedules, by their configured name. */
   readonly schedules: readonly LocalSchedule[];
+  readonly queues: readonly LocalQueue[];
+}
+
+export interface LocalQueue {
+  readonly url: string;
+  readonly arn: string;
 }
 
 export interface LocalSchedule {
@@ -71,7 +77,10 @@ export function synthesizeTemplate(props: StepbatchStackProps = {}): { Resources
 }
 
 /** Reads the local model from a template: local names for physical resources, ARNs for Lambdas. */
-export function readAppModel(template: { Resources: Resources }): LocalAppModel {
+export function readAppModel(
+  template: { Resources: Resources },
+  options: { sqsEndpoint?: string } = {},
+): LocalAppModel {
   const resources = template.Resources;
   const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
   const single = (type: string) => {
@@ -110,7 +119,15 @@ export function readAppModel(template: { Resources: Resources }): LocalAppModel 
   for (const [id] of ofType("AWS::SQS::Queue")) {
     names.set(id, `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${id}`);
   }
-  const resolve = (value: unknown) => resolveIntrinsics(value, names);
+  // A queue's Ref is its URL (GetAtt Arn its ARN): URLs point at the local SQS service.
+  const refs = new Map<string, string>();
+  const queues: LocalQueue[] = [];
+  for (const [id] of ofType("AWS::SQS::Queue")) {
+    const url = `${options.sqsEndpoint ?? "http://127.0.0.1"}/${LOCAL_ACCOUNT}/${id}`;
+    refs.set(id, url);
+    queues.push({ url, arn: names.get(id) as string });
+  }
+  const resolve = (value: unknown) => resolveIntrinsics(value, names, refs);
 
   const functions = new Map<string, LocalFunction>();
   for (const [id, fn] of ofType("AWS::Lambda::Function")) {
@@ -201,12 +218,17 @@ export function readAppModel(template: { Resources: Resources }): LocalAppModel 
     routes,
     statusChangeConsumers,
     schedules,
+    queues,
   };
 }
 
 /** Resolves Ref, Fn::GetAtt (Arn), Fn::Join, Fn::Select and Fn::Split against local names. */
-export function resolveIntrinsics(value: unknown, names: ReadonlyMap<string, string>): unknown {
-  if (Array.isArray(value)) return value.map((v) => resolveIntrinsics(v, names));
+export function resolveIntrinsics(
+  value: unknown,
+  names: ReadonlyMap<string, string>,
+  refs: ReadonlyMap<string, string> = new Map(),
+): unknown {
+  if (Array.isArray(value)) return value.map((v) => resolveIntrinsics(v, names, refs));
   if (!value || typeof value !== "object") return value;
   const object = value as Record<string, any>;
   const keys = Object.keys(object);
@@ -215,21 +237,21 @@ export function resolveIntrinsics(value: unknown, names: ReadonlyMap<string, str
     const arg = object[key];
     switch (key) {
       case "Ref":
-        return pseudo(arg) ?? names.get(arg) ?? fail(`Ref to ${arg}`);
+        return pseudo(arg) ?? refs.get(arg) ?? names.get(arg) ?? fail(`Ref to ${arg}`);
       case "Fn::GetAtt":
         if (arg[1] === "Arn") return names.get(arg[0]) ?? fail(`GetAtt ${arg[0]}.Arn`);
         if (arg[1] === "RootResourceId") return "/";
         return fail(`GetAtt ${arg.join(".")}`);
       case "Fn::Join":
-        return (resolveIntrinsics(arg[1], names) as unknown[]).join(arg[0]);
+        return (resolveIntrinsics(arg[1], names, refs) as unknown[]).join(arg[0]);
       case "Fn::Select":
-        return (resolveIntrinsics(arg[1], names) as unknown[])[arg[0]];
+        return (resolveIntrinsics(arg[1], names, refs) as unknown[])[arg[0]];
       case "Fn::Split":
-        return String(resolveIntrinsics(arg[1], names)).split(arg[0]);
+        return String(resolveIntrinsics(arg[1], names, refs)).split(arg[0]);
     }
   }
   return Object.fromEntries(
-    Object.entries(object).map(([k, v]) => [k, resolveIntrinsics(v, names)]),
+    Object.entries(object).map(([k, v]) => [k, resolveIntrinsics(v, names, refs)]),
   );
 }
 

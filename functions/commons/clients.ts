@@ -1,6 +1,7 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SFNClient } from "@aws-sdk/client-sfn";
+import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { tracer } from "./observability";
 
@@ -19,3 +20,4 @@ export const s3 = tracer.captureAWSv3Client(
   new S3Client({ forcePathStyle: process.env.S3_FORCE_PATH_STYLE === "true" }),
 );
 export const sfn = tracer.captureAWSv3Client(new SFNClient({}));
+export const sqs = tracer.captureAWSv3Client(new SQSClient({}));

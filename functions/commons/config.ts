@@ -11,9 +11,13 @@ const schema = z.object({
   /** How often a running phase re-reads the cancel intent. */
   CANCEL_POLL_MS: z.coerce.number().int().min(50).max(10_000).default(500),
   /** How long a batch cancel waits for running phases to save their partial output. */
-  CANCEL_SETTLE_MS: z.coerce.number().int().min(0).max(20_000).default(2_500),
+  CANCEL_SETTLE_MS: z.coerce.number().int().min(0).max(20_000).default(0),
   /** Batches with at least this many jobs get a results manifest when cancelled. */
   MANIFEST_THRESHOLD: z.coerce.number().int().min(1).default(100),
+  /** The reconciler's queue: a cancel of a large batch hands the marking of queued jobs to it. */
+  RECONCILE_QUEUE_URL: z.string().default(""),
+  /** Up to this many queued jobs are marked within the cancel request. */
+  SYNC_MARK_LIMIT: z.coerce.number().int().min(0).default(100),
   /** A phase stops this long before its Lambda timeout to save its partial output. */
   TIMEOUT_MARGIN_MS: z.coerce.number().int().min(0).default(3_000),
 });

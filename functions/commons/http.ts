@@ -1,4 +1,5 @@
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import middy, { type MiddlewareObj } from "@middy/core";
@@ -46,14 +47,23 @@ function toResponse(
   return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
 }
 
-/** Turns every error into `{"error": {"code", "message"}}` with the right status. */
+/** Counts every answer by status class (Response2xx, Response4xx, Response5xx) as a metric. */
+function countResponse(status: number): void {
+  metrics.addMetric(`Response${Math.floor(status / 100)}xx`, MetricUnit.Count, 1);
+}
+
+/** Turns every error into `{"error": {"code", "message"}}` with the right status, and counts answers. */
 const jsonErrors = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> => ({
+  after: async (request) => {
+    if (request.response) countResponse(request.response.statusCode);
+  },
   onError: async (request) => {
     const error = request.error as (Error & { statusCode?: number; expose?: boolean }) | null;
     if (!error) return;
     if (error instanceof StepbatchError) {
       const status = STATUS_BY_ERROR[error.name] ?? 400;
       logger.info("request refused", { code: error.code, status, message: error.message });
+      countResponse(status);
       request.response = toResponse(status, {
         error: {
           code: error.code,
@@ -64,6 +74,7 @@ const jsonErrors = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult
       return;
     }
     if (error.statusCode && error.statusCode < 500 && error.expose !== false) {
+      countResponse(error.statusCode);
       request.response = toResponse(error.statusCode, {
         error: { code: "BAD_REQUEST", message: error.message },
       });
@@ -71,6 +82,7 @@ const jsonErrors = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult
     }
     logger.error("request failed", { error });
     const requestId = request.context?.awsRequestId ?? "unknown";
+    countResponse(500);
     request.response = toResponse(500, {
       error: { code: "INTERNAL", message: `internal error (request ${requestId})` },
     });

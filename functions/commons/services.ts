@@ -7,9 +7,9 @@ import { ResultStore } from "../domain/result-store";
 import { ResultsService } from "../domain/results-service";
 import { SubmitService } from "../domain/submit";
 import { WorkflowService } from "../domain/workflow-service";
-import { dynamo, s3, sfn } from "./clients";
+import { dynamo, s3, sfn, sqs } from "./clients";
 import { config } from "./config";
-import { StepFunctionsWorkflow } from "./workflow";
+import { SqsReconcileRequests, StepFunctionsWorkflow } from "./workflow";
 
 /** The domain services wired to the SDK clients, built once per function instance on first use. */
 function build() {
@@ -25,9 +25,13 @@ function build() {
     queries: new BatchQueries(store),
     submit: new SubmitService(store, workflow, workflow.executionArnFor),
     cancel: new CancelService(store, workflow, results, {
-      markConcurrency: 16,
+      markConcurrency: 40,
       settleMs: cfg.CANCEL_SETTLE_MS,
       manifestThreshold: cfg.MANIFEST_THRESHOLD,
+      syncMarkLimit: cfg.SYNC_MARK_LIMIT,
+      ...(cfg.RECONCILE_QUEUE_URL
+        ? { reconcileRequests: new SqsReconcileRequests(sqs, cfg.RECONCILE_QUEUE_URL) }
+        : {}),
     }),
     workflow: workflowService,
     reconciler: new Reconciler(store, workflowService, results),

@@ -1,5 +1,39 @@
 import { type SFNClient, StartExecutionCommand, StopExecutionCommand } from "@aws-sdk/client-sfn";
-import type { WorkflowPort } from "../domain/ports";
+import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { BatchRecord, CancelIntent } from "../domain/model";
+import type { ReconcileRequests, WorkflowPort } from "../domain/ports";
+
+/**
+ * Sends the reconciler the status change a cancel causes (ABORTED, BatchCancelled), shaped as
+ * EventBridge delivers it, straight to its queue: SQS delivery is guaranteed, EventBridge's is not.
+ */
+export class SqsReconcileRequests implements ReconcileRequests {
+  constructor(
+    private readonly client: SQSClient,
+    private readonly queueUrl: string,
+  ) {}
+
+  async requestReconcile(batch: BatchRecord, intent: CancelIntent): Promise<void> {
+    const event = {
+      version: "0",
+      source: "stepbatch.cancel",
+      "detail-type": "Step Functions Execution Status Change",
+      time: new Date().toISOString(),
+      resources: [batch.executionArn],
+      detail: {
+        executionArn: batch.executionArn,
+        name: batch.batchId,
+        status: "ABORTED",
+        stopDate: Date.parse(intent.requestedAt),
+        error: "BatchCancelled",
+        cause: intent.reason,
+      },
+    };
+    await this.client.send(
+      new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(event) }),
+    );
+  }
+}
 
 /** The Step Functions side of the domain's WorkflowPort. */
 export class StepFunctionsWorkflow implements WorkflowPort {

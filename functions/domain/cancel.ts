@@ -13,7 +13,7 @@ import {
   decideJobCancel,
   type JobRecord,
 } from "./model";
-import type { WorkflowPort } from "./ports";
+import type { ReconcileRequests, WorkflowPort } from "./ports";
 import type { ResultsSummary } from "./results";
 import type { ResultsService } from "./results-service";
 import { isJobId } from "./schemas";
@@ -38,7 +38,7 @@ export interface JobCancelReport {
   readonly outcome: JobCancelOutcome;
   readonly job?: JobRecord;
   /** Why a job was not cancelled: `in_commit`, or who won a race. */
-  readonly detail?: "in_commit" | "completed_first" | "already_cancelled" | "error";
+  readonly detail?: "in_commit" | "completed_first" | "already_cancelled" | "error" | "deferred";
 }
 
 export interface CancelRequest {
@@ -53,6 +53,8 @@ export interface BatchCancelResponse extends ResultsSummary {
   readonly jobsCancelled: number;
   readonly jobs: string[];
   readonly inCommit: string[];
+  /** Jobs whose running phase is stopping and saving its partial output as the answer is sent. */
+  readonly stopping?: { jobId: string; name: string; phase: string }[];
   readonly alreadyCancelled?: boolean;
   readonly manifest?: string;
   readonly message: string;
@@ -77,6 +79,13 @@ export interface CancelServiceOptions {
   readonly settleMs: number;
   /** Batches with at least this many jobs get a results manifest written on cancel. */
   readonly manifestThreshold: number;
+  /**
+   * Up to this many queued jobs are marked within the request; beyond, they are reported as
+   * cancelled and marked by the reconciler, so the cancel's latency does not grow with the batch.
+   */
+  readonly syncMarkLimit?: number;
+  /** Where deferred marking goes. @default none: every job is marked within the request */
+  readonly reconcileRequests?: ReconcileRequests;
   readonly now?: () => Date;
 }
 
@@ -116,11 +125,25 @@ export class CancelService {
     // 2. Stop the execution: queued jobs will never start.
     await this.workflow.stopExecution(active.executionArn, "BatchCancelled", applied.reason);
 
-    // 3. Mark the jobs. Jobs in their final commit are left to finish.
+    // 3. Mark the jobs. Jobs in their final commit are left to finish. Running jobs (at most the
+    // batch's concurrency) are marked now; many queued jobs are handed to the reconciler, since the
+    // stopped execution will never start them.
     const jobs = await this.store.listJobs(batchId);
-    const reports = await mapLimit(jobs, this.options.markConcurrency, (job) =>
-      this.cancelOne(job, applied),
-    );
+    const queued = jobs.filter((job) => job.status === "queued");
+    const limit = this.options.syncMarkLimit ?? Number.POSITIVE_INFINITY;
+    const deferred =
+      this.options.reconcileRequests && queued.length > limit
+        ? await this.deferMarking(active, applied)
+        : false;
+    const markNow = deferred ? jobs.filter((job) => job.status !== "queued") : jobs;
+    const reports = [
+      ...(await mapLimit(markNow, this.options.markConcurrency, (job) =>
+        this.cancelOne(job, applied),
+      )),
+      ...(deferred
+        ? queued.map((job): JobCancelReport => ({ outcome: "cancelled", job, detail: "deferred" }))
+        : []),
+    ];
     const cancelledNow = reports.filter(
       (r) => r.outcome === "cancelled" && r.detail !== "already_cancelled",
     );
@@ -140,13 +163,19 @@ export class CancelService {
       },
     });
 
-    // 4. Collect the partial results, once running phases have saved theirs.
-    await this.waitForRunningPhases(wasRunning);
+    // 4. Collect the results saved so far. Phases that were running save their partial output
+    // within about a second of the cancel (the abort latency); the answer names them, and waits for
+    // them only if settleMs asks it to, so its own latency does not grow with the work in flight.
+    const stillSaving = await this.waitForRunningPhases(wasRunning);
     const summary = await this.results.collect(batchId);
+    // The manifest is the reconciler's to write (it runs on the ABORTED status change); say where.
     const manifest =
-      jobs.length >= this.options.manifestThreshold
-        ? await this.results.writeManifest(final, summary)
-        : undefined;
+      jobs.length >= this.options.manifestThreshold ? this.results.manifestUri(batchId) : undefined;
+    const stopping = stillSaving.map((job) => ({
+      jobId: job.jobId,
+      name: job.name,
+      phase: job.wasInPhase ?? "",
+    }));
     const inCommit = reports.filter((r) => r.detail === "in_commit").map((r) => r.job?.name ?? "");
     const cancelledJobs = reports.filter((r) => r.outcome === "cancelled");
     return {
@@ -156,12 +185,16 @@ export class CancelService {
       jobsCancelled: cancelledJobs.length,
       jobs: cancelledJobs.map((r) => r.job?.name ?? ""),
       inCommit,
+      stopping,
       cancel: applied,
       ...summary,
       ...(manifest ? { manifest } : {}),
       message:
         `Batch ${batchId} cancelled: ${cancelledJobs.length} of ${jobs.length} jobs cancelled, ` +
         `${summary.jobsProcessed} with results kept` +
+        (stopping.length > 0
+          ? `; ${stopping.length} running phase(s) are stopping and saving their partial output (GET /batches/${batchId}/results)`
+          : "") +
         (inCommit.length > 0 ? `; ${inCommit.length} in their final commit will complete` : ""),
     };
   }
@@ -297,6 +330,16 @@ export class CancelService {
       : { outcome: "not_found" };
   }
 
+  /** Queues the marking of the queued jobs with the reconciler; false if that could not be done. */
+  private async deferMarking(batch: BatchRecord, intent: CancelIntent): Promise<boolean> {
+    try {
+      await this.options.reconcileRequests?.requestReconcile(batch, intent);
+      return true;
+    } catch {
+      return false; // mark them within the request instead
+    }
+  }
+
   private intent(request: CancelRequest, scope: CancelScope): CancelIntent {
     return {
       requestedAt: this.now().toISOString(),
@@ -340,7 +383,8 @@ export class CancelService {
     };
   }
 
-  private async waitForRunningPhases(jobs: readonly JobRecord[]): Promise<void> {
+  /** Waits up to settleMs for running phases to save their partial output; returns those still saving. */
+  private async waitForRunningPhases(jobs: readonly JobRecord[]): Promise<JobRecord[]> {
     const deadline = Date.now() + this.options.settleMs;
     let pending = [...jobs];
     while (pending.length > 0 && Date.now() < deadline) {
@@ -354,6 +398,7 @@ export class CancelService {
         return phase?.status === "running";
       });
     }
+    return pending;
   }
 }
 

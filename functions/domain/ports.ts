@@ -1,3 +1,11 @@
+import type { BatchRecord, CancelIntent } from "./model";
+
+/** Hands the marking of a cancelled batch's remaining jobs to the reconciler, off the request's path. */
+export interface ReconcileRequests {
+  /** Queues a reconcile of this cancelled batch (as its ABORTED status change would). */
+  requestReconcile(batch: BatchRecord, intent: CancelIntent): Promise<void>;
+}
+
 /** What the domain needs from Step Functions; implemented with the SDK in commons. */
 export interface WorkflowPort {
   /** Starts the batch's execution, named by its batch id. Returns the execution ARN. */

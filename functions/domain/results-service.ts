@@ -29,6 +29,10 @@ export class ResultsService {
     return { batchId, status: batch.status, final: isBatchTerminal(batch.status), ...summary };
   }
 
+  manifestUri(batchId: string): string {
+    return `s3://${this.results.bucket}/manifests/${batchId}.json`;
+  }
+
   /** Index of every output object, for batches too large to return inline comfortably. */
   async writeManifest(batch: BatchRecord, summary: ResultsSummary): Promise<string> {
     const key = `manifests/${batch.batchId}.json`;

@@ -2,6 +2,7 @@ import { ArnFormat, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import * as apigateway from "aws-cdk-lib/aws-apigateway";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import type * as sqs from "aws-cdk-lib/aws-sqs";
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
 import { MAX_CONCURRENCY, MAX_JOBS_PER_BATCH } from "../../functions/domain/schemas";
@@ -12,6 +13,8 @@ import { StepbatchFunction } from "./stepbatch-function";
 export interface BatchApiProps {
   readonly storage: BatchStorage;
   readonly stateMachine: sfn.IStateMachine;
+  /** The reconciler's queue: a cancel of a large batch hands it the marking of queued jobs. */
+  readonly reconcileQueue: sqs.IQueue;
   /** Settings every state-touching function needs (table, bucket, poll interval). */
   readonly stateEnvironment: Record<string, string>;
   /** @default "v1" */
@@ -122,6 +125,10 @@ export class BatchApi extends Construct {
     const readResults: Grant = (fn) => storage.grantResultsRead(fn, "results");
     const writeManifest: Grant = (fn) => storage.grantResultsWrite(fn, "manifests");
     const writeConsolidated: Grant = (fn) => storage.grantResultsWrite(fn, "consolidated");
+    const deferMarking: Grant = (fn) => {
+      props.reconcileQueue.grantSendMessages(fn.function);
+      fn.function.addEnvironment("RECONCILE_QUEUE_URL", props.reconcileQueue.queueUrl);
+    };
     const stopExecutions: Grant = (fn) => {
       // StopExecution on this state machine's executions only.
       stateMachine.grantExecution(fn.function, "states:StopExecution");
@@ -170,7 +177,7 @@ export class BatchApi extends Construct {
         path: "/batches/{batchId}/cancel",
         entry: "api/cancel-batch.ts",
         description: "cancel a batch or a subset of its jobs",
-        grants: [writeState, readResults, writeManifest, stopExecutions],
+        grants: [writeState, readResults, writeManifest, stopExecutions, deferMarking],
         timeout: Duration.seconds(29),
       },
       {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CancelService } from "../../functions/domain/cancel";
 import {
   BatchNotFoundError,
   JobAlreadyFinishedError,
@@ -245,6 +246,67 @@ describe("cancelling a whole batch", () => {
     await expect(aws.cancel.cancelBatch("b-zzzzzzzz-00000000", { by })).rejects.toBeInstanceOf(
       BatchNotFoundError,
     );
+  });
+});
+
+describe("cancelling a large batch", () => {
+  it("marks the running jobs now, hands the queued ones to the reconciler, and reports them all", async () => {
+    // Prepare: a service that defers beyond 1 queued job, with a recording reconcile queue.
+    const requests: { batchId: string; reason: string }[] = [];
+    const cancel = new CancelService(aws.store, aws.workflow, aws.results, {
+      markConcurrency: 8,
+      settleMs: 0,
+      manifestThreshold: 100,
+      syncMarkLimit: 1,
+      reconcileRequests: {
+        requestReconcile: async (batch, intent) =>
+          void requests.push({ batchId: batch.batchId, reason: intent.reason }),
+      },
+    });
+    const { batch } = await seedBatch(aws, [
+      { name: "run", status: "running", phase: "Ingest" },
+      { name: "q1" },
+      { name: "q2" },
+      { name: "q3" },
+    ]);
+    // Act
+    const answer = await cancel.cancelBatch(batch.batchId, { by: "test", reason: "too big" });
+    const before = await aws.store.listJobs(batch.batchId);
+    await aws.reconciler.reconcile({
+      executionArn: batch.executionArn,
+      name: batch.batchId,
+      status: "ABORTED",
+      error: "BatchCancelled",
+      cause: "too big",
+    });
+    const after = await aws.store.listJobs(batch.batchId);
+    // Assess
+    expect(answer).toMatchObject({ status: "cancelled", jobsCancelled: 4 });
+    expect(answer.jobs.sort()).toEqual(["q1", "q2", "q3", "run"]);
+    expect(requests).toEqual([{ batchId: batch.batchId, reason: "too big" }]);
+    expect(before.map((j) => j.status).sort()).toEqual(["cancelled", "queued", "queued", "queued"]);
+    expect(after.map((j) => j.status)).toEqual([
+      "cancelled",
+      "cancelled",
+      "cancelled",
+      "cancelled",
+    ]);
+  });
+
+  it("marks every job itself when the reconcile queue cannot be reached", async () => {
+    const cancel = new CancelService(aws.store, aws.workflow, aws.results, {
+      markConcurrency: 8,
+      settleMs: 0,
+      manifestThreshold: 100,
+      syncMarkLimit: 0,
+      reconcileRequests: { requestReconcile: async () => Promise.reject(new Error("queue down")) },
+    });
+    const { batch } = await seedBatch(aws, [{ name: "q1" }, { name: "q2" }]);
+    await cancel.cancelBatch(batch.batchId, { by: "test" });
+    expect((await aws.store.listJobs(batch.batchId)).map((j) => j.status)).toEqual([
+      "cancelled",
+      "cancelled",
+    ]);
   });
 });
 

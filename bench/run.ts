@@ -1,0 +1,306 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import type { IncomingMessage } from "node:http";
+import { join } from "node:path";
+import Table from "cli-table3";
+import { StepbatchClient } from "../client/stepbatch-client";
+import { PROJECT_ROOT, startLocalStack } from "../local/stack";
+import { barChart } from "./chart";
+import { PRICES } from "./prices";
+
+/**
+ * `npm run bench`: cancel API latency by batch size, abort latency, orchestration throughput and
+ * cost per 1,000 jobs, measured on the embedded local stack. Prints a table, writes JSON to
+ * bench/results/ and draws bench/results/cancel-latency.svg. Sizes and repetitions can be set with
+ * BENCH_SIZES (e.g. "10,100,1000") and BENCH_REPS (e.g. "12,12,6").
+ */
+const SIZES = (process.env.BENCH_SIZES ?? "10,100,1000").split(",").map(Number);
+const REPS = (process.env.BENCH_REPS ?? "15,15,8").split(",").map(Number);
+const THROUGHPUT_JOBS = Number(process.env.BENCH_THROUGHPUT_JOBS ?? 1000);
+const OUT = join(PROJECT_ROOT, "bench", "results");
+
+const counts = {
+  dynamo: new Map<string, number>(),
+  s3: new Map<string, number>(),
+  dynamoItemsWritten: 0,
+};
+const bump = (map: Map<string, number>, key: string, by = 1) =>
+  map.set(key, (map.get(key) ?? 0) + by);
+
+function observeDynamo(request: IncomingMessage) {
+  const op = String(request.headers["x-amz-target"] ?? "").split(".")[1] ?? "unknown";
+  bump(counts.dynamo, op);
+  if (op === "BatchWriteItem") {
+    let body = "";
+    request.on("data", (chunk) => {
+      body += String(chunk);
+    });
+    request.on("end", () => {
+      const items = Object.values(
+        (JSON.parse(body || "{}") as { RequestItems?: Record<string, unknown[]> }).RequestItems ??
+          {},
+      ).flat().length;
+      counts.dynamoItemsWritten += items;
+    });
+  }
+}
+
+function observeS3(request: IncomingMessage) {
+  const method = request.method ?? "GET";
+  const isList = method === "GET" && (request.url ?? "").includes("list-type=2");
+  bump(counts.s3, isList ? "LIST" : method);
+}
+
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return (
+    sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN
+  );
+};
+const summary = (values: number[]) => ({
+  n: values.length,
+  p50: percentile(values, 50),
+  p95: percentile(values, 95),
+  p99: percentile(values, 99),
+  max: Math.max(...values),
+});
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+async function waitUntil<T>(
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 120_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error("the benchmark timed out waiting");
+    await sleep(50);
+  }
+}
+
+async function main() {
+  const startedAt = Date.now();
+  log("stepbatch bench: starting the local stack (in memory)...");
+  const stack = await startLocalStack({
+    port: 0,
+    observe: { dynamodb: observeDynamo, s3: observeS3 },
+  });
+  const api = new StepbatchClient({ apiUrl: stack.apiUrl, token: stack.token, actor: "bench" });
+  const ended = (status: string) =>
+    ["succeeded", "completed_with_errors", "failed", "cancelled"].includes(status);
+
+  // 1 and 2: cancel API latency by batch size, and abort latency of the phases running then.
+  const cancelLatency: Record<number, number[]> = {};
+  const abortLatency: number[] = [];
+  for (const [index, size] of SIZES.entries()) {
+    const reps = REPS[index] ?? REPS.at(-1) ?? 10;
+    cancelLatency[size] = [];
+    for (let rep = 1; rep <= reps; rep++) {
+      process.stdout.write(`\rcancel latency: ${size} jobs, run ${rep}/${reps}   `);
+      const jobs = Array.from({ length: size }, (_, i) => ({
+        name: `j${i}`,
+        input: { pages: 100, workMs: 120_000 },
+      }));
+      const { batchId } = await api.submit({ name: `bench ${size}`, jobs, concurrency: 40 });
+      const running = Math.min(size, 40);
+      await waitUntil(async () => (await api.getBatch(batchId)).progress.running >= running);
+      await sleep(300);
+      const sentAt = Date.now();
+      const t0 = performance.now();
+      await api.cancelBatch(batchId, { reason: "bench" });
+      cancelLatency[size]?.push(performance.now() - t0);
+      const view = await waitUntil(async () => {
+        const v = await api.getBatch(batchId);
+        return ended(v.status) && v.progress.running === 0 ? v : undefined;
+      });
+      for (const job of view.jobs.filter((j) => j.wasInPhase)) {
+        const detail = await api.getJob(batchId, job.jobId);
+        const phase = detail.phases.find((p) => p.name === job.wasInPhase);
+        if (phase?.endedAt) abortLatency.push(Date.parse(phase.endedAt) - sentAt);
+      }
+    }
+    log("");
+  }
+
+  // 3 and 4: throughput of a large batch with near-zero work, and what it costs.
+  counts.dynamo.clear();
+  counts.s3.clear();
+  counts.dynamoItemsWritten = 0;
+  const lambdaBefore = { ...stack.lambdaUsage };
+  log(`throughput: one batch of ${THROUGHPUT_JOBS} jobs, concurrency 40, near-zero work...`);
+  const jobs = Array.from({ length: THROUGHPUT_JOBS }, (_, i) => ({
+    name: `t${i}`,
+    input: { pages: 1, workMs: 0 },
+  }));
+  const t0 = performance.now();
+  const submitted = await api.submit({ name: "throughput", jobs, concurrency: 40 });
+  let lastShown = -1;
+  const done = await waitUntil(async () => {
+    const v = await api.getBatch(submitted.batchId);
+    const percent = Math.floor(v.progress.percent / 10) * 10;
+    if (percent !== lastShown) {
+      lastShown = percent;
+      process.stdout.write(`\r  ${percent}% done   `);
+    }
+    return ended(v.status) ? v : undefined;
+  }, 600_000);
+  const wallSeconds = (performance.now() - t0) / 1000;
+  log("");
+  await sleep(500); // let the last reconcile and result reads settle before reading the counters
+  const history = stack.stepFunctions.getExecutionHistory({
+    executionArn: submitted.executionArn,
+    maxResults: 1_000_000,
+  }).events;
+  const transitions =
+    history.filter((e) => e.type.endsWith("StateEntered")).length +
+    history.filter((e) => e.type === "TaskRetried").length;
+  const lambda = {
+    invocations: stack.lambdaUsage.invocations - lambdaBefore.invocations,
+    gbSeconds: stack.lambdaUsage.gbSeconds - lambdaBefore.gbSeconds,
+  };
+  const reads = ["GetItem", "Query", "Scan", "BatchGetItem"].reduce(
+    (sum, op) => sum + (counts.dynamo.get(op) ?? 0),
+    0,
+  );
+  const writes =
+    ["PutItem", "UpdateItem", "DeleteItem"].reduce(
+      (sum, op) => sum + (counts.dynamo.get(op) ?? 0),
+      0,
+    ) + counts.dynamoItemsWritten;
+  const s3PutList =
+    (counts.s3.get("PUT") ?? 0) + (counts.s3.get("LIST") ?? 0) + (counts.s3.get("POST") ?? 0);
+  const s3Get = (counts.s3.get("GET") ?? 0) + (counts.s3.get("HEAD") ?? 0);
+  const per1000 = 1000 / THROUGHPUT_JOBS;
+  const costLines = {
+    stepFunctions: transitions * PRICES.stepFunctionsStandardPerTransition,
+    lambdaRequests: lambda.invocations * PRICES.lambdaPerRequest,
+    lambdaCompute: lambda.gbSeconds * PRICES.lambdaArmPerGbSecond,
+    dynamoWrites: writes * PRICES.dynamoOnDemandPerWriteUnit,
+    dynamoReads: reads * PRICES.dynamoOnDemandPerReadUnit,
+    s3: s3PutList * PRICES.s3PerPutListRequest + s3Get * PRICES.s3PerGetRequest,
+    apiGateway: 2 * PRICES.apiGatewayRestPerRequest,
+  };
+  const costPer1000 = Object.values(costLines).reduce((a, b) => a + b, 0) * per1000;
+  // The naive design: one Standard execution per job runs the same per-job chain of states, and
+  // the same Lambdas and storage, but no Map or Finalize; cancelling a batch is one StopExecution per job.
+  const perJobStates = 7; // Ingest, After Ingest, Digest, After Digest, Commit, After Commit, Job ended
+  const naiveTransitions = THROUGHPUT_JOBS * (perJobStates + 1);
+  const naivePer1000 =
+    costPer1000 -
+    costLines.stepFunctions * per1000 +
+    naiveTransitions * per1000 * PRICES.stepFunctionsStandardPerTransition;
+
+  await stack.stop();
+
+  const results = {
+    measuredAt: new Date().toISOString(),
+    machine: { cpus: (await import("node:os")).cpus().length, node: process.version },
+    cancelLatencyMs: Object.fromEntries(
+      Object.entries(cancelLatency).map(([size, values]) => [size, summary(values)]),
+    ),
+    cancelFlatness:
+      summary(cancelLatency[SIZES.at(-1) as number] ?? []).p95 /
+      summary(cancelLatency[SIZES[0] as number] ?? []).p95,
+    abortLatencyMs: summary(abortLatency),
+    throughput: {
+      jobs: THROUGHPUT_JOBS,
+      concurrency: 40,
+      wallSeconds,
+      jobsPerSecond: THROUGHPUT_JOBS / wallSeconds,
+      overheadMsPerJob: (wallSeconds * 1000 * 40) / THROUGHPUT_JOBS,
+      status: done.status,
+    },
+    cost: {
+      prices: PRICES,
+      counted: {
+        transitions,
+        lambdaInvocations: lambda.invocations,
+        lambdaGbSeconds: lambda.gbSeconds,
+        dynamoReads: reads,
+        dynamoWrites: writes,
+        dynamoByOperation: Object.fromEntries(counts.dynamo),
+        s3PutList,
+        s3Get,
+      },
+      per1000JobsUsd: costPer1000,
+      per1000JobsByService: Object.fromEntries(
+        Object.entries(costLines).map(([k, v]) => [k, v * per1000]),
+      ),
+      naiveOneExecutionPerJobPer1000Usd: naivePer1000,
+    },
+    benchSeconds: (Date.now() - startedAt) / 1000,
+  };
+
+  mkdirSync(OUT, { recursive: true });
+  const stamp = results.measuredAt.replace(/[:.]/g, "-");
+  writeFileSync(join(OUT, `bench-${stamp}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(OUT, "latest.json"), `${JSON.stringify(results, null, 2)}\n`);
+  const svg = barChart({
+    title: "Cancel API latency by batch size (local stack)",
+    unit: "milliseconds",
+    groups: Object.entries(results.cancelLatencyMs).map(([size, s]) => ({
+      label: `${size} jobs`,
+      values: [
+        { name: "p50", value: s.p50 },
+        { name: "p95", value: s.p95 },
+        { name: "p99", value: s.p99 },
+      ],
+    })),
+    target: {
+      label: "target p95 at the largest size (1.5 x p95 at the smallest)",
+      value: 1.5 * (results.cancelLatencyMs[String(SIZES[0])]?.p95 ?? 0),
+    },
+  });
+  writeFileSync(join(OUT, "cancel-latency.svg"), svg);
+
+  const ms = (v: number) => `${v.toFixed(0)} ms`;
+  const table = new Table({
+    head: ["measure", "p50", "p95", "p99", "n", "target"],
+    style: { head: [], border: [] },
+  });
+  for (const [size, s] of Object.entries(results.cancelLatencyMs)) {
+    table.push([
+      `cancel API, ${size} jobs`,
+      ms(s.p50),
+      ms(s.p95),
+      ms(s.p99),
+      String(s.n),
+      size === String(SIZES.at(-1))
+        ? `p95 <= ${ms(1.5 * (results.cancelLatencyMs[String(SIZES[0])]?.p95 ?? 0))}`
+        : "",
+    ]);
+  }
+  table.push([
+    "abort (cancel -> phase stopped)",
+    ms(results.abortLatencyMs.p50),
+    ms(results.abortLatencyMs.p95),
+    ms(results.abortLatencyMs.p99),
+    String(results.abortLatencyMs.n),
+    "p99 <= 1500 ms",
+  ]);
+  log(table.toString());
+  log(
+    `cancel p95 ratio, ${SIZES.at(-1)} vs ${SIZES[0]} jobs: ${results.cancelFlatness.toFixed(2)} (target <= 1.5)`,
+  );
+  log(
+    `throughput: ${THROUGHPUT_JOBS} jobs in ${wallSeconds.toFixed(1)} s = ${results.throughput.jobsPerSecond.toFixed(1)} jobs/s at concurrency 40; ${results.throughput.overheadMsPerJob.toFixed(0)} ms of orchestration per job`,
+  );
+  log(
+    `cost per 1,000 jobs (prices of ${PRICES.date}, ${PRICES.region}): $${costPer1000.toFixed(4)}; ${JSON.stringify(Object.fromEntries(Object.entries(results.cost.per1000JobsByService).map(([k, v]) => [k, Number(v.toFixed(5))])))}`,
+  );
+  log(
+    `  counted per ${THROUGHPUT_JOBS} jobs: ${transitions} state transitions, ${lambda.invocations} Lambda invocations (${lambda.gbSeconds.toFixed(1)} GB-s), ${writes} DynamoDB writes, ${reads} reads, ${s3PutList} S3 PUT/LIST, ${s3Get} GET`,
+  );
+  log(
+    `  naive design (one Standard execution per job): $${naivePer1000.toFixed(4)} per 1,000 jobs`,
+  );
+  log(
+    `results: ${join(OUT, "latest.json")}, chart: ${join(OUT, "cancel-latency.svg")} (${results.benchSeconds.toFixed(0)} s)`,
+  );
+}
+
+main().catch((error: Error) => {
+  process.stderr.write(`stepbatch bench: ${error.stack ?? error.message}\n`);
+  process.exit(1);
+});
