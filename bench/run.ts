@@ -16,6 +16,8 @@ import { PRICES } from "./prices";
 const SIZES = (process.env.BENCH_SIZES ?? "10,100,1000").split(",").map(Number);
 const REPS = (process.env.BENCH_REPS ?? "15,15,8").split(",").map(Number);
 const THROUGHPUT_JOBS = Number(process.env.BENCH_THROUGHPUT_JOBS ?? 1000);
+/** Jobs running at once in the cancel-latency batches. */
+const CANCEL_CONCURRENCY = Number(process.env.BENCH_CANCEL_CONCURRENCY ?? 40);
 const OUT = join(PROJECT_ROOT, "bench", "results");
 
 const counts = {
@@ -102,8 +104,12 @@ async function main() {
         name: `j${i}`,
         input: { pages: 100, workMs: 120_000 },
       }));
-      const { batchId } = await api.submit({ name: `bench ${size}`, jobs, concurrency: 40 });
-      const running = Math.min(size, 40);
+      const { batchId } = await api.submit({
+        name: `bench ${size}`,
+        jobs,
+        concurrency: CANCEL_CONCURRENCY,
+      });
+      const running = Math.min(size, CANCEL_CONCURRENCY);
       await waitUntil(async () => (await api.getBatch(batchId)).progress.running >= running);
       await sleep(300);
       const sentAt = Date.now();

@@ -23,6 +23,8 @@ export class StatusEventDelivery {
     private readonly runtime: LocalLambdaRuntime,
     private readonly log: (message: string) => void = () => undefined,
     private readonly retryBaseMs = 500,
+    /** Before the first receive: EventBridge and SQS-to-Lambda delivery take a moment on AWS too. */
+    private readonly deliveryDelayMs = 500,
   ) {}
 
   /** An EventBridge event: to every consumer whose rule matches it. */
@@ -56,6 +58,7 @@ export class StatusEventDelivery {
     body: string,
     region: string,
   ): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, this.deliveryDelayMs));
     const messageId = randomUUID();
     let lastError = "";
     for (let receive = 1; receive <= consumer.maxReceiveCount; receive++) {

@@ -238,7 +238,7 @@ export class LocalStepFunctions {
     const started = this.machine.run(
       input as never,
       {
-        overrides: { taskResourceLocalHandlers: this.taskOverrides },
+        overrides: { taskResourceLocalHandlers: this.guardedOverrides(execution) },
         noThrowOnAbort: false,
         context: {
           Execution: {
@@ -289,6 +289,30 @@ export class LocalStepFunctions {
       }
     })();
     this.running.set(execution.executionArn, { abort: started.abort, done });
+  }
+
+  /**
+   * The task handlers for one execution, refusing to run once it has stopped: aws-local-stepfunctions
+   * keeps starting a Map's pending iterations after an abort, which AWS never does.
+   */
+  private guardedOverrides(
+    execution: ExecutionRecord,
+  ): Record<string, (input: any) => Promise<unknown>> {
+    return Object.fromEntries(
+      Object.entries(this.taskOverrides).map(([name, run]) => [
+        name,
+        async (input: unknown) => {
+          // Answer like a phase that found its job cancelled: the iteration ends at once, no handler runs.
+          if (execution.status !== "RUNNING")
+            return {
+              ExecutedVersion: "$LATEST",
+              Payload: { outcome: "cancelled", stopped: true },
+              StatusCode: 200,
+            };
+          return run(input);
+        },
+      ]),
+    );
   }
 
   private finish(
