@@ -19,8 +19,9 @@ export function barChart(options: {
   const barW = (groupW * 0.7) / Math.max(series.length, 1);
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<title>${escapeXml(options.title)}</title>`,
     `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${width / 2}" y="24" text-anchor="middle" font-size="16">${escape(options.title)}</text>`,
+    `<text x="${width / 2}" y="24" text-anchor="middle" font-size="16">${escapeXml(options.title)}</text>`,
     `<line x1="${margin.left}" y1="${margin.top + plotH}" x2="${width - margin.right}" y2="${margin.top + plotH}" stroke="#333"/>`,
     `<line x1="${margin.left}" y1="${margin.top}" x2="${margin.left}" y2="${margin.top + plotH}" stroke="#333"/>`,
   ];
@@ -32,7 +33,7 @@ export function barChart(options: {
     );
   }
   parts.push(
-    `<text x="16" y="${margin.top + plotH / 2}" transform="rotate(-90 16 ${margin.top + plotH / 2})" text-anchor="middle">${escape(options.unit)}</text>`,
+    `<text x="16" y="${margin.top + plotH / 2}" transform="rotate(-90 16 ${margin.top + plotH / 2})" text-anchor="middle">${escapeXml(options.unit)}</text>`,
   );
   options.groups.forEach((group, gi) => {
     const x0 = margin.left + gi * groupW + groupW * 0.15;
@@ -44,26 +45,26 @@ export function barChart(options: {
       );
     });
     parts.push(
-      `<text x="${margin.left + gi * groupW + groupW / 2}" y="${margin.top + plotH + 20}" text-anchor="middle">${escape(group.label)}</text>`,
+      `<text x="${margin.left + gi * groupW + groupW / 2}" y="${margin.top + plotH + 20}" text-anchor="middle">${escapeXml(group.label)}</text>`,
     );
   });
   if (options.target) {
     parts.push(
       `<line x1="${margin.left}" y1="${y(options.target.value)}" x2="${width - margin.right}" y2="${y(options.target.value)}" stroke="#c00" stroke-dasharray="6 4"/>`,
-      `<text x="${width - margin.right}" y="${y(options.target.value) - 4}" text-anchor="end" fill="#c00">${escape(options.target.label)}</text>`,
+      `<text x="${width - margin.right}" y="${y(options.target.value) - 4}" text-anchor="end" fill="#c00">${escapeXml(options.target.label)}</text>`,
     );
   }
   series.forEach((name, si) => {
     const x = margin.left + si * 90;
     parts.push(
       `<rect x="${x}" y="${height - 22}" width="12" height="12" fill="${colors[si % colors.length]}"/>`,
-      `<text x="${x + 16}" y="${height - 12}">${escape(name)}</text>`,
+      `<text x="${x + 16}" y="${height - 12}">${escapeXml(name)}</text>`,
     );
   });
   parts.push("</svg>");
   return parts.join("\n");
 }
 
-function escape(text: string): string {
+function escapeXml(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
