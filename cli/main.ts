@@ -2,6 +2,7 @@ import { writeFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { currentActor, resolveConnection } from "../client/connection";
 import { StepbatchClient } from "../client/stepbatch-client";
+import { BATCH_STATUSES } from "../functions/domain/model";
 import { describeFailure, EXIT, EXIT_CODES_HELP, UsageError } from "./exit-codes";
 import * as format from "./format";
 import { readJobs } from "./jobs-input";
@@ -139,17 +140,7 @@ program
 program
   .command("list")
   .description("batches, newest first")
-  .addOption(
-    new Option("--status <status>", "only batches in this status").choices([
-      "queued",
-      "running",
-      "cancelling",
-      "succeeded",
-      "completed_with_errors",
-      "failed",
-      "cancelled",
-    ]),
-  )
+  .addOption(new Option("--status <status>", "only batches in this status").choices(BATCH_STATUSES))
   .option("--limit <n>", "how many (1-100)", positiveInt("--limit"), 20)
   .option("--cursor <cursor>", "the next page, from a previous list")
   .action(async (options) => {

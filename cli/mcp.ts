@@ -2,6 +2,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { z } from "zod";
 import { StepbatchApiError, type StepbatchClient } from "../client/stepbatch-client";
+import { BATCH_STATUSES } from "../functions/domain/model";
 
 const jobSchema = z.union([
   z.string().describe('a job name, e.g. "RY.TO"'),
@@ -172,17 +173,7 @@ export function createMcpServer(client: StepbatchClient): McpServer {
       description:
         "Batches, newest first, optionally by status. Use a batchId from here with check_job_status, get_bulk_job_results or cancel_job.",
       inputSchema: {
-        status: z
-          .enum([
-            "queued",
-            "running",
-            "cancelling",
-            "succeeded",
-            "completed_with_errors",
-            "failed",
-            "cancelled",
-          ])
-          .optional(),
+        status: z.enum(BATCH_STATUSES).optional(),
         limit: z.number().int().min(1).max(100).optional(),
         cursor: z.string().optional().describe("nextCursor of the previous page"),
       },

@@ -4,14 +4,17 @@
  */
 
 export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
-export type BatchStatus =
-  | "queued"
-  | "running"
-  | "cancelling"
-  | "succeeded"
-  | "completed_with_errors"
-  | "failed"
-  | "cancelled";
+/** Every batch status, in lifecycle order. */
+export const BATCH_STATUSES = [
+  "queued",
+  "running",
+  "cancelling",
+  "succeeded",
+  "completed_with_errors",
+  "failed",
+  "cancelled",
+] as const;
+export type BatchStatus = (typeof BATCH_STATUSES)[number];
 
 export const JOB_TERMINAL: readonly JobStatus[] = ["succeeded", "failed", "cancelled"];
 export const BATCH_TERMINAL: readonly BatchStatus[] = [

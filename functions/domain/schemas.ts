@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { PayloadTooLargeError, ValidationError } from "./errors";
+import { BATCH_STATUSES } from "./model";
 
 /** Inline Map executions stay far below the 25,000-event history limit up to this size. */
 export const MAX_JOBS_PER_BATCH = 1000;
@@ -87,21 +88,10 @@ export const cancelJobBodySchema = z.object({ reason: text("reason", 500).option
 export const listBatchesQuerySchema = z
   .object({
     status: z
-      .enum(
-        [
-          "queued",
-          "running",
-          "cancelling",
-          "succeeded",
-          "completed_with_errors",
-          "failed",
-          "cancelled",
-        ],
-        {
-          error:
-            "status must be one of queued, running, cancelling, succeeded, completed_with_errors, failed, cancelled",
-        },
-      )
+      .enum(BATCH_STATUSES, {
+        error:
+          "status must be one of queued, running, cancelling, succeeded, completed_with_errors, failed, cancelled",
+      })
       .optional(),
     limit: z.coerce
       .number({ error: "limit must be a number" })

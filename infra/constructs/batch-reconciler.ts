@@ -7,7 +7,7 @@ import * as sqs from "aws-cdk-lib/aws-sqs";
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
 import { alarmOnAny } from "../alarms";
-import { acknowledge } from "../nag";
+import { deadLetterQueue } from "../queues";
 import type { BatchStorage } from "./batch-storage";
 import { StepbatchFunction } from "./stepbatch-function";
 
@@ -35,16 +35,7 @@ export class BatchReconciler extends Construct {
 
   constructor(scope: Construct, id: string, props: BatchReconcilerProps) {
     super(scope, id);
-    this.deadLetterQueue = new sqs.Queue(this, "DeadLetters", {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    acknowledge(
-      this.deadLetterQueue,
-      "AwsSolutions-SQS3",
-      "This queue is the dead-letter queue of the status-change queue.",
-    );
+    this.deadLetterQueue = deadLetterQueue(this, "DeadLetters", "the status-change queue");
     this.queue = new sqs.Queue(this, "StatusChanges", {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,

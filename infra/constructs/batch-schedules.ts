@@ -1,11 +1,11 @@
 import { Duration } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as scheduler from "aws-cdk-lib/aws-scheduler";
-import * as sqs from "aws-cdk-lib/aws-sqs";
+import type * as sqs from "aws-cdk-lib/aws-sqs";
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
 import type { ScheduleDefinition } from "../../functions/domain/schedules";
-import { acknowledge } from "../nag";
+import { deadLetterQueue } from "../queues";
 import type { BatchStorage } from "./batch-storage";
 import { StepbatchFunction } from "./stepbatch-function";
 
@@ -43,16 +43,7 @@ export class BatchSchedules extends Construct {
     props.storage.grantStateWrite(this.function);
     props.stateMachine.grantStartExecution(this.function.function);
 
-    this.deadLetterQueue = new sqs.Queue(this, "DeadLetters", {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    acknowledge(
-      this.deadLetterQueue,
-      "AwsSolutions-SQS3",
-      "This queue is the dead-letter queue of the batch schedules.",
-    );
+    this.deadLetterQueue = deadLetterQueue(this, "DeadLetters", "the batch schedules");
 
     const role = new iam.Role(this, "SchedulerRole", {
       assumedBy: new iam.ServicePrincipal("scheduler.amazonaws.com"),
