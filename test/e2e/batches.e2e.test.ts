@@ -135,7 +135,11 @@ describe("cancelling a running batch", () => {
       const queued = await api.job(batchId, byName[name].jobId);
       expect(queued.body.phases).toEqual([]); // never started
     }
-    const running = await api.job(batchId, byName.A.jobId);
+    // The stopped phase records itself within the abort latency, which may be after the job ended.
+    const running = await waitFor(async () => {
+      const answer = await api.job(batchId, byName.A.jobId);
+      return answer.body.phases.at(-1)?.status !== "running" ? answer : undefined;
+    }, "the stopped phase to record itself");
     expect(running.body.phases.map((p: any) => [p.name, p.status])).toEqual([
       ["Ingest", "succeeded"],
       ["Digest", "aborted"],
