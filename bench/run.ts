@@ -14,7 +14,7 @@ import { PRICES } from "./prices";
  * BENCH_SIZES (e.g. "10,100,1000") and BENCH_REPS (e.g. "12,12,6").
  */
 const SIZES = (process.env.BENCH_SIZES ?? "10,100,1000").split(",").map(Number);
-const REPS = (process.env.BENCH_REPS ?? "15,15,8").split(",").map(Number);
+const REPS = (process.env.BENCH_REPS ?? "20,20,12").split(",").map(Number);
 const THROUGHPUT_JOBS = Number(process.env.BENCH_THROUGHPUT_JOBS ?? 1000);
 /** Jobs running at once in the cancel-latency batches. */
 const CANCEL_CONCURRENCY = Number(process.env.BENCH_CANCEL_CONCURRENCY ?? 40);
@@ -118,7 +118,8 @@ async function main() {
       cancelLatency[size]?.push(performance.now() - t0);
       const view = await waitUntil(async () => {
         const v = await api.getBatch(batchId);
-        return ended(v.status) && v.progress.running === 0 ? v : undefined;
+        // Settled: no job queued or running, so the reconciler's marking is not in the next run.
+        return ended(v.status) && v.progress.running + v.progress.queued === 0 ? v : undefined;
       });
       for (const job of view.jobs.filter((j) => j.wasInPhase)) {
         const detail = await api.getJob(batchId, job.jobId);

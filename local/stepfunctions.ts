@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import {
@@ -47,6 +48,30 @@ export interface StatusChangeEvent {
     outputDetails?: { included: boolean };
   };
 }
+
+/**
+ * The execution a piece of the local state machine runner works for. aws-local-stepfunctions keeps
+ * starting a Map's pending iterations after the execution is aborted (AWS never starts them), and
+ * each iteration is a `StateMachine.run`: refused here once its execution has stopped.
+ */
+const runningExecution = new AsyncLocalStorage<ExecutionRecord>();
+const libraryRun = StateMachine.prototype.run;
+StateMachine.prototype.run = function guardedRun(
+  this: StateMachine,
+  ...args: Parameters<StateMachine["run"]>
+) {
+  const execution = runningExecution.getStore();
+  if (execution && execution.status !== "RUNNING") {
+    const result = Promise.reject(new ExecutionAbortedError());
+    result.catch(() => undefined); // the Map has already failed; nobody else awaits this iteration
+    return {
+      abort: () => undefined,
+      result,
+      eventLogs: (async function* () {})(),
+    } as unknown as ReturnType<StateMachine["run"]>;
+  }
+  return libraryRun.apply(this, args);
+};
 
 /** Invokes the Lambda behind a `lambda:invoke` task: (FunctionName, Payload) -> handler's result. */
 export type LambdaInvoker = (functionArn: string, payload: unknown) => Promise<unknown>;
@@ -235,25 +260,27 @@ export class LocalStepFunctions {
 
   private run(execution: ExecutionRecord, input: unknown): void {
     const history = this.histories.get(execution.executionArn) as HistoryEvent[];
-    const started = this.machine.run(
-      input as never,
-      {
-        overrides: { taskResourceLocalHandlers: this.guardedOverrides(execution) },
-        noThrowOnAbort: false,
-        context: {
-          Execution: {
-            Id: execution.executionArn,
-            Name: execution.name,
-            Input: input,
-            StartTime: new Date(execution.startDate * 1000).toISOString(),
-            RoleArn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/stepbatch-local`,
+    const started = runningExecution.run(execution, () =>
+      this.machine.run(
+        input as never,
+        {
+          overrides: { taskResourceLocalHandlers: this.guardedOverrides(execution) },
+          noThrowOnAbort: false,
+          context: {
+            Execution: {
+              Id: execution.executionArn,
+              Name: execution.name,
+              Input: input,
+              StartTime: new Date(execution.startDate * 1000).toISOString(),
+              RoleArn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/stepbatch-local`,
+            },
+            StateMachine: {
+              Id: this.options.stateMachineArn,
+              Name: this.options.stateMachineArn.split(":").pop(),
+            },
           },
-          StateMachine: {
-            Id: this.options.stateMachineArn,
-            Name: this.options.stateMachineArn.split(":").pop(),
-          },
-        },
-      } as never,
+        } as never,
+      ),
     );
     const logEvents = (async () => {
       for await (const event of started.eventLogs as AsyncGenerator<any>)

@@ -128,7 +128,7 @@ export class CancelService {
     // 3. Mark the jobs. Jobs in their final commit are left to finish. Running jobs (at most the
     // batch's concurrency) are marked now; many queued jobs are handed to the reconciler, since the
     // stopped execution will never start them.
-    const jobs = await this.store.listJobs(batchId);
+    const jobs = await this.store.listJobStates(batchId);
     const queued = jobs.filter((job) => job.status === "queued");
     const limit = this.options.syncMarkLimit ?? Number.POSITIVE_INFINITY;
     const deferred =
