@@ -16,8 +16,8 @@ import { PRICES } from "./prices";
 const SIZES = (process.env.BENCH_SIZES ?? "10,100,1000").split(",").map(Number);
 const REPS = (process.env.BENCH_REPS ?? "20,20,12").split(",").map(Number);
 const THROUGHPUT_JOBS = Number(process.env.BENCH_THROUGHPUT_JOBS ?? 1000);
-/** Jobs running at once in the cancel-latency batches. */
-const CANCEL_CONCURRENCY = Number(process.env.BENCH_CANCEL_CONCURRENCY ?? 40);
+/** Jobs running at once in the cancel-latency batches: the same at every size, so size alone varies. */
+const CANCEL_CONCURRENCY = Number(process.env.BENCH_CANCEL_CONCURRENCY ?? 10);
 const OUT = join(PROJECT_ROOT, "bench", "results");
 
 const counts = {

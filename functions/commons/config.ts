@@ -17,7 +17,7 @@ const schema = z.object({
   /** The reconciler's queue: a cancel of a large batch hands the marking of queued jobs to it. */
   RECONCILE_QUEUE_URL: z.string().default(""),
   /** Up to this many queued jobs are marked within the cancel request. */
-  SYNC_MARK_LIMIT: z.coerce.number().int().min(0).default(100),
+  SYNC_MARK_LIMIT: z.coerce.number().int().min(0).default(25),
   /** A phase stops this long before its Lambda timeout to save its partial output. */
   TIMEOUT_MARGIN_MS: z.coerce.number().int().min(0).default(3_000),
 });
