@@ -125,7 +125,7 @@ export class Reconciler {
     }
 
     const current = await this.store.getBatch(batchId);
-    if (current) await this.results.writeManifest(current, await this.results.collect(batchId));
+    if (current) await this.results.writeManifest(current, await this.results.gather(batchId));
     return {
       batchId,
       action: changed > 0 || current?.status !== batch.status ? "reconciled" : "already_consistent",

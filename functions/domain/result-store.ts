@@ -31,7 +31,7 @@ export class ResultStore {
     return key;
   }
 
-  listOutputKeys(batchId: string): Promise<string[]> {
+  private listOutputKeys(batchId: string): Promise<string[]> {
     return this.listKeys(`results/${batchId}/`);
   }
 

@@ -1,13 +1,19 @@
 import type { BatchStore } from "./batch-store";
 import { BatchNotFoundError } from "./errors";
 import { type BatchRecord, isBatchTerminal } from "./model";
-import type { ResultStore } from "./result-store";
-import { type ResultsSummary, summarizeResults } from "./results";
+import { ResultStore } from "./result-store";
+import { type PhaseOutput, type ResultsSummary, summarizeResults } from "./results";
 
 export interface ConsolidatedLocation {
   readonly bucket: string;
   readonly key: string;
   readonly uri: string;
+}
+
+/** Every saved phase output of a batch, read once, with its summary. */
+export interface GatheredResults {
+  readonly outputs: readonly PhaseOutput[];
+  readonly summary: ResultsSummary;
 }
 
 /** Reads a batch's saved phase outputs and writes manifests and consolidated copies. */
@@ -17,8 +23,14 @@ export class ResultsService {
     private readonly results: ResultStore,
   ) {}
 
+  /** Reads every output saved for a batch; pass the result on so it is read only once. */
+  async gather(batchId: string): Promise<GatheredResults> {
+    const outputs = await this.results.readOutputs(batchId);
+    return { outputs, summary: summarizeResults(outputs) };
+  }
+
   async collect(batchId: string): Promise<ResultsSummary> {
-    return summarizeResults(await this.results.readOutputs(batchId));
+    return (await this.gather(batchId)).summary;
   }
 
   /** GET /batches/{id}/results: the results so far, partial or final. */
@@ -30,23 +42,22 @@ export class ResultsService {
   }
 
   manifestUri(batchId: string): string {
-    return `s3://${this.results.bucket}/manifests/${batchId}.json`;
+    return `s3://${this.results.bucket}/${manifestKey(batchId)}`;
   }
 
   /** Index of every output object, for batches too large to return inline comfortably. */
-  async writeManifest(batch: BatchRecord, summary: ResultsSummary): Promise<string> {
-    const key = `manifests/${batch.batchId}.json`;
-    const objects = await this.results.listOutputKeys(batch.batchId);
-    await this.results.putJson(key, {
+  async writeManifest(batch: BatchRecord, gathered: GatheredResults): Promise<string> {
+    const { summary } = gathered;
+    await this.results.putJson(manifestKey(batch.batchId), {
       batchId: batch.batchId,
       status: batch.status,
       writtenAt: new Date().toISOString(),
       jobsProcessed: summary.jobsProcessed,
       pagesProcessed: summary.partialResults.pagesProcessed,
       averageScore: summary.partialResults.averageScore,
-      objects,
+      objects: gathered.outputs.map((o) => ResultStore.phaseOutputKey(o.batchId, o.jobId, o.phase)),
     });
-    return `s3://${this.results.bucket}/${key}`;
+    return this.manifestUri(batch.batchId);
   }
 
   /** Writes the results collected so far to permanent storage (outside the expiring prefix). */
@@ -57,14 +68,18 @@ export class ResultsService {
   > {
     const batch = await this.store.getBatch(batchId);
     if (!batch) throw new BatchNotFoundError(batchId);
-    const outputs = await this.results.readOutputs(batchId);
-    const summary = summarizeResults(outputs);
+    return this.writeConsolidated(batch, await this.gather(batchId));
+  }
+
+  /** Writes what `gather` read to `consolidated/<batchId>/results.json` and says where. */
+  async writeConsolidated(batch: BatchRecord, gathered: GatheredResults) {
+    const { batchId } = batch;
     const key = `consolidated/${batchId}/results.json`;
     await this.results.putJson(key, {
       batch,
       consolidatedAt: new Date().toISOString(),
-      ...summary,
-      outputs,
+      ...gathered.summary,
+      outputs: gathered.outputs,
     });
     return {
       batchId,
@@ -72,7 +87,9 @@ export class ResultsService {
       bucket: this.results.bucket,
       key,
       uri: `s3://${this.results.bucket}/${key}`,
-      ...summary,
+      ...gathered.summary,
     };
   }
 }
+
+const manifestKey = (batchId: string) => `manifests/${batchId}.json`;

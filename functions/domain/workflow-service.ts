@@ -66,9 +66,9 @@ export class WorkflowService {
       // Lost to a cancel intent that appeared after the read: decide again with it.
       if (!cas.won && current && !isBatchTerminal(current.status) && attempt < 3) continue;
       const final = current ?? batch;
-      const summary = await this.results.collect(batchId);
-      const manifest = await this.results.writeManifest(final, summary);
-      await this.results.consolidate(batchId);
+      const gathered = await this.results.gather(batchId);
+      const manifest = await this.results.writeManifest(final, gathered);
+      await this.results.writeConsolidated(final, gathered);
       return {
         batchId,
         status: final.status,
