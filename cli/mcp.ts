@@ -120,6 +120,12 @@ export function createMcpServer(client: StepbatchClient): McpServer {
     ({ batchId }) => answer(async () => ({ ...(await client.getResults(batchId)) })),
   );
 
+  /** What a cancel of some jobs reports beside its outcomes: the results kept so far. */
+  const resultsSoFar = async (batchId: string) => {
+    const { jobsProcessed, partialResults, hasResults } = await client.getResults(batchId);
+    return { jobsProcessed, partialResults, hasResults };
+  };
+
   server.registerTool(
     "cancel_job",
     {
@@ -138,31 +144,24 @@ export function createMcpServer(client: StepbatchClient): McpServer {
         const options = reason ? { reason } : {};
         if (jobId) {
           const one = await client.cancelJob(batchId, jobId, options);
-          const results = await client.getResults(batchId);
           return {
             message: one.message,
             status: one.status,
             wasInPhase: one.wasInPhase,
-            jobsProcessed: results.jobsProcessed,
-            partialResults: results.partialResults,
-            hasResults: results.hasResults,
+            ...(await resultsSoFar(batchId)),
           };
         }
         if (jobs && jobs.length > 0) {
           const subset = await client.cancelJobs(batchId, jobs, options);
-          const results = await client.getResults(batchId);
           return {
             message: subset.message,
             status: ["none_cancelled", "cancelled", "partially_cancelled"][subset.result],
             result: subset.result,
             outcomes: subset.outcomes,
-            jobsProcessed: results.jobsProcessed,
-            partialResults: results.partialResults,
-            hasResults: results.hasResults,
+            ...(await resultsSoFar(batchId)),
           };
         }
-        const cancelled = await client.cancelBatch(batchId, options);
-        return { ...cancelled, message: cancelled.message, status: cancelled.status };
+        return { ...(await client.cancelBatch(batchId, options)) };
       }),
   );
 
