@@ -1,5 +1,8 @@
 import { DescribeExecutionCommand, SFNClient, StopExecutionCommand } from "@aws-sdk/client-sfn";
 import type { LocalStack } from "../../local/stack";
+import { waitFor } from "./wait";
+
+export { waitFor };
 
 /**
  * The stack under test: a deployed one (E2E_API_URL, E2E_TOKEN; Step Functions reached with the
@@ -86,26 +89,6 @@ export function client(target: E2ETarget) {
 export type Api = ReturnType<typeof client>;
 
 const TERMINAL = ["succeeded", "completed_with_errors", "failed", "cancelled"];
-
-/** Polls until `check` returns something truthy; fails naming `what` after `timeoutMs`. */
-export async function waitFor<T>(
-  check: () => Promise<T | undefined | null | false>,
-  what: string,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    last = value;
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`,
-      );
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 export async function waitForBatchEnd(api: Api, batchId: string, timeoutMs = 60_000): Promise<any> {
   return waitFor(

@@ -131,18 +131,3 @@ export async function seedBatch(
   await aws.store.createBatch(batchRecord, records);
   return { batch: batchRecord, jobs: records };
 }
-
-/** Waits until `check` returns a value, polling; fails with `what` after `timeoutMs`. */
-export async function eventually<T>(
-  check: () => Promise<T | undefined | false>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

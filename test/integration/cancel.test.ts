@@ -8,7 +8,8 @@ import {
 } from "../../functions/domain/errors";
 import type { PhaseOutput } from "../../functions/domain/results";
 import { demoWork } from "../../functions/workload/demo";
-import { eventually, type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws";
+import { type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws";
+import { waitFor } from "../helpers/wait";
 
 let aws: LocalAws;
 beforeAll(async () => {
@@ -61,9 +62,11 @@ describe("cancelling one job", () => {
       { batchId: batch.batchId, jobId: job.jobId, phase: "Ingest", isFinal: false },
       demoWork,
     );
-    await eventually(
+    await waitFor(
       async () => (await aws.store.getJob(batch.batchId, job.jobId))?.status === "running",
       "the job to run",
+      10_000,
+      20,
     );
     await new Promise((resolve) => setTimeout(resolve, 450));
     // Act
@@ -148,9 +151,11 @@ describe("cancelling a whole batch", () => {
       { batchId: batch.batchId, jobId: jobs[1]!.jobId, phase: "Digest", isFinal: false },
       demoWork,
     );
-    await eventually(
+    await waitFor(
       async () => (await aws.store.getJob(batch.batchId, jobs[1]!.jobId))?.status === "running",
       "the job to run",
+      10_000,
+      20,
     );
     await new Promise((resolve) => setTimeout(resolve, 450));
     // Act
@@ -226,9 +231,11 @@ describe("cancelling a whole batch", () => {
       { batchId: batch.batchId, jobId: jobs[0]!.jobId, phase: "Commit", isFinal: true },
       demoWork,
     );
-    await eventually(
+    await waitFor(
       async () => (await aws.store.getJob(batch.batchId, jobs[0]!.jobId))?.inCommit,
       "the commit to start",
+      10_000,
+      20,
     );
     // Act
     const answer = await aws.cancel.cancelBatch(batch.batchId, { by });
@@ -361,9 +368,11 @@ describe("cancel racing completion", () => {
         return { pages: [{ page: 1, score: 50 }], completed: true };
       },
     );
-    await eventually(
+    await waitFor(
       async () => (await aws.store.getJob(batch.batchId, staleRead.jobId))?.inCommit,
       "the commit to start",
+      10_000,
+      20,
     );
     // Act
     const report = await aws.cancel.cancelOne(staleRead, {
