@@ -24,17 +24,22 @@ export class PayloadTooLargeError extends StepbatchError {
   readonly code = "PAYLOAD_TOO_LARGE";
 }
 
+/** An id that names no batch, whatever its form; `hint` says what a batch id looks like. */
 export class BatchNotFoundError extends StepbatchError {
   readonly code = "BATCH_NOT_FOUND";
-  constructor(batchId: string) {
-    super(`Batch ${batchId} not found`, { batchId });
+  constructor(batchId: string, hint?: string) {
+    super(`Batch ${batchId} not found${hint ? ` (${hint})` : ""}`, { batchId });
   }
 }
 
+/** An id that names no job of the batch, whatever its form. */
 export class JobNotFoundError extends StepbatchError {
   readonly code = "JOB_NOT_FOUND";
-  constructor(batchId: string, jobId: string) {
-    super(`Job ${jobId} not found in batch ${batchId}`, { batchId, jobId });
+  constructor(batchId: string, jobId: string, hint?: string) {
+    super(`Job ${jobId} not found in batch ${batchId}${hint ? ` (${hint})` : ""}`, {
+      batchId,
+      jobId,
+    });
   }
 }
 
@@ -52,6 +57,11 @@ export class JobActiveError extends StepbatchError {
 
 export class IdempotencyConflictError extends StepbatchError {
   readonly code = "IDEMPOTENCY_KEY_REUSED";
+}
+
+/** Another request with the same Idempotency-Key is still creating its batch. */
+export class IdempotencyInProgressError extends StepbatchError {
+  readonly code = "IDEMPOTENCY_KEY_IN_PROGRESS";
 }
 
 export class ExecutionStartError extends StepbatchError {

@@ -1,5 +1,10 @@
 import { z } from "zod";
-import { PayloadTooLargeError, ValidationError } from "./errors";
+import {
+  BatchNotFoundError,
+  JobNotFoundError,
+  PayloadTooLargeError,
+  ValidationError,
+} from "./errors";
 import { BATCH_STATUSES } from "./model";
 
 /** Inline Map executions stay far below the 25,000-event history limit up to this size. */
@@ -8,6 +13,13 @@ export const MAX_CONCURRENCY = 40;
 export const DEFAULT_CONCURRENCY = 10;
 export const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_INPUT_BYTES = 8 * 1024;
+const BATCH_ID = /^b-[a-z0-9]{6,16}-[a-f0-9]{8}$/;
+const JOB_ID = /^job-\d{5}$/;
+const JOB_ID_LIKE = /^job-\d+$/i;
+/** DynamoDB allows 32 levels of nesting in an item; a job input sits two levels down in its record. */
+export const MAX_INPUT_DEPTH = 16;
+/** No request body needs more nesting than this; deeper ones are refused before any schema runs. */
+const MAX_BODY_DEPTH = 32;
 
 const text = (what: string, max: number) =>
   z
@@ -25,6 +37,57 @@ function hasControlCharacters(value: string): boolean {
   return false;
 }
 
+/**
+ * Characters that make two names look alike or hide what a name says: control and format
+ * characters (bidi overrides, zero-width spaces), line and paragraph separators, private-use code
+ * points and lone surrogates.
+ */
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Co}\p{Cs}\p{Zl}\p{Zp}]/u;
+
+/** Why a job or batch name cannot be used, or undefined when it can. */
+export function nameProblem(value: string): string | undefined {
+  if (!value.isWellFormed()) return "must not contain lone surrogates (invalid Unicode)";
+  const hidden = INVISIBLE.exec(value)?.[0];
+  if (hidden !== undefined) {
+    const code = (hidden.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0");
+    return `must not contain invisible or control characters (U+${code})`;
+  }
+  if (value.trim() !== value) return "must not start or end with spaces";
+  return undefined;
+}
+
+/** A name people read and cancel by: printable, no hidden characters, never silently altered. */
+const printableName = (what: string, max: number) =>
+  z
+    .string({ error: `${what} must be a string` })
+    .min(1, `${what} must not be empty`)
+    .max(max, `${what} must be at most ${max} characters`)
+    .superRefine((value, ctx) => {
+      const problem = nameProblem(value);
+      if (problem) ctx.addIssue({ code: "custom", message: `${what} ${problem}` });
+    });
+
+/** Job names are never shaped like job ids, so a cancel by id or by name is never ambiguous. */
+const jobName = (what: string) =>
+  printableName(what, 200).refine(
+    (value) => !JOB_ID_LIKE.test(value),
+    `${what} must not look like a job id (job-00001): ids and names are both accepted when cancelling`,
+  );
+
+/** The deepest nesting in a JSON value, measured without recursion (a deep value cannot overflow the stack). */
+export function jsonDepth(value: unknown, stopAt = Number.POSITIVE_INFINITY): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop() as [unknown, number];
+    if (current === null || typeof current !== "object") continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > stopAt) return deepest;
+    for (const child of Object.values(current)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
 export const jobInputSchema = z
   .object({
     pages: z.number().int().min(1).max(1000).optional(),
@@ -37,21 +100,33 @@ export const jobInputSchema = z
     failIn: z.string().min(1).max(64).optional(),
   })
   .catchall(z.unknown())
-  .refine((input) => JSON.stringify(input).length <= MAX_INPUT_BYTES, {
-    message: `input must be at most ${MAX_INPUT_BYTES} bytes of JSON`,
+  .superRefine((input, ctx) => {
+    // Depth first: measuring the size of a deeply nested value could overflow the stack.
+    if (jsonDepth(input, MAX_INPUT_DEPTH) > MAX_INPUT_DEPTH) {
+      ctx.addIssue({
+        code: "custom",
+        message: `input must be nested at most ${MAX_INPUT_DEPTH} levels deep`,
+      });
+      return;
+    }
+    if (Buffer.byteLength(JSON.stringify(input)) > MAX_INPUT_BYTES)
+      ctx.addIssue({
+        code: "custom",
+        message: `input must be at most ${MAX_INPUT_BYTES} bytes of JSON`,
+      });
   });
 
 const jobSchema = z.union(
   [
-    text("job name", 200),
-    z.object({ name: text("name", 200), input: jobInputSchema.optional() }).strict(),
+    jobName("job name"),
+    z.object({ name: jobName("name"), input: jobInputSchema.optional() }).strict(),
   ],
   { error: 'each job must be a name ("RY.TO") or an object {"name", "input"?}' },
 );
 
 export const submitBatchSchema = z
   .object({
-    name: text("name", 200).optional(),
+    name: printableName("name", 200).optional(),
     jobs: z
       .array(jobSchema, { error: "jobs must be an array" })
       .min(1, "jobs must hold at least one job")
@@ -93,31 +168,29 @@ export const listBatchesQuerySchema = z
           "status must be one of queued, running, cancelling, succeeded, completed_with_errors, failed, cancelled",
       })
       .optional(),
-    limit: z.coerce
-      .number({ error: "limit must be a number" })
-      .int("limit must be a whole number")
-      .min(1, "limit must be at least 1")
-      .max(100, "limit must be at most 100")
+    // Digits only: Number() would also take "1e2", "0x10" or " 5".
+    limit: z
+      .string()
+      .regex(/^\d{1,4}$/, "limit must be a whole number from 1 to 100, in digits")
+      .transform(Number)
+      .pipe(z.number().min(1, "limit must be at least 1").max(100, "limit must be at most 100"))
       .optional(),
     cursor: z.string().max(2048).optional(),
   })
   .strict();
 
-const BATCH_ID = /^b-[a-z0-9]{6,16}-[a-f0-9]{8}$/;
-const JOB_ID = /^job-\d{5}$/;
-
+/** A batch id from a path. One that is not of the form stepbatch issues names nothing: 404. */
 export function assertBatchId(value: string | undefined): string {
   if (!value || !BATCH_ID.test(value)) {
-    throw new ValidationError(
-      `batchId '${printable(value)}' is not a valid batch id (like b-m1abc2de-0a1b2c3d)`,
-    );
+    throw new BatchNotFoundError(printable(value), "batch ids look like b-m1abc2de-0a1b2c3d");
   }
   return value;
 }
 
-export function assertJobId(value: string | undefined): string {
+/** A job id from a path. One that is not of the form stepbatch issues names nothing: 404. */
+export function assertJobId(batchId: string, value: string | undefined): string {
   if (!value || !JOB_ID.test(value)) {
-    throw new ValidationError(`jobId '${printable(value)}' is not a valid job id (like job-00001)`);
+    throw new JobNotFoundError(batchId, printable(value), "job ids look like job-00001");
   }
   return value;
 }
@@ -125,7 +198,7 @@ export function assertJobId(value: string | undefined): string {
 export const isJobId = (value: string): boolean => JOB_ID.test(value);
 
 function printable(value: string | undefined): string {
-  return (value ?? "").slice(0, 80).replace(/[^\x20-\x7e]/g, "?");
+  return `'${(value ?? "").slice(0, 80).replace(/[^\x20-\x7e]/g, "?")}'`;
 }
 
 /** Parses a JSON request body against a schema; every failure is a ValidationError naming the problem. */
@@ -149,6 +222,9 @@ export function parseBody<T extends z.ZodType>(
   }
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw new ValidationError("request body must be a JSON object");
+  }
+  if (jsonDepth(raw, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) {
+    throw new ValidationError(`request body must be nested at most ${MAX_BODY_DEPTH} levels deep`);
   }
   return parseWith(schema, raw);
 }

@@ -5,8 +5,8 @@ import { assertBatchId, assertJobId, cancelJobBodySchema, parseBody } from "../.
 /** POST /batches/{batchId}/jobs/{jobId}/cancel */
 export const handler = httpHandler(async (event) => {
   const batchId = assertBatchId(event.pathParameters?.batchId);
-  const jobId = assertJobId(event.pathParameters?.jobId);
+  const jobId = assertJobId(batchId, event.pathParameters?.jobId);
   const body = parseBody(cancelJobBodySchema, event.body, { required: false });
-  const request = { by: actorOf(event), ...(body.reason ? { reason: body.reason } : {}) };
+  const request = { ...actorOf(event), ...(body.reason ? { reason: body.reason } : {}) };
   return answer(200, await services().cancel.cancelJob(batchId, jobId, request));
 });

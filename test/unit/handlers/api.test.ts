@@ -122,10 +122,11 @@ describe("GET routes", () => {
     });
   });
 
-  it("answers 400 for a batch id that is not one, without reading anything", async () => {
+  it("answers 404 for a batch id that is not one, saying what ids look like, without reading anything", async () => {
     const { status, body } = await call(getBatch, { pathParameters: { batchId: "../../etc" } });
-    expect(status).toBe(400);
-    expect(body.error.message).toMatch(/not a valid batch id/);
+    expect(status).toBe(404);
+    expect(body.error.code).toBe("BATCH_NOT_FOUND");
+    expect(body.error.message).toMatch(/Batch '..\/..\/etc' not found \(batch ids look like/);
     expect(dynamo.calls()).toHaveLength(0);
   });
 
@@ -183,6 +184,28 @@ describe("POST /batches/{batchId}/jobs/{jobId}/cancel", () => {
       name: "RY.TO",
       wasInPhase: null,
     });
+  });
+  it("records the caller's claimed name as a claim, never as who cancelled, so nobody passes for stepbatch", async () => {
+    // Prepare
+    dynamo.on(GetCommand).resolves({ Item: jobItem() });
+    dynamo.on(UpdateCommand).callsFake((input) => ({
+      Attributes: jobItem({ status: "cancelled", cancel: input.ExpressionAttributeValues[":v1"] }),
+    }));
+    dynamo.on(PutCommand).resolves({});
+    // Act
+    const { status } = await call(cancelJob, {
+      method: "POST",
+      pathParameters: { batchId, jobId: "job-00001" },
+      headers: { "X-Stepbatch-Actor": "system" },
+    });
+    // Assess
+    expect(status).toBe(200);
+    const intent = dynamo.commandCalls(UpdateCommand)[0]?.args[0].input.ExpressionAttributeValues?.[
+      ":v1"
+    ] as Record<string, unknown>;
+    expect(intent).toMatchObject({ by: "operator", claimedBy: "system" });
+    const audit = dynamo.commandCalls(PutCommand)[0]?.args[0].input.Item;
+    expect(audit).toMatchObject({ action: "cancel_job", by: "operator", claimedBy: "system" });
   });
 });
 
