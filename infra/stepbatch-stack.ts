@@ -20,6 +20,8 @@ export interface StepbatchStackProps extends StackProps {
   readonly temporaryResultsRetention?: Duration;
   /** Scheduled batches. @default those in config/schedules.json */
   readonly schedules?: readonly ScheduleDefinition[];
+  /** The sweep that starts stranded batches. @default every 5 minutes, stranded after 1 minute */
+  readonly sweep?: { readonly interval?: Duration; readonly strandedAfter?: Duration };
 }
 
 /** The scheduled batches of config/schedules.json, validated like POST /batches bodies. */
@@ -54,6 +56,8 @@ export class StepbatchStack extends Stack {
       storage: this.storage,
       stateMachine: this.workflow.stateMachine,
       stateEnvironment: this.workflow.stateEnvironment,
+      ...(props.sweep?.interval ? { sweepInterval: props.sweep.interval } : {}),
+      ...(props.sweep?.strandedAfter ? { strandedAfter: props.sweep.strandedAfter } : {}),
     });
 
     this.api = new BatchApi(this, "Api", {
@@ -80,7 +84,11 @@ export class StepbatchStack extends Stack {
           this.workflow.recordFailureFunction,
         ],
         Api: [...Object.values(this.api.functions), this.api.authorizerFunction],
-        Background: [this.reconciler.function, this.schedules.function],
+        Background: [
+          this.reconciler.function,
+          this.reconciler.sweepFunction,
+          this.schedules.function,
+        ],
       },
       deadLetterQueues: { Schedules: this.schedules.deadLetterQueue },
     });

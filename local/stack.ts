@@ -18,6 +18,7 @@ import {
   startS3,
 } from "./emulators";
 import { LambdaInvocationError, LocalLambdaRuntime } from "./lambda-runtime";
+import { startScheduledRules } from "./scheduled-rules";
 import { StatusEventDelivery } from "./status-events";
 import { LocalStepFunctions } from "./stepfunctions";
 import { type LocalQueue, type LocalSchedule, readAppModel, synthesizeTemplate } from "./template";
@@ -183,6 +184,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       localRoutes: scheduleRoutes(model.schedules, runtime, token),
     });
     started.push(api);
+    const scheduledRules = startScheduledRules(model.scheduledRules, runtime, log);
 
     return {
       apiUrl: api.endpoint,
@@ -199,6 +201,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       lambdaUsage: runtime.usage,
       recovered,
       stop: async () => {
+        scheduledRules.stop();
         await api.close();
         await stepFunctions.shutdown();
         await runtime.drain(2_000);

@@ -39,6 +39,16 @@ export interface LocalAppModel {
   /** EventBridge Scheduler schedules, by their configured name. */
   readonly schedules: readonly LocalSchedule[];
   readonly queues: readonly LocalQueue[];
+  /** EventBridge rules on a rate, with the functions they invoke. */
+  readonly scheduledRules: readonly LocalScheduledRule[];
+}
+
+export interface LocalScheduledRule {
+  readonly arn: string;
+  readonly expression: string;
+  /** The rate in milliseconds (`rate(N unit)`); cron rules are not run locally. */
+  readonly everyMs?: number;
+  readonly functionArns: readonly string[];
 }
 
 export interface LocalQueue {
@@ -172,9 +182,23 @@ export function readAppModel(
   }
 
   const statusChangeConsumers: StatusChangeConsumer[] = [];
-  for (const [, rule] of ofType("AWS::Events::Rule")) {
+  const scheduledRules: LocalScheduledRule[] = [];
+  for (const [id, rule] of ofType("AWS::Events::Rule")) {
+    if (rule.Properties.ScheduleExpression) {
+      const expression = String(rule.Properties.ScheduleExpression);
+      const everyMs = rateMs(expression);
+      scheduledRules.push({
+        arn: `arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:rule/${id}`,
+        expression,
+        ...(everyMs ? { everyMs } : {}),
+        functionArns: (rule.Properties.Targets ?? [])
+          .map((target: { Arn?: unknown }) => String(resolve(target.Arn)))
+          .filter((arn: string) => arn.startsWith("arn:aws:lambda:")),
+      });
+      continue;
+    }
     if (
-      !JSON.stringify(rule.Properties.EventPattern).includes(
+      !JSON.stringify(rule.Properties.EventPattern ?? {}).includes(
         "Step Functions Execution Status Change",
       )
     )
@@ -219,7 +243,18 @@ export function readAppModel(
     statusChangeConsumers,
     schedules,
     queues,
+    scheduledRules,
   };
+}
+
+/** `rate(5 minutes)` -> 300000; undefined for anything else. */
+function rateMs(expression: string): number | undefined {
+  const match = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression);
+  if (!match) return undefined;
+  const unit = { minute: 60_000, hour: 3_600_000, day: 86_400_000 }[
+    (match[2] ?? "").replace(/s$/, "") as "minute" | "hour" | "day"
+  ];
+  return Number(match[1]) * unit;
 }
 
 /** Resolves Ref, Fn::GetAtt (Arn), Fn::Join, Fn::Select and Fn::Split against local names. */

@@ -18,6 +18,14 @@ const schema = z.object({
   RECONCILE_QUEUE_URL: z.string().default(""),
   /** Up to this many queued jobs are marked within the cancel request. */
   SYNC_MARK_LIMIT: z.coerce.number().int().min(0).default(25),
+  /** The sweep starts a batch still queued with no execution this long after it was created. */
+  STRANDED_AFTER_MS: z.coerce.number().int().min(0).default(60_000),
+  /** How far back the sweep looks for such batches. */
+  SWEEP_LOOKBACK_HOURS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(7 * 24),
   /** A phase stops this long before its Lambda timeout to save its partial output. */
   TIMEOUT_MARGIN_MS: z.coerce.number().int().min(0).default(3_000),
 });

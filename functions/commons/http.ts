@@ -34,6 +34,7 @@ const STATUS_BY_ERROR: Readonly<Record<string, number>> = {
   JobInCommit: 409,
   JobActive: 409,
   IdempotencyConflict: 409,
+  IdempotencyInProgress: 409,
   ExecutionStart: 502,
 };
 
@@ -106,13 +107,20 @@ export function httpHandler(fn: (event: APIGatewayProxyEvent) => Promise<HttpAns
   );
 }
 
-/** Who is asking: the actor header (the CLI sets it) or the authorizer's principal, for the audit trail. */
-export function actorOf(event: APIGatewayProxyEvent): string {
-  const header = event.headers?.["x-stepbatch-actor"];
+/**
+ * Who is asking, for the audit trail: `by` is the principal the authorizer vouched for, never what
+ * the caller says; what the caller says (the CLI sends user@host in X-Stepbatch-Actor) is kept as
+ * `claimedBy`, so nobody can pass for stepbatch itself (system, console, schedules).
+ */
+export function actorOf(event: APIGatewayProxyEvent): { by: string; claimedBy?: string } {
   const principal = event.requestContext?.authorizer?.principalId as string | undefined;
-  const actor = (header || principal || "api").replace(/[^\w.@:+-]/g, "").slice(0, 100);
-  return actor || "api";
+  const by = clean(principal) || "api";
+  const claimedBy = clean(event.headers?.["x-stepbatch-actor"]);
+  return claimedBy ? { by, claimedBy } : { by };
 }
+
+const clean = (value: string | undefined | null) =>
+  (value ?? "").replace(/[^\w.@:+-]/g, "").slice(0, 100);
 
 export function headerOf(event: APIGatewayProxyEvent, name: string): string | undefined {
   const value = event.headers?.[name.toLowerCase()];

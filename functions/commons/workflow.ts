@@ -1,4 +1,9 @@
-import { type SFNClient, StartExecutionCommand, StopExecutionCommand } from "@aws-sdk/client-sfn";
+import {
+  DescribeExecutionCommand,
+  type SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from "@aws-sdk/client-sfn";
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { BatchRecord, CancelIntent } from "../domain/model";
 import type { ReconcileRequests, WorkflowPort } from "../domain/ports";
@@ -47,14 +52,30 @@ export class StepFunctionsWorkflow implements WorkflowPort {
     `${this.stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
 
   async startExecution(name: string, input: unknown): Promise<string> {
-    const out = await this.client.send(
-      new StartExecutionCommand({
-        stateMachineArn: this.stateMachineArn,
-        name,
-        input: JSON.stringify(input),
-      }),
-    );
-    return out.executionArn ?? this.executionArnFor(name);
+    try {
+      const out = await this.client.send(
+        new StartExecutionCommand({
+          stateMachineArn: this.stateMachineArn,
+          name,
+          input: JSON.stringify(input),
+        }),
+      );
+      return out.executionArn ?? this.executionArnFor(name);
+    } catch (error) {
+      // Names are batch ids: an execution of this name was started by an earlier attempt.
+      if ((error as Error).name === "ExecutionAlreadyExists") return this.executionArnFor(name);
+      throw error;
+    }
+  }
+
+  async executionExists(executionArn: string): Promise<boolean> {
+    try {
+      await this.client.send(new DescribeExecutionCommand({ executionArn }));
+      return true;
+    } catch (error) {
+      if ((error as Error).name === "ExecutionDoesNotExist") return false;
+      throw error;
+    }
   }
 
   async stopExecution(executionArn: string, error: string, cause: string): Promise<void> {

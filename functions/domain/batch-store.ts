@@ -15,6 +15,7 @@ import type {
   BatchRecord,
   BatchStatus,
   CancelIntent,
+  CancelSummary,
   JobRecord,
   JobResultSummary,
   JobStatus,
@@ -36,6 +37,10 @@ export interface IdempotencyRecord {
   readonly key: string;
   readonly batchId: string;
   readonly requestHash: string;
+  /** When the claiming request created its batch id: a replay that recreates the batch reuses it. */
+  readonly createdAt: string;
+  /** Epoch ms of the claim (or of its last takeover): an old claim with no batch was abandoned. */
+  readonly claimedAt: number;
 }
 
 export interface BatchPage {
@@ -68,19 +73,24 @@ export class BatchStore {
         if (requests.length > 0) await sleep(Math.min(1000, 50 * 2 ** attempt));
       }
     }
-    await this.db.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: {
-          ...batchKey(batch.batchId),
-          type: "batch",
-          gsi1pk: "BATCHES",
-          gsi1sk: `${batch.createdAt}#${batch.batchId}`,
-          ...batch,
-        },
-        ConditionExpression: "attribute_not_exists(pk)",
-      }),
-    );
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            ...batchKey(batch.batchId),
+            type: "batch",
+            gsi1pk: "BATCHES",
+            gsi1sk: `${batch.createdAt}#${batch.batchId}`,
+            ...batch,
+          },
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      );
+    } catch (error) {
+      // An earlier attempt of the same submission recorded it first; that record stands.
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
   }
 
   async getBatch(batchId: string): Promise<BatchRecord | undefined> {
@@ -203,6 +213,39 @@ export class BatchStore {
     return startKey ? { batches, nextCursor: encodeCursor(startKey) } : { batches };
   }
 
+  /**
+   * Batches still queued that were created in a time window, oldest first: what the sweep looks at.
+   * A range of the list index, so it reads the window's batches, never a batch's jobs.
+   */
+  async listQueuedBatches(window: {
+    createdAfter: string;
+    createdBefore: string;
+  }): Promise<BatchRecord[]> {
+    const batches: BatchRecord[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out: QueryCommandOutput = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: LIST_INDEX,
+          KeyConditionExpression: "gsi1pk = :all AND gsi1sk BETWEEN :from AND :to",
+          FilterExpression: "#status = :queued",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: {
+            ":all": "BATCHES",
+            ":from": window.createdAfter,
+            ":to": `${window.createdBefore}#~`,
+            ":queued": "queued",
+          },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of out.Items ?? []) batches.push(toBatch(item));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return batches;
+  }
+
   // ---- batch transitions -------------------------------------------------------------------
 
   /** queued|running -> cancelling, with the durable cancel intent. Loses to any terminal state. */
@@ -211,6 +254,15 @@ export class BatchStore {
       set: { status: "cancelling", cancel: intent },
       condition: "#status IN (:queued, :running) AND attribute_not_exists(cancel)",
       values: { ":queued": "queued", ":running": "running" },
+    });
+  }
+
+  /** Records what the first cancel applied; loses if a summary is already there. */
+  recordCancelSummary(batchId: string, summary: CancelSummary): Promise<CasResult<BatchRecord>> {
+    return this.casBatch(batchId, {
+      set: { cancelSummary: summary },
+      condition: "attribute_not_exists(cancelSummary)",
+      values: {},
     });
   }
 
@@ -430,8 +482,45 @@ export class BatchStore {
       new GetCommand({ TableName: this.tableName, Key: idempotencyKey(key), ConsistentRead: true }),
     );
     return out.Item
-      ? { key, batchId: String(out.Item.batchId), requestHash: String(out.Item.requestHash) }
+      ? {
+          key,
+          batchId: String(out.Item.batchId),
+          requestHash: String(out.Item.requestHash),
+          createdAt: String(out.Item.createdAt ?? ""),
+          claimedAt: Number(out.Item.claimedAt ?? 0),
+        }
       : undefined;
+  }
+
+  /** Replaces an abandoned claim, only if it is still the one that was read. */
+  async takeOverIdempotency(
+    record: IdempotencyRecord,
+    previous: IdempotencyRecord,
+  ): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: idempotencyKey(record.key),
+          UpdateExpression:
+            "SET batchId = :batchId, requestHash = :hash, createdAt = :createdAt, claimedAt = :claimedAt",
+          ConditionExpression:
+            "batchId = :previousBatch AND (attribute_not_exists(claimedAt) OR claimedAt = :previousClaim)",
+          ExpressionAttributeValues: {
+            ":batchId": record.batchId,
+            ":hash": record.requestHash,
+            ":createdAt": record.createdAt,
+            ":claimedAt": record.claimedAt,
+            ":previousBatch": previous.batchId,
+            ":previousClaim": previous.claimedAt,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   /** Claims an idempotency key for a batch; returns the existing claim if another request won. */
@@ -482,7 +571,10 @@ export class BatchStore {
     key: Record<string, string>,
     change: Change,
   ): Promise<Record<string, unknown> | undefined> {
-    const names: Record<string, string> = { "#status": "status" };
+    // DynamoDB refuses names an expression does not use.
+    const names: Record<string, string> = change.condition.includes("#status")
+      ? { "#status": "status" }
+      : {};
     const values: Record<string, unknown> = { ...change.values };
     const sets: string[] = [];
     let n = 0;

@@ -33,9 +33,20 @@ export type CancelScope = "batch" | "job" | "subset";
 /** The durable cancel intent: written first, read by every phase before and while it runs. */
 export interface CancelIntent {
   readonly requestedAt: string;
+  /** Who cancelled, as authenticated (the API's principal) or as stepbatch itself (system, console). */
   readonly by: string;
+  /** Who the caller said it was (the CLI sends user@host): recorded as a claim, never as `by`. */
+  readonly claimedBy?: string;
   readonly reason: string;
   readonly scope: CancelScope;
+}
+
+/** What the first cancel of a batch applied, kept on the batch so every later cancel reports the same. */
+export interface CancelSummary {
+  readonly jobsCancelled: number;
+  readonly inCommit: number;
+  readonly total: number;
+  readonly recordedAt: string;
 }
 
 /** Input of the demo workload; custom phases may read extra keys. */
@@ -101,6 +112,7 @@ export interface BatchRecord {
   readonly startedAt?: string;
   readonly endedAt?: string;
   readonly cancel?: CancelIntent;
+  readonly cancelSummary?: CancelSummary;
   readonly source: BatchSource;
   readonly error?: { readonly name: string; readonly message: string };
 }
@@ -109,6 +121,7 @@ export interface AuditEntry {
   readonly at: string;
   readonly action: string;
   readonly by: string;
+  readonly claimedBy?: string;
   readonly reason?: string;
   readonly detail?: Record<string, unknown>;
 }
@@ -134,6 +147,9 @@ export function decideJobCancel(job: Pick<JobRecord, "status" | "inCommit">): Jo
       return "already_finished";
   }
 }
+
+/** The form two job names are compared in: names equal in it are the same name to a person. */
+export const nameKey = (name: string): string => name.normalize("NFKC");
 
 export interface JobCounts {
   readonly total: number;

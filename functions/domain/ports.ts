@@ -8,8 +8,13 @@ export interface ReconcileRequests {
 
 /** What the domain needs from Step Functions; implemented with the SDK in commons. */
 export interface WorkflowPort {
-  /** Starts the batch's execution, named by its batch id. Returns the execution ARN. */
+  /**
+   * Starts the batch's execution, named by its batch id. Returns the execution ARN. Starting one
+   * that already exists is not an error: a retried submit or the sweep may start it twice.
+   */
   startExecution(name: string, input: unknown): Promise<string>;
+  /** Whether an execution exists (running or ended). */
+  executionExists(executionArn: string): Promise<boolean>;
   /** Stops an execution; an execution that no longer runs is not an error. */
   stopExecution(executionArn: string, error: string, cause: string): Promise<void>;
 }

@@ -1,12 +1,18 @@
 import { createHash, randomBytes } from "node:crypto";
-import type { BatchStore } from "./batch-store";
+import type { BatchStore, IdempotencyRecord } from "./batch-store";
 import {
-  BatchNotFoundError,
   ExecutionStartError,
   IdempotencyConflictError,
+  IdempotencyInProgressError,
   ValidationError,
 } from "./errors";
-import type { BatchRecord, BatchSource, JobInput, JobRecord } from "./model";
+import {
+  type BatchRecord,
+  type BatchSource,
+  type JobInput,
+  type JobRecord,
+  nameKey,
+} from "./model";
 import type { WorkflowPort } from "./ports";
 import { DEFAULT_CONCURRENCY, type SubmitBatchBody } from "./schemas";
 
@@ -33,7 +39,10 @@ export const newBatchId = (now: Date): string =>
 
 export const jobIdFor = (index: number): string => `job-${String(index + 1).padStart(5, "0")}`;
 
-/** Normalises jobs ("RY.TO" or {name, input}) and rejects duplicate names, which would make cancel-by-name ambiguous. */
+/**
+ * Normalises jobs ("RY.TO" or {name, input}) and rejects names that are equal, or equal once
+ * Unicode-normalised (NFKC): either would make cancel-by-name ambiguous.
+ */
 export function normalizeJobs(jobs: SubmitBatchBody["jobs"]): { name: string; input: JobInput }[] {
   const seen = new Map<string, number>();
   return jobs.map((job, index) => {
@@ -41,24 +50,61 @@ export function normalizeJobs(jobs: SubmitBatchBody["jobs"]): { name: string; in
       typeof job === "string"
         ? { name: job, input: {} }
         : { name: job.name, input: job.input ?? {} };
-    const first = seen.get(normalized.name);
+    const key = nameKey(normalized.name);
+    const first = seen.get(key);
     if (first !== undefined) {
+      const same = nameOf(jobs[first]) === normalized.name;
       throw new ValidationError(
-        `jobs[${index}]: name '${normalized.name}' is also jobs[${first}]; job names must be unique within a batch`,
+        `jobs[${index}]: name '${normalized.name}' is ${same ? "also" : "the same after Unicode normalisation as"} jobs[${first}]; job names must be unique within a batch`,
       );
     }
-    seen.set(normalized.name, index);
+    seen.set(key, index);
     return normalized;
   });
 }
 
+const nameOf = (job: SubmitBatchBody["jobs"][number] | undefined) =>
+  typeof job === "string" ? job : job?.name;
+
+/** The execution input of a batch: derived from the batch record alone, so any retry sends the same. */
+export function executionInputOf(batch: Pick<BatchRecord, "batchId" | "concurrency" | "total">) {
+  const input: ExecutionInput = {
+    batchId: batch.batchId,
+    concurrency: batch.concurrency,
+    jobs: Array.from({ length: batch.total }, (_, index) => ({ jobId: jobIdFor(index) })),
+  };
+  return input;
+}
+
+export interface SubmitServiceOptions {
+  /** How long a request that finds its Idempotency-Key claimed waits for that batch to appear. */
+  readonly claimWaitMs?: number;
+  /** A claim whose batch has not appeared after this long was abandoned (its request crashed). */
+  readonly claimStaleMs?: number;
+  readonly now?: () => Date;
+}
+
+/**
+ * Submission, recoverable at every step: claim the Idempotency-Key, write the jobs, then the batch
+ * record, then start the execution named by the batch id. A replay of the same request finishes
+ * whatever an earlier attempt left undone; the sweep (`startStranded`) starts any batch whose
+ * execution never started.
+ */
 export class SubmitService {
+  private readonly now: () => Date;
+  private readonly claimWaitMs: number;
+  private readonly claimStaleMs: number;
+
   constructor(
     private readonly store: BatchStore,
     private readonly workflow: WorkflowPort,
     private readonly executionArnFor: (batchId: string) => string,
-    private readonly now: () => Date = () => new Date(),
-  ) {}
+    options: SubmitServiceOptions = {},
+  ) {
+    this.now = options.now ?? (() => new Date());
+    this.claimWaitMs = options.claimWaitMs ?? 20_000;
+    this.claimStaleMs = options.claimStaleMs ?? 60_000;
+  }
 
   async submit(
     body: SubmitBatchBody,
@@ -66,25 +112,88 @@ export class SubmitService {
   ): Promise<SubmitResponse> {
     const jobs = normalizeJobs(body.jobs);
     const at = this.now();
-    const batchId = newBatchId(at);
+    if (!options.idempotencyKey) return this.create(newBatchId(at), at, body, jobs, options.source);
 
-    if (options.idempotencyKey) {
-      const requestHash = createHash("sha256").update(JSON.stringify(body)).digest("hex");
-      const claim = await this.store.claimIdempotency(
-        { key: options.idempotencyKey, batchId, requestHash },
-        Math.floor(at.getTime() / 1000),
-      );
-      if (!claim.won) {
-        const existing = claim.current;
-        if (existing && existing.requestHash !== requestHash) {
+    const key = options.idempotencyKey;
+    const requestHash = createHash("sha256").update(JSON.stringify(body)).digest("hex");
+    const claim: IdempotencyRecord = {
+      key,
+      batchId: newBatchId(at),
+      requestHash,
+      createdAt: at.toISOString(),
+      claimedAt: at.getTime(),
+    };
+    const deadline = at.getTime() + this.claimWaitMs;
+    for (let attempt = 0; ; attempt++) {
+      const result = await this.store.claimIdempotency(claim, Math.floor(at.getTime() / 1000));
+      if (result.won) return this.create(claim.batchId, at, body, jobs, options.source);
+      const existing = result.current;
+      if (!existing) continue; // expired between the claim and the read: claim again
+
+      const batch = await this.store.getBatch(existing.batchId);
+      if (existing.requestHash !== requestHash) {
+        if (batch || !this.isStale(existing)) {
           throw new IdempotencyConflictError(
-            `Idempotency-Key '${options.idempotencyKey}' was already used for a different request (batch ${existing.batchId})`,
+            `Idempotency-Key '${key}' was already used for a different request (batch ${existing.batchId})`,
           );
         }
-        if (existing) return this.replay(existing.batchId);
+      } else if (batch) {
+        return this.replay(batch, jobs);
       }
+      if (!batch && this.isStale(existing)) {
+        // The request that claimed the key never created its batch: take the claim over. The same
+        // request keeps the claimed batch id; a different one gets its own.
+        const same = existing.requestHash === requestHash;
+        const takeover: IdempotencyRecord = same
+          ? { ...existing, claimedAt: this.now().getTime() }
+          : { ...claim, claimedAt: this.now().getTime() };
+        if (await this.store.takeOverIdempotency(takeover, existing)) {
+          const createdAt = same ? new Date(existing.createdAt) : at;
+          return this.create(takeover.batchId, createdAt, body, jobs, options.source);
+        }
+        continue;
+      }
+      // The request that claimed the key is still creating the batch: wait for it.
+      if (this.now().getTime() >= deadline) {
+        throw new IdempotencyInProgressError(
+          `a request with Idempotency-Key '${key}' is still creating batch ${existing.batchId}; retry shortly`,
+          { batchId: existing.batchId },
+        );
+      }
+      await sleep(Math.min(50 * 2 ** attempt, 500));
     }
+  }
 
+  /**
+   * The sweep: starts every batch still queued `olderThanMs` after it was created whose execution
+   * does not exist (its submit stopped between recording it and starting it). Returns their ids.
+   */
+  async startStranded(options: { olderThanMs: number; lookbackMs: number }): Promise<string[]> {
+    const now = this.now().getTime();
+    const stranded = await this.store.listQueuedBatches({
+      createdAfter: new Date(now - options.lookbackMs).toISOString(),
+      createdBefore: new Date(now - options.olderThanMs).toISOString(),
+    });
+    const started: string[] = [];
+    for (const batch of stranded) {
+      if (await this.workflow.executionExists(batch.executionArn)) continue;
+      await this.workflow.startExecution(batch.batchId, executionInputOf(batch));
+      started.push(batch.batchId);
+    }
+    return started;
+  }
+
+  private isStale(claim: IdempotencyRecord): boolean {
+    return this.now().getTime() - claim.claimedAt > this.claimStaleMs;
+  }
+
+  private async create(
+    batchId: string,
+    at: Date,
+    body: SubmitBatchBody,
+    jobs: readonly { name: string; input: JobInput }[],
+    source: BatchSource | undefined,
+  ): Promise<SubmitResponse> {
     const createdAt = at.toISOString();
     const batch: BatchRecord = {
       batchId,
@@ -94,7 +203,7 @@ export class SubmitService {
       total: jobs.length,
       concurrency: body.concurrency ?? DEFAULT_CONCURRENCY,
       createdAt,
-      source: options.source ?? { kind: "api" },
+      source: source ?? { kind: "api" },
     };
     const records: JobRecord[] = jobs.map((job, index) => ({
       batchId,
@@ -107,13 +216,8 @@ export class SubmitService {
     }));
     await this.store.createBatch(batch, records);
 
-    const input: ExecutionInput = {
-      batchId,
-      concurrency: batch.concurrency,
-      jobs: records.map((job) => ({ jobId: job.jobId })),
-    };
     try {
-      await this.workflow.startExecution(batchId, input);
+      await this.workflow.startExecution(batchId, executionInputOf(batch));
     } catch (error) {
       const cause = { name: (error as Error).name, message: (error as Error).message };
       // Nothing half-done: the batch is recorded as failed to start, with the reason.
@@ -124,17 +228,21 @@ export class SubmitService {
         batchId,
       });
     }
-    return submitResponse(batch, records);
+    return submitResponse(batch, jobs);
   }
 
-  private async replay(batchId: string): Promise<SubmitResponse> {
-    const loaded = await this.store.loadBatch(batchId);
-    if (!loaded) throw new BatchNotFoundError(batchId);
-    return { ...submitResponse(loaded.batch, loaded.jobs), idempotentReplay: true };
+  /** The answer the first request gave; a batch still queued has its execution started (idempotent). */
+  private async replay(
+    batch: BatchRecord,
+    jobs: readonly { name: string }[],
+  ): Promise<SubmitResponse> {
+    if (batch.status === "queued")
+      await this.workflow.startExecution(batch.batchId, executionInputOf(batch));
+    return { ...submitResponse(batch, jobs), idempotentReplay: true };
   }
 }
 
-function submitResponse(batch: BatchRecord, jobs: readonly JobRecord[]): SubmitResponse {
+function submitResponse(batch: BatchRecord, jobs: readonly { name: string }[]): SubmitResponse {
   return {
     batchId: batch.batchId,
     executionArn: batch.executionArn,
@@ -142,6 +250,8 @@ function submitResponse(batch: BatchRecord, jobs: readonly JobRecord[]): SubmitR
     name: batch.name,
     total: batch.total,
     concurrency: batch.concurrency,
-    jobs: jobs.map((job) => ({ jobId: job.jobId, name: job.name })),
+    jobs: jobs.map((job, index) => ({ jobId: jobIdFor(index), name: job.name })),
   };
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

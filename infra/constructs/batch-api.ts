@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import * as apigateway from "aws-cdk-lib/aws-apigateway";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
@@ -6,6 +6,7 @@ import type * as sqs from "aws-cdk-lib/aws-sqs";
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
 import { MAX_CONCURRENCY, MAX_JOBS_PER_BATCH } from "../../functions/domain/schemas";
+import { executionArnPattern } from "../executions";
 import { acknowledge } from "../nag";
 import type { BatchStorage } from "./batch-storage";
 import { StepbatchFunction } from "./stepbatch-function";
@@ -305,14 +306,3 @@ const submitModel: apigateway.JsonSchema = {
     concurrency: { type: apigateway.JsonSchemaType.INTEGER, minimum: 1, maximum: MAX_CONCURRENCY },
   },
 };
-
-/** The ARN pattern `grantExecution` uses for a state machine's executions. */
-function executionArnPattern(stateMachine: sfn.IStateMachine): string {
-  const stack = Stack.of(stateMachine);
-  return stack.formatArn({
-    service: "states",
-    resource: "execution",
-    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    resourceName: `${stack.splitArn(stateMachine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName}:*`,
-  });
-}

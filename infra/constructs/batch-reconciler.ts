@@ -7,6 +7,7 @@ import * as sqs from "aws-cdk-lib/aws-sqs";
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
 import { alarmOnAny } from "../alarms";
+import { executionArnPattern } from "../executions";
 import { deadLetterQueue } from "../queues";
 import type { BatchStorage } from "./batch-storage";
 import { StepbatchFunction } from "./stepbatch-function";
@@ -19,6 +20,14 @@ export interface BatchReconcilerProps {
   readonly maxReceiveCount?: number;
   /** @default true */
   readonly deployAlarms?: boolean;
+  /** How often the sweep looks for batches whose execution never started. @default 5 minutes */
+  readonly sweepInterval?: Duration;
+  /**
+   * A batch still queued with no execution this long after it was created was stranded by a
+   * submit that stopped half-way; the sweep starts it. Longer than a submit can take.
+   * @default 1 minute
+   */
+  readonly strandedAfter?: Duration;
 }
 
 /**
@@ -31,6 +40,9 @@ export class BatchReconciler extends Construct {
   readonly deadLetterQueue: sqs.Queue;
   readonly rule: events.Rule;
   readonly function: StepbatchFunction;
+  /** Starts batches whose submit stopped between recording them and starting their execution. */
+  readonly sweepFunction: StepbatchFunction;
+  readonly sweepRule: events.Rule;
   readonly alarms: cloudwatch.Alarm[] = [];
 
   constructor(scope: Construct, id: string, props: BatchReconcilerProps) {
@@ -67,6 +79,29 @@ export class BatchReconciler extends Construct {
     this.function.function.addEventSource(
       new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true }),
     );
+
+    this.sweepFunction = new StepbatchFunction(this, "Sweep", {
+      entry: "functions/handlers/workflow/sweep.ts",
+      description: "stepbatch: start batches whose execution never started",
+      timeout: Duration.minutes(1),
+      environment: {
+        ...props.stateEnvironment,
+        STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
+        STRANDED_AFTER_MS: String((props.strandedAfter ?? Duration.minutes(1)).toMilliseconds()),
+      },
+    });
+    props.storage.grantStateRead(this.sweepFunction);
+    props.stateMachine.grantStartExecution(this.sweepFunction.function);
+    props.stateMachine.grantExecution(this.sweepFunction.function, "states:DescribeExecution");
+    this.sweepFunction.acknowledgeWildcardResource(
+      executionArnPattern(props.stateMachine),
+      "The sweep asks whether a stranded batch's execution exists; execution names are batch ids.",
+    );
+    this.sweepRule = new events.Rule(this, "SweepSchedule", {
+      description: "stepbatch: start batches whose execution never started",
+      schedule: events.Schedule.rate(props.sweepInterval ?? Duration.minutes(5)),
+    });
+    this.sweepRule.addTarget(new targets.LambdaFunction(this.sweepFunction.function));
 
     if (props.deployAlarms ?? true) {
       this.alarms.push(

@@ -326,15 +326,19 @@ describe("several batches at once", () => {
 });
 
 describe("the rest of the contract", () => {
-  it("returns the same batch for a repeated Idempotency-Key", async () => {
-    const body = { jobs: [job("idem", { pages: 1, workMs: 0 })] };
-    const first = await api.submit(body, { "Idempotency-Key": `e2e-${Date.now()}` });
-    const key = `e2e-${Date.now()}-b`;
-    const one = await api.submit(body, { "Idempotency-Key": key });
-    const two = await api.submit(body, { "Idempotency-Key": key });
-    expect(first.status).toBe(202);
-    expect(two.status).toBe(200);
-    expect(two.body.batchId).toBe(one.body.batchId);
+  it("answers ten concurrent submits with one Idempotency-Key with the same 202 and batch", async () => {
+    // Prepare
+    const body = { jobs: [job("idem", { pages: 1, workMs: 0 }), job("potent", { pages: 1 })] };
+    const key = `e2e-${Date.now()}`;
+    // Act
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => api.submit(body, { "Idempotency-Key": key })),
+    );
+    // Assess
+    expect(answers.map((answer) => answer.status)).toEqual(Array(10).fill(202));
+    expect(new Set(answers.map((answer) => answer.body.batchId)).size).toBe(1);
+    expect(answers[9]!.body.jobs).toEqual(answers[0]!.body.jobs);
+    await waitForBatchEnd(api, answers[0]!.body.batchId);
   });
 
   it("lists batches newest first and consolidates results to permanent storage", async () => {
@@ -392,14 +396,18 @@ describe("errors", () => {
     expect(answer.body.error.message).toMatch(message);
   });
 
-  it("answers 404 for an unknown batch or job, and 400 for an id that is not one", async () => {
+  it("answers 404 for an unknown batch or job, whatever the form of its id", async () => {
     expect((await api.batch("b-zzzzzzzz-00000000")).status).toBe(404);
     expect((await api.call("POST", "/batches/b-zzzzzzzz-00000000/cancel")).status).toBe(404);
     const submitted = await api.submit({ jobs: [job("one", { pages: 1, workMs: 0 })] });
     expect((await api.job(submitted.body.batchId, "job-00099")).status).toBe(404);
     const traversal = await api.call("GET", "/batches/..%2F..%2Fetc%2Fpasswd");
-    expect(traversal.status).toBe(400);
-    expect(traversal.body.error.message).toMatch(/not a valid batch id/);
+    expect(traversal.status).toBe(404);
+    expect(traversal.body.error.message).toMatch(/batch ids look like b-/);
+    const byName = await api.job(submitted.body.batchId, "one");
+    expect(byName.status).toBe(404);
+    expect(byName.body.error).toMatchObject({ code: "JOB_NOT_FOUND" });
+    expect(byName.body.error.message).toMatch(/job ids look like job-00001/);
   });
 
   it("answers 409 JOB_ALREADY_FINISHED when cancelling a finished job", async () => {

@@ -31,8 +31,13 @@ export class RecordingWorkflow implements WorkflowPort {
       this.failNextStart = undefined;
       throw error;
     }
-    this.started.push({ name, input });
+    // As on AWS, an execution name is started once; starting it again is not an error.
+    if (!this.started.some((s) => s.name === name)) this.started.push({ name, input });
     return executionArnFor(name);
+  }
+
+  async executionExists(executionArn: string): Promise<boolean> {
+    return this.started.some((s) => executionArnFor(s.name) === executionArn);
   }
 
   async stopExecution(executionArn: string, error: string, cause: string): Promise<void> {
@@ -63,6 +68,9 @@ export async function startLocalAws(cancelOptions: Partial<CancelServiceOptions>
   const workflow = new RecordingWorkflow();
   const workflowService = new WorkflowService(store, results);
   return {
+    /** The S3 client and bucket, for writing objects as a crash would leave them. */
+    s3: s3client,
+    bucket,
     store,
     resultStore,
     results,

@@ -72,6 +72,32 @@ describe("scheduled batches", () => {
   });
 });
 
+describe("the sweep of stranded batches", () => {
+  it("runs every 5 minutes and may only read state, start executions and ask whether one exists", () => {
+    // Prepare
+    const rules = Object.values(
+      synth.template.findResources("AWS::Events::Rule", {
+        Properties: { ScheduleExpression: "rate(5 minutes)" },
+      }),
+    );
+    const policies = Object.entries(synth.template.findResources("AWS::IAM::Policy")).filter(
+      ([id]) => id.startsWith("ReconcilerSweep"),
+    );
+    // Act
+    const actions = policies.flatMap(([, p]) =>
+      (p as any).Properties.PolicyDocument.Statement.flatMap((s: any) => [s.Action].flat()),
+    );
+    // Assess
+    expect(rules).toHaveLength(1);
+    expect(JSON.stringify(rules[0])).toMatch(/ReconcilerSweep/);
+    expect(actions).toContain("states:StartExecution");
+    expect(actions).toContain("states:DescribeExecution");
+    expect(
+      actions.filter((a: string) => /dynamodb:(Put|Update|Delete|BatchWrite)/.test(a)),
+    ).toEqual([]);
+  });
+});
+
 describe("monitoring", () => {
   it("alarms on Lambda errors and throttles of every function group and on every dead-letter queue", () => {
     const alarms = Object.values(synth.template.findResources("AWS::CloudWatch::Alarm")) as any[];

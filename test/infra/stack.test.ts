@@ -124,7 +124,7 @@ describe("permissions", () => {
     expect(resource).not.toBe('"*"');
   });
 
-  it("lets only the two submit paths start executions: POST /batches and the scheduled submit", () => {
+  it("lets only the submit paths start executions: POST /batches, the scheduled submit and the sweep", () => {
     const starters = Object.entries(synth.template.findResources("AWS::IAM::Policy")).filter(
       ([, p]) =>
         ((p as any).Properties.PolicyDocument.Statement as any[]).some((s) =>
@@ -133,6 +133,7 @@ describe("permissions", () => {
     );
     expect(starters.map(([id]) => id).sort()).toEqual([
       expect.stringMatching(/^ApiSubmitBatch/),
+      expect.stringMatching(/^ReconcilerSweep/),
       expect.stringMatching(/^SchedulesScheduledSubmit/),
     ]);
   });

@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   BatchNotFoundError,
@@ -7,8 +9,8 @@ import {
   JobNotFoundError,
   ValidationError,
 } from "../../functions/domain/errors";
-import type { ExecutionInput } from "../../functions/domain/submit";
-import { type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws";
+import { type ExecutionInput, newBatchId, SubmitService } from "../../functions/domain/submit";
+import { executionArnFor, type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws";
 
 let aws: LocalAws;
 beforeAll(async () => {
@@ -59,6 +61,101 @@ describe("submitting a batch", () => {
     expect(aws.workflow.started.filter((s) => s.name === first.batchId)).toHaveLength(1);
   });
 
+  it("gives ten concurrent requests with one Idempotency-Key the same batch, and starts one execution", async () => {
+    // Prepare
+    const body = { name: "concurrent", jobs: ["A", "B", "C"] };
+    // Act
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => aws.submit.submit(body, { idempotencyKey: "ten-at-once" })),
+    );
+    // Assess
+    const batchIds = new Set(answers.map((answer) => answer.batchId));
+    expect(batchIds.size).toBe(1);
+    const [batchId] = [...batchIds];
+    for (const answer of answers)
+      expect(answer).toMatchObject({ status: "queued", total: 3, jobs: answers[0]!.jobs });
+    expect(aws.workflow.started.filter((s) => s.name === batchId)).toHaveLength(1);
+    expect((await aws.store.getBatch(batchId!))?.status).toBe("queued");
+  });
+
+  it("recovers a key whose request crashed after claiming it: a replay creates that batch and starts it", async () => {
+    // Prepare: a claim written, then nothing (the request died).
+    const submit = new SubmitService(aws.store, aws.workflow, executionArnFor, {
+      claimStaleMs: 50,
+    });
+    const body = { jobs: ["X", "Y"] };
+    const requestHash = createHash("sha256").update(JSON.stringify(body)).digest("hex");
+    const orphan = newBatchId(new Date());
+    await aws.store.claimIdempotency(
+      {
+        key: "crashed-after-claim",
+        batchId: orphan,
+        requestHash,
+        createdAt: new Date().toISOString(),
+        claimedAt: Date.now() - 1_000,
+      },
+      Math.floor(Date.now() / 1000),
+    );
+    // Act
+    const answer = await submit.submit(body, { idempotencyKey: "crashed-after-claim" });
+    // Assess
+    expect(answer.batchId).toBe(orphan);
+    expect((await aws.store.getBatch(orphan))?.status).toBe("queued");
+    expect(aws.workflow.started.filter((s) => s.name === orphan)).toHaveLength(1);
+  });
+
+  it("lets a different request take over a key whose batch was never created, instead of naming a batch that does not exist", async () => {
+    // Prepare
+    const submit = new SubmitService(aws.store, aws.workflow, executionArnFor, {
+      claimStaleMs: 50,
+    });
+    await aws.store.claimIdempotency(
+      {
+        key: "abandoned",
+        batchId: newBatchId(new Date()),
+        requestHash: "another request",
+        createdAt: new Date().toISOString(),
+        claimedAt: Date.now() - 1_000,
+      },
+      Math.floor(Date.now() / 1000),
+    );
+    // Act
+    const answer = await submit.submit({ jobs: ["Z"] }, { idempotencyKey: "abandoned" });
+    // Assess
+    expect(await aws.store.getBatch(answer.batchId)).toMatchObject({ status: "queued", total: 1 });
+    const again = await submit.submit({ jobs: ["Z"] }, { idempotencyKey: "abandoned" });
+    expect(again.batchId).toBe(answer.batchId);
+  });
+
+  it("starts the execution of a batch whose request stopped between recording it and starting it, when the request is replayed", async () => {
+    // Prepare: the first attempt claimed the key and recorded the batch, then died.
+    const body = { jobs: ["P"] };
+    const { batch } = await seedBatch(aws, [{ name: "P" }], { status: "queued" });
+    await aws.store.claimIdempotency(
+      {
+        key: "start-lost",
+        batchId: batch.batchId,
+        requestHash: createHash("sha256").update(JSON.stringify(body)).digest("hex"),
+        createdAt: batch.createdAt,
+        claimedAt: Date.now(),
+      },
+      Math.floor(Date.now() / 1000),
+    );
+    // Act
+    const replay = await aws.submit.submit(body, { idempotencyKey: "start-lost" });
+    // Assess
+    expect(replay).toMatchObject({
+      batchId: batch.batchId,
+      status: "queued",
+      idempotentReplay: true,
+    });
+    expect(aws.workflow.started.find((s) => s.name === batch.batchId)?.input).toEqual({
+      batchId: batch.batchId,
+      concurrency: 10,
+      jobs: [{ jobId: "job-00001" }],
+    });
+  });
+
   it("refuses an Idempotency-Key reused for a different request", async () => {
     await aws.submit.submit({ jobs: ["X"] }, { idempotencyKey: "reused" });
     await expect(
@@ -84,8 +181,30 @@ describe("submitting a batch", () => {
   });
 });
 
+describe("the sweep", () => {
+  it("starts a batch left queued with no execution, and only such a batch", async () => {
+    // Prepare
+    const old = new Date(Date.now() - 10 * 60_000).toISOString();
+    const stranded = await seedBatch(aws, [{ name: "s" }], { status: "queued", createdAt: old });
+    const started = await seedBatch(aws, [{ name: "t" }], { status: "queued", createdAt: old });
+    await aws.workflow.startExecution(started.batch.batchId, {});
+    const young = await seedBatch(aws, [{ name: "u" }], { status: "queued" });
+    const running = await seedBatch(aws, [{ name: "v" }], { status: "running", createdAt: old });
+    // Act
+    const swept = await aws.submit.startStranded({ olderThanMs: 60_000, lookbackMs: 3_600_000 });
+    // Assess
+    expect(swept).toContain(stranded.batch.batchId);
+    for (const other of [started, young, running]) expect(swept).not.toContain(other.batch.batchId);
+    expect(aws.workflow.started.find((s) => s.name === stranded.batch.batchId)?.input).toEqual({
+      batchId: stranded.batch.batchId,
+      concurrency: 10,
+      jobs: [{ jobId: "job-00001" }],
+    });
+  });
+});
+
 describe("reading batches and jobs", () => {
-  it("shows progress, the jobs running now, and the seed-compatible failed_jobs", async () => {
+  it("shows progress, the jobs running now, and failed_jobs as older job queues counted it", async () => {
     // Prepare
     const { batch } = await seedBatch(aws, [
       { name: "a", status: "succeeded" },
@@ -145,6 +264,16 @@ describe("deleting a job", () => {
     );
   });
 
+  it("says which is unknown: the batch, or the job in it", async () => {
+    const { batch } = await seedBatch(aws, [{ name: "kept", status: "succeeded" }]);
+    await expect(aws.queries.deleteJob("b-zzzzzzzz-00000000", "job-00001")).rejects.toBeInstanceOf(
+      BatchNotFoundError,
+    );
+    await expect(aws.queries.deleteJob(batch.batchId, "job-00099")).rejects.toBeInstanceOf(
+      JobNotFoundError,
+    );
+  });
+
   it("refuses to delete a job that is still active", async () => {
     const { batch, jobs } = await seedBatch(aws, [
       { name: "busy", status: "running", phase: "Ingest" },
@@ -153,6 +282,47 @@ describe("deleting a job", () => {
       JobActiveError,
     );
     expect((await aws.store.getJob(batch.batchId, jobs[0]!.jobId))?.status).toBe("running");
+  });
+});
+
+describe("reading results", () => {
+  it("reports an output cut short by a crash as its job's error, and still answers for the batch", async () => {
+    // Prepare
+    const { batch, jobs } = await seedBatch(aws, [
+      { name: "whole", status: "succeeded" },
+      { name: "cut", status: "failed" },
+    ]);
+    await aws.resultStore.putPhaseOutput({
+      batchId: batch.batchId,
+      jobId: jobs[0]!.jobId,
+      jobName: "whole",
+      phase: "Ingest",
+      status: "complete",
+      attempt: 1,
+      startedAt: "2026-01-01T00:00:00.000Z",
+      endedAt: "2026-01-01T00:00:01.000Z",
+      pages: [{ page: 1, score: 50 }],
+    });
+    await aws.s3.send(
+      new PutObjectCommand({
+        Bucket: aws.bucket,
+        Key: `results/${batch.batchId}/${jobs[1]!.jobId}/Ingest.json`,
+        Body: "",
+      }),
+    );
+    // Act
+    const results = await aws.results.resultsOf(batch.batchId);
+    // Assess
+    expect(results.jobsProcessed).toBe(1);
+    expect(results.partialResults.startTime).toBe("2026-01-01T00:00:00.000Z");
+    expect(results.partialResults.errors).toEqual([
+      {
+        jobId: jobs[1]!.jobId,
+        name: jobs[1]!.jobId,
+        phase: "Ingest",
+        message: "the saved output of Ingest is unreadable: it is not valid JSON",
+      },
+    ]);
   });
 });
 

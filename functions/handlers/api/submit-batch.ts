@@ -13,5 +13,6 @@ export const handler = httpHandler(async (event) => {
     );
   }
   const result = await services().submit.submit(body, idempotencyKey ? { idempotencyKey } : {});
-  return answer(result.idempotentReplay ? 200 : 202, result);
+  // A replay answers exactly as the first request did.
+  return answer(202, result);
 });
