@@ -12,13 +12,14 @@ import {
   type CancelScope,
   decideJobCancel,
   type JobRecord,
+  nameKey,
 } from "./model";
 import type { ReconcileRequests, WorkflowPort } from "./ports";
 import type { ResultsSummary } from "./results";
 import type { ResultsService } from "./results-service";
 import { isJobId } from "./schemas";
 
-/** The outcome of a cancel for one job, with the seed-compatible numeric codes. */
+/** The outcome of a cancel for one job, with the numeric codes existing bulk-cancel clients read. */
 export type JobCancelOutcome =
   | "cancelled"
   | "already_finished"
@@ -44,6 +45,7 @@ export interface JobCancelReport {
 export interface CancelRequest {
   readonly reason?: string;
   readonly by: string;
+  readonly claimedBy?: string;
 }
 
 export interface BatchCancelResponse extends ResultsSummary {
@@ -86,6 +88,11 @@ export interface CancelServiceOptions {
   readonly syncMarkLimit?: number;
   /** Where deferred marking goes. @default none: every job is marked within the request */
   readonly reconcileRequests?: ReconcileRequests;
+  /**
+   * How long a cancel that finds another cancel of the same batch under way waits for it to
+   * finish, before finishing its work itself (its caller may be gone). @default 15_000
+   */
+  readonly concurrentCancelWaitMs?: number;
   readonly now?: () => Date;
 }
 
@@ -112,14 +119,26 @@ export class CancelService {
     if (!batch) throw new BatchNotFoundError(batchId);
     const intent = this.intent(request, "batch");
 
-    // 1. Durable intent first. Losing means another cancel or the completion got there first.
+    // 1. Durable intent first. Exactly one cancel wins this write: it is the first, and it alone
+    // reports what it cancelled. Losing means another cancel or the completion got there first.
     let active: BatchRecord = batch;
+    let first = false;
     if (batch.status === "queued" || batch.status === "running") {
       const claim = await this.store.setBatchCancelIntent(batchId, intent);
+      first = claim.won;
       active = claim.won ? claim.record : (claim.current ?? batch);
     }
     if (active.status === "cancelled") return this.reportCancelled(active);
     if (active.status !== "cancelling") return this.reportNothingToCancel(active);
+    if (!first) {
+      // Another cancel is being applied: report what it records once it is done.
+      const settled = await this.waitForFirstCancel(batchId);
+      if (settled.cancelSummary || settled.status === "cancelled")
+        return this.reportCancelled(settled);
+      if (settled.status !== "cancelling") return this.reportNothingToCancel(settled);
+      // Still not done: its caller is gone. Finish its work; every step below is idempotent.
+      active = settled;
+    }
     const applied = active.cancel ?? intent;
 
     // 2. Stop the execution: queued jobs will never start.
@@ -152,13 +171,24 @@ export class CancelService {
     const final = finished.won ? finished.record : (finished.current ?? active);
     // The batch ended otherwise in the meantime (its completion won): say so, do not claim a cancel.
     if (final.status !== "cancelled") return this.reportNothingToCancel(final);
+    const inCommit = reports.filter((r) => r.detail === "in_commit").map((r) => r.job?.name ?? "");
+    const cancelledJobs = reports.filter((r) => r.outcome === "cancelled");
+    const recorded = await this.store.recordCancelSummary(batchId, {
+      jobsCancelled: cancelledJobs.length,
+      inCommit: inCommit.length,
+      total: jobs.length,
+      recordedAt: this.now().toISOString(),
+    });
+    // Another cancel finished this one's work first (this caller was slow): report what it recorded.
+    if (!recorded.won) return this.reportCancelled(recorded.current ?? final);
     await this.store.appendAudit(batchId, {
       at: applied.requestedAt,
       action: "cancel_batch",
       by: applied.by,
+      ...(applied.claimedBy ? { claimedBy: applied.claimedBy } : {}),
       reason: applied.reason,
       detail: {
-        jobsCancelled: cancelledNow.length,
+        jobsCancelled: cancelledJobs.length,
         inPhase: countBy(wasRunning.map((j) => j.wasInPhase ?? "")),
       },
     });
@@ -176,8 +206,6 @@ export class CancelService {
       name: job.name,
       phase: job.wasInPhase ?? "",
     }));
-    const inCommit = reports.filter((r) => r.detail === "in_commit").map((r) => r.job?.name ?? "");
-    const cancelledJobs = reports.filter((r) => r.outcome === "cancelled");
     return {
       batchId,
       status: "cancelled",
@@ -210,10 +238,10 @@ export class CancelService {
     const intent = this.intent(request, "subset");
     const jobs = await this.store.listJobs(batchId);
     const byId = new Map(jobs.map((job) => [job.jobId, job]));
-    const byName = new Map(jobs.map((job) => [job.name, job]));
+    const byName = new Map(jobs.map((job) => [nameKey(job.name), job]));
     const unique = [...new Set(items)];
     const reports = await mapLimit(unique, this.options.markConcurrency, async (item) => {
-      const job = (isJobId(item) ? byId.get(item) : undefined) ?? byName.get(item);
+      const job = (isJobId(item) ? byId.get(item) : undefined) ?? byName.get(nameKey(item));
       if (!job) return { item, report: { outcome: "not_found" } as JobCancelReport };
       try {
         return { item, report: await this.cancelOne(job, intent) };
@@ -236,6 +264,7 @@ export class CancelService {
       at: intent.requestedAt,
       action: "cancel_jobs",
       by: intent.by,
+      ...(intent.claimedBy ? { claimedBy: intent.claimedBy } : {}),
       reason: intent.reason,
       detail: { requested: unique.length, cancelled },
     });
@@ -270,6 +299,7 @@ export class CancelService {
         at: this.now().toISOString(),
         action: "cancel_job",
         by: request.by,
+        ...(request.claimedBy ? { claimedBy: request.claimedBy } : {}),
         reason: request.reason ?? DEFAULT_REASON,
         detail: { jobId, wasInPhase: current.wasInPhase },
       });
@@ -344,29 +374,48 @@ export class CancelService {
     return {
       requestedAt: this.now().toISOString(),
       by: request.by,
+      ...(request.claimedBy ? { claimedBy: request.claimedBy } : {}),
       reason: request.reason ?? DEFAULT_REASON,
       scope,
     };
   }
 
+  /** A batch someone else cancelled: the counts its first cancel recorded, the same for every caller. */
   private async reportCancelled(batch: BatchRecord): Promise<BatchCancelResponse> {
     const [jobs, summary] = await Promise.all([
-      this.store.listJobs(batch.batchId),
+      this.store.listJobStates(batch.batchId),
       this.results.collect(batch.batchId),
     ]);
     const cancelled = jobs.filter((job) => job.status === "cancelled");
+    const recorded = batch.cancelSummary;
+    const jobsCancelled = recorded?.jobsCancelled ?? cancelled.length;
+    const by = batch.cancel
+      ? ` at ${batch.cancel.requestedAt} by ${batch.cancel.by}${batch.cancel.claimedBy ? ` (claimed ${batch.cancel.claimedBy})` : ""}`
+      : "";
     return {
       batchId: batch.batchId,
       status: "cancelled",
       batchStatus: batch.status,
       alreadyCancelled: true,
-      jobsCancelled: cancelled.length,
+      jobsCancelled,
       jobs: cancelled.map((job) => job.name),
       inCommit: [],
       ...(batch.cancel ? { cancel: batch.cancel } : {}),
       ...summary,
-      message: `Batch ${batch.batchId} was already cancelled${batch.cancel ? ` at ${batch.cancel.requestedAt} by ${batch.cancel.by}` : ""}`,
+      message: `Batch ${batch.batchId} was already cancelled${by}: ${jobsCancelled} of ${recorded?.total ?? jobs.length} jobs cancelled`,
     };
+  }
+
+  /** Polls the batch until the first cancel has recorded what it applied, or the wait runs out. */
+  private async waitForFirstCancel(batchId: string): Promise<BatchRecord> {
+    const deadline = Date.now() + (this.options.concurrentCancelWaitMs ?? 15_000);
+    for (let attempt = 0; ; attempt++) {
+      const batch = await this.store.getBatch(batchId);
+      if (!batch) throw new BatchNotFoundError(batchId);
+      if (batch.cancelSummary || batch.status !== "cancelling" || Date.now() >= deadline)
+        return batch;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 500)));
+    }
   }
 
   private async reportNothingToCancel(batch: BatchRecord): Promise<BatchCancelResponse> {

@@ -14,9 +14,10 @@ export class BatchQueries {
     return {
       ...batch,
       progress: { ...counts, percent: percentDone(counts) },
-      // Seed-compatible: failed_jobs counted cancelled jobs as failed.
+      // For dashboards of older job queues that counted a cancelled job as failed.
       failed_jobs: counts.failed + counts.cancelled,
-      failed_jobs_note: "failed_jobs = failed + cancelled (seed-compatible); see progress for each",
+      failed_jobs_note:
+        "failed_jobs = failed + cancelled, as older job queues counted them; progress has each",
       current: jobs
         .filter((job) => job.status === "running")
         .map((job) => ({
@@ -67,7 +68,10 @@ export class BatchQueries {
     const cas = await this.store.deleteFinishedJob(batchId, jobId);
     if (cas.won)
       return { deleted: true, batchId, jobId, name: cas.record.name, status: cas.record.status };
-    if (!cas.current) throw new JobNotFoundError(batchId, jobId);
+    if (!cas.current) {
+      if (!(await this.store.getBatch(batchId))) throw new BatchNotFoundError(batchId);
+      throw new JobNotFoundError(batchId, jobId);
+    }
     throw new JobActiveError(
       `Job ${jobId} (${cas.current.name}) is still ${cas.current.status}; cancel it or let it finish before deleting it`,
       { jobId, status: cas.current.status },

@@ -51,13 +51,28 @@ export class ResultStore {
   /** Reads every phase output saved for a batch. */
   async readOutputs(batchId: string): Promise<PhaseOutput[]> {
     const keys = await this.listOutputKeys(batchId);
-    return mapLimit(keys, this.readConcurrency, (key) => this.getJson<PhaseOutput>(key));
+    return mapLimit(keys, this.readConcurrency, (key) => this.readOutput(key));
   }
 
   /** Reads the outputs saved for one job (at most one object per phase). */
   async readJobOutputs(batchId: string, jobId: string): Promise<PhaseOutput[]> {
     const keys = await this.listKeys(`results/${batchId}/${jobId}/`);
-    return mapLimit(keys, this.readConcurrency, (key) => this.getJson<PhaseOutput>(key));
+    return mapLimit(keys, this.readConcurrency, (key) => this.readOutput(key));
+  }
+
+  /**
+   * One phase output. An object that cannot be read as one (cut short by a crash, say) is reported
+   * as that phase's error, so one bad object never fails the results of the whole batch.
+   */
+  private async readOutput(key: string): Promise<PhaseOutput> {
+    try {
+      const output = await this.getJson<PhaseOutput>(key);
+      if (output && typeof output === "object" && Array.isArray(output.pages)) return output;
+      return unreadable(key, "it does not hold a phase output");
+    } catch (error) {
+      if (error instanceof SyntaxError) return unreadable(key, "it is not valid JSON");
+      throw error;
+    }
   }
 
   async putJson(key: string, body: unknown): Promise<void> {
@@ -76,4 +91,25 @@ export class ResultStore {
     const text = (await out.Body?.transformToString("utf8")) ?? "null";
     return JSON.parse(text) as T;
   }
+}
+
+/** The stand-in for an output object that cannot be read: an error of its job and phase. */
+function unreadable(key: string, why: string): PhaseOutput {
+  const [, batchId = "", jobId = "", file = ""] = key.split("/");
+  const phase = file.replace(/\.json$/, "");
+  return {
+    batchId,
+    jobId,
+    jobName: jobId,
+    phase,
+    status: "error",
+    attempt: 0,
+    startedAt: "",
+    endedAt: "",
+    pages: [],
+    error: {
+      name: "OutputUnreadable",
+      message: `the saved output of ${phase} is unreadable: ${why}`,
+    },
+  };
 }

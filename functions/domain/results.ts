@@ -80,8 +80,15 @@ export function summarizeResults(outputs: readonly PhaseOutput[]): ResultsSummar
     });
   const processed = jobs.filter((job) => job.pagesProcessed > 0);
   const allScores = outputs.flatMap((o) => o.pages.map((p) => p.score));
-  const starts = outputs.map((o) => o.startedAt).sort();
-  const ends = outputs.map((o) => o.endedAt).sort();
+  // An unreadable output has no times (see ResultStore): it counts as an error, not as a time.
+  const starts = outputs
+    .map((o) => o.startedAt)
+    .filter(Boolean)
+    .sort();
+  const ends = outputs
+    .map((o) => o.endedAt)
+    .filter(Boolean)
+    .sort();
   const startTime = starts[0] ?? null;
   const endTime = ends[ends.length - 1] ?? null;
   const errors = outputs

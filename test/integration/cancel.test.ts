@@ -209,6 +209,63 @@ describe("cancelling a whole batch", () => {
     );
   });
 
+  it("records exactly one of ten concurrent cancels as the first; the others report it, with the same counts", async () => {
+    // Prepare
+    const { batch } = await seedBatch(
+      aws,
+      Array.from({ length: 30 }, (_, i) => ({
+        name: `j${i}`,
+        ...(i < 5 ? { status: "running" as const, phase: "Ingest" } : {}),
+      })),
+    );
+    // Act
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        aws.cancel.cancelBatch(batch.batchId, { by, reason: `cancel ${i}` }),
+      ),
+    );
+    // Assess
+    const firsts = answers.filter((answer) => !answer.alreadyCancelled);
+    expect(firsts).toHaveLength(1);
+    for (const answer of answers) {
+      expect(answer.status).toBe("cancelled");
+      expect(answer.jobsCancelled).toBe(30);
+    }
+    for (const later of answers.filter((answer) => answer.alreadyCancelled))
+      expect(later.message).toMatch(/was already cancelled .* 30 of 30 jobs cancelled/);
+    const loaded = await aws.store.loadBatch(batch.batchId);
+    expect(loaded?.audit.filter((entry) => entry.action === "cancel_batch")).toHaveLength(1);
+    expect(loaded?.batch.cancel?.reason).toBe(firsts[0]!.cancel?.reason);
+  });
+
+  it("finishes a cancel whose caller went away mid-way, when another cancel comes", async () => {
+    // Prepare: an intent was written, then nothing (the first cancel's Lambda died).
+    const { batch } = await seedBatch(aws, [{ name: "a" }, { name: "b" }]);
+    await aws.store.setBatchCancelIntent(batch.batchId, {
+      requestedAt: new Date().toISOString(),
+      by: "operator",
+      reason: "first attempt",
+      scope: "batch",
+    });
+    const cancel = new CancelService(aws.store, aws.workflow, aws.results, {
+      markConcurrency: 4,
+      settleMs: 0,
+      manifestThreshold: 100,
+      concurrentCancelWaitMs: 100,
+    });
+    // Act
+    const answer = await cancel.cancelBatch(batch.batchId, { by, reason: "second attempt" });
+    // Assess
+    expect(answer).toMatchObject({
+      status: "cancelled",
+      batchStatus: "cancelled",
+      jobsCancelled: 2,
+    });
+    expect(answer.cancel?.reason).toBe("first attempt");
+    const loaded = await aws.store.loadBatch(batch.batchId);
+    expect(loaded?.jobs.every((job) => job.status === "cancelled")).toBe(true);
+  });
+
   it("reports no_jobs_to_cancel for a batch that already finished, with its results", async () => {
     const { batch } = await seedBatch(aws, [{ name: "a", status: "succeeded" }], {
       status: "succeeded",

@@ -6,7 +6,7 @@ import { assertBatchId, cancelBodySchema, parseBody } from "../../domain/schemas
 export const handler = httpHandler(async (event) => {
   const batchId = assertBatchId(event.pathParameters?.batchId);
   const body = parseBody(cancelBodySchema, event.body, { required: false });
-  const request = { by: actorOf(event), ...(body.reason ? { reason: body.reason } : {}) };
+  const request = { ...actorOf(event), ...(body.reason ? { reason: body.reason } : {}) };
   const { cancel } = services();
   const result = body.jobs
     ? await cancel.cancelJobs(batchId, body.jobs, request)
