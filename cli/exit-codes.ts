@@ -1,5 +1,9 @@
 import { MissingTokenError } from "../client/connection";
-import { StepbatchApiError, StepbatchConnectionError } from "../client/stepbatch-client";
+import {
+  InvalidIdError,
+  StepbatchApiError,
+  StepbatchConnectionError,
+} from "../client/stepbatch-client";
 
 /** Exit codes scripts can rely on (documented in the README and in `stepbatch --help`). */
 export const EXIT = {
@@ -21,7 +25,7 @@ export const EXIT_CODES_HELP = `
 Exit codes:
   0    success (watch: the batch succeeded)
   1    unexpected error
-  2    bad command line
+  2    bad command line, e.g. an id that cannot be one (empty, "." or "..", with "/")
   3    batch or job not found (404)
   4    conflict (409): job already finished, in its final commit, still active, or Idempotency-Key reused
   5    missing or wrong token (401/403)
@@ -51,7 +55,8 @@ export function describeFailure(error: unknown): { code: number; line: string } 
       line: `${error.message}; is the local stack running (npm start)?`,
     };
   if (error instanceof MissingTokenError) return { code: EXIT.auth, line: error.message };
-  if (error instanceof UsageError) return { code: EXIT.usage, line: error.message };
+  if (error instanceof UsageError || error instanceof InvalidIdError)
+    return { code: EXIT.usage, line: error.message };
   return { code: EXIT.error, line: (error as Error)?.message ?? String(error) };
 }
 

@@ -135,14 +135,19 @@ export function createMcpServer(client: StepbatchClient): McpServer {
       inputSchema: {
         batchId: z.string(),
         jobs: z.array(z.string()).optional().describe("job ids or names to cancel (a subset)"),
-        jobId: z.string().optional().describe("one job id to cancel"),
+        jobId: z.string().optional().describe("one job id to cancel (not with jobs)"),
         reason: z.string().optional().describe("why; kept in the audit trail"),
       },
     },
     ({ batchId, jobs, jobId, reason }) =>
       answer(async () => {
+        // An empty jobId or jobs list must not fall through to cancelling the whole batch.
+        if (jobId !== undefined && jobs !== undefined)
+          throw new Error("give jobs (a subset) or jobId (one job), not both");
+        if (jobs?.length === 0)
+          throw new Error("jobs names no job; to cancel the whole batch, leave jobs out");
         const options = reason ? { reason } : {};
-        if (jobId) {
+        if (jobId !== undefined) {
           const one = await client.cancelJob(batchId, jobId, options);
           return {
             message: one.message,
@@ -151,7 +156,7 @@ export function createMcpServer(client: StepbatchClient): McpServer {
             ...(await resultsSoFar(batchId)),
           };
         }
-        if (jobs && jobs.length > 0) {
+        if (jobs) {
           const subset = await client.cancelJobs(batchId, jobs, options);
           return {
             message: subset.message,
