@@ -51,6 +51,24 @@ export class StepbatchConnectionError extends Error {
 }
 
 /**
+ * The API did not answer in time. Unlike a connection error, the request may have arrived and may
+ * still be applied: after a cancel times out, read the batch back before saying it failed.
+ */
+export class StepbatchTimeoutError extends Error {
+  override readonly name = "StepbatchTimeoutError";
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly timeoutMs: number,
+    apiUrl: string,
+  ) {
+    super(
+      `the stepbatch API at ${apiUrl} did not answer ${method} ${path} within ${seconds(timeoutMs)}`,
+    );
+  }
+}
+
+/**
  * An id the client refuses before sending anything: empty, "." or "..", or with "/" or a control
  * character. Such an id cannot name anything, and in a URL path it would name another route
  * (fetch resolves "/batches/b/jobs/../cancel" to "/batches/b/cancel", the whole batch's cancel).
@@ -67,6 +85,9 @@ export class InvalidIdError extends Error {
     );
   }
 }
+
+/** `30 s`, `0.5 s`: how the CLI and the MCP server say a duration. */
+export const seconds = (ms: number): string => `${ms / 1000} s`;
 
 /** The value, shortened, with control characters made visible (it is printed on one line). */
 function printable(value: string): string {
@@ -94,14 +115,20 @@ function segment(kind: string, value: string): string {
   return encodeURIComponent(value).replaceAll(".", "%2E");
 }
 
+export const DEFAULT_TIMEOUT_MS = 30_000;
+/** Cancels get longer: under load one can take more than 30 s, and it still takes effect. */
+export const DEFAULT_CANCEL_TIMEOUT_MS = 60_000;
+
 export interface StepbatchClientOptions {
   /** Base URL, e.g. http://127.0.0.1:3000 or https://abc.execute-api.us-east-1.amazonaws.com/v1 */
   readonly apiUrl: string;
   readonly token: string;
   /** Recorded in the cancel audit trail as `by`. */
   readonly actor?: string;
-  /** @default 30_000 */
+  /** Time limit of each request but cancels. @default 30_000 */
   readonly timeoutMs?: number;
+  /** Time limit of a cancel request (batch, subset or job). @default 60_000 */
+  readonly cancelTimeoutMs?: number;
 }
 
 /**
@@ -149,6 +176,7 @@ export class StepbatchClient {
   ): Promise<BatchCancelResponse> {
     return this.request("POST", `${batchPath(batchId)}/cancel`, {
       body: options.reason ? { reason: options.reason } : {},
+      timeoutMs: this.cancelTimeoutMs,
     });
   }
 
@@ -160,6 +188,7 @@ export class StepbatchClient {
     // The jobs travel in the body, where any string is safe: the API answers not_found for each.
     return this.request("POST", `${batchPath(batchId)}/cancel`, {
       body: { jobs, ...(options.reason ? { reason: options.reason } : {}) },
+      timeoutMs: this.cancelTimeoutMs,
     });
   }
 
@@ -174,6 +203,7 @@ export class StepbatchClient {
   ): Promise<JobCancelled> {
     return this.request("POST", `${jobPath(batchId, jobId)}/cancel`, {
       body: options.reason ? { reason: options.reason } : {},
+      timeoutMs: this.cancelTimeoutMs,
     });
   }
 
@@ -200,13 +230,24 @@ export class StepbatchClient {
     });
   }
 
+  private get cancelTimeoutMs(): number {
+    return this.options.cancelTimeoutMs ?? DEFAULT_CANCEL_TIMEOUT_MS;
+  }
+
   private async request<T>(
     method: string,
     path: string,
-    options: { body?: unknown; headers?: Record<string, string> } = {},
+    options: { body?: unknown; headers?: Record<string, string>; timeoutMs?: number } = {},
   ): Promise<T> {
     const { body } = options;
+    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    // A timeout while the answer's body arrives is a timeout too: the signal covers both.
+    const timedOut = (error: unknown) =>
+      (error as Error)?.name === "TimeoutError"
+        ? new StepbatchTimeoutError(method, path, timeoutMs, this.baseUrl)
+        : undefined;
     let response: Response;
+    let text: string;
     try {
       response = await fetch(`${this.baseUrl}${path}`, {
         method,
@@ -218,16 +259,17 @@ export class StepbatchClient {
           ...options.headers,
         },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+        signal: AbortSignal.timeout(timeoutMs),
       });
+      text = await response.text();
     } catch (error) {
       const cause =
         (error as Error & { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-      throw new StepbatchConnectionError(
-        `cannot reach the stepbatch API at ${this.baseUrl} (${cause})`,
+      throw (
+        timedOut(error) ??
+        new StepbatchConnectionError(`cannot reach the stepbatch API at ${this.baseUrl} (${cause})`)
       );
     }
-    const text = await response.text();
     let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;

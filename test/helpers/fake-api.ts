@@ -68,3 +68,49 @@ export async function startFakeApi(
     },
   };
 }
+
+/** Routes for an API too busy to answer a cancel in time: cancels hang, `reads` answer. */
+export const cancelsHang =
+  (reads: Record<string, FakeAnswer> = {}) =>
+  (request: FakeRequest): FakeAnswer | undefined =>
+    request.method === "POST" && request.path.endsWith("/cancel")
+      ? "hang"
+      : reads[`${request.method} ${request.path}`];
+
+/** A batch as GET /batches/{batchId} answers it, with the fields the CLI and MCP server read. */
+export function batchView(
+  batchId: string,
+  status: string,
+  jobs: { jobId: string; name: string; status: string }[],
+  extra: Record<string, unknown> = {},
+) {
+  const count = (s: string) => jobs.filter((j) => j.status === s).length;
+  const progress = {
+    total: jobs.length,
+    queued: count("queued"),
+    running: count("running"),
+    succeeded: count("succeeded"),
+    failed: count("failed"),
+    cancelled: count("cancelled"),
+    percent: 0,
+  };
+  return {
+    batchId,
+    name: "fake",
+    status,
+    total: jobs.length,
+    progress,
+    current: [],
+    jobs: jobs.map((j) => ({ ...j, phase: null, wasInPhase: null })),
+    createdAt: "2026-01-01T00:00:00.000Z",
+    ...extra,
+  };
+}
+
+/** `n` jobs job-00001..., the first `cancelled` of them cancelled and the others running. */
+export const jobsOf = (n: number, cancelled: number) =>
+  Array.from({ length: n }, (_, i) => ({
+    jobId: `job-${String(i + 1).padStart(5, "0")}`,
+    name: `j${i + 1}`,
+    status: i < cancelled ? "cancelled" : "running",
+  }));

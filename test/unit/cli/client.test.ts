@@ -1,5 +1,10 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { InvalidIdError, StepbatchClient } from "../../../client/stepbatch-client";
+import {
+  InvalidIdError,
+  StepbatchClient,
+  StepbatchConnectionError,
+  StepbatchTimeoutError,
+} from "../../../client/stepbatch-client";
 import { type FakeAnswer, type FakeApi, startFakeApi } from "../../helpers/fake-api";
 
 let api: FakeApi | undefined;
@@ -72,6 +77,53 @@ describe("the client's paths", () => {
     for (const call of calls)
       expect(reasonOf(call)).toMatch(/^batch id '\.{1,2}' is not a batch id/);
     expect(api.requests).toEqual([]);
+  });
+});
+
+describe("the client's time limits", () => {
+  it("tells a request that got no answer in time from an API it cannot reach", async () => {
+    // Prepare
+    api = await startFakeApi(() => "hang");
+    const slow = clientOf(api, { timeoutMs: 100 });
+    const unreachable = new StepbatchClient({ apiUrl: "http://127.0.0.1:9", token: "t" });
+    // Act
+    const [timedOut, refused] = await Promise.allSettled([
+      slow.getBatch("b-1"),
+      unreachable.getBatch("b-1"),
+    ]);
+    // Assess
+    expect(timedOut).toMatchObject({
+      reason: { name: "StepbatchTimeoutError", method: "GET", timeoutMs: 100 },
+    });
+    expect(reasonOf(timedOut)).toBe(
+      `the stepbatch API at ${api.apiUrl} did not answer GET /batches/b-1 within 0.1 s`,
+    );
+    expect(refused).toMatchObject({ reason: expect.any(StepbatchConnectionError) });
+    expect(refused).not.toMatchObject({ reason: expect.any(StepbatchTimeoutError) });
+  });
+
+  it("waits longer for a cancel than for other calls by default, and as long as told", async () => {
+    // Prepare: every answer takes 300 ms, longer than the 100 ms allowed to other calls.
+    api = await startFakeApi(() => ({ status: 200, body: {}, delayMs: 300 }));
+    const byDefault = clientOf(api, { timeoutMs: 100 });
+    const told = clientOf(api, { timeoutMs: 100, cancelTimeoutMs: 100 });
+    // Act
+    const [cancelled, read, toldCancel] = await Promise.allSettled([
+      byDefault.cancelBatch("b-1"),
+      byDefault.getBatch("b-1"),
+      told.cancelJob("b-1", "job-00001"),
+    ]);
+    // Assess
+    expect(cancelled.status).toBe("fulfilled");
+    expect(read).toMatchObject({ reason: expect.any(StepbatchTimeoutError) });
+    expect(toldCancel).toMatchObject({
+      reason: {
+        name: "StepbatchTimeoutError",
+        method: "POST",
+        path: "/batches/b-1/jobs/job-00001/cancel",
+        timeoutMs: 100,
+      },
+    });
   });
 });
 
