@@ -1,5 +1,11 @@
 import { MissingTokenError } from "../client/connection";
-import { StepbatchApiError, StepbatchConnectionError } from "../client/stepbatch-client";
+import {
+  InvalidIdError,
+  StepbatchApiError,
+  StepbatchConnectionError,
+  StepbatchTimeoutError,
+} from "../client/stepbatch-client";
+import type { ReadBackOutcome } from "./cancel-readback";
 
 /** Exit codes scripts can rely on (documented in the README and in `stepbatch --help`). */
 export const EXIT = {
@@ -13,6 +19,8 @@ export const EXIT = {
   rejected: 7,
   /** `watch`: the batch ended, but not as succeeded. */
   batchNotSucceeded: 8,
+  /** A cancel request timed out and reading the batch back did not show it applied. */
+  cancelUnconfirmed: 9,
   /** Ctrl-C while watching: the batch itself keeps running. */
   interrupted: 130,
 } as const;
@@ -21,13 +29,16 @@ export const EXIT_CODES_HELP = `
 Exit codes:
   0    success (watch: the batch succeeded)
   1    unexpected error
-  2    bad command line
+  2    bad command line, e.g. an id that cannot be one (empty, "." or "..", with "/")
   3    batch or job not found (404)
   4    conflict (409): job already finished, in its final commit, still active, or Idempotency-Key reused
   5    missing or wrong token (401/403)
-  6    the API cannot be reached
+  6    the API cannot be reached, or did not answer in time (--timeout)
   7    the API refused the request as invalid (400/413)
   8    watch: the batch ended without succeeding (completed_with_errors, failed or cancelled)
+  9    a cancel request timed out and the batch, read back, shows no cancel yet: it may still
+       be applied (check with stepbatch status); a cancel that timed out but shows as applied
+       exits 0, one that can no longer win (job finished or in its final commit) exits 4
   130  Ctrl-C while watching (the batch keeps running)`;
 
 /** Maps an error to its exit code and one line for the user (never a stack trace). */
@@ -50,10 +61,24 @@ export function describeFailure(error: unknown): { code: number; line: string } 
       code: EXIT.unreachable,
       line: `${error.message}; is the local stack running (npm start)?`,
     };
+  if (error instanceof StepbatchTimeoutError)
+    return {
+      code: EXIT.unreachable,
+      line: `${error.message}; it may be overloaded: --timeout <seconds> waits longer`,
+    };
   if (error instanceof MissingTokenError) return { code: EXIT.auth, line: error.message };
-  if (error instanceof UsageError) return { code: EXIT.usage, line: error.message };
+  if (error instanceof UsageError || error instanceof InvalidIdError)
+    return { code: EXIT.usage, line: error.message };
   return { code: EXIT.error, line: (error as Error)?.message ?? String(error) };
 }
+
+/** The exit code of a cancel that timed out, from what reading the batch back showed. */
+export const READ_BACK_EXIT: Readonly<Record<ReadBackOutcome, number>> = {
+  took_effect: EXIT.ok,
+  nothing_to_cancel: EXIT.ok,
+  not_cancelled: EXIT.conflict,
+  unconfirmed: EXIT.cancelUnconfirmed,
+};
 
 /** A mistake in the command line, found after commander parsed it. */
 export class UsageError extends Error {

@@ -1,9 +1,15 @@
 import { writeFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { currentActor, resolveConnection } from "../client/connection";
-import { StepbatchClient } from "../client/stepbatch-client";
+import {
+  DEFAULT_CANCEL_TIMEOUT_MS,
+  DEFAULT_TIMEOUT_MS,
+  StepbatchClient,
+  StepbatchTimeoutError,
+} from "../client/stepbatch-client";
 import { BATCH_STATUSES } from "../functions/domain/model";
-import { describeFailure, EXIT, EXIT_CODES_HELP, UsageError } from "./exit-codes";
+import { type CancelTarget, readBackCancel } from "./cancel-readback";
+import { describeFailure, EXIT, EXIT_CODES_HELP, READ_BACK_EXIT, UsageError } from "./exit-codes";
 import * as format from "./format";
 import { readJobs } from "./jobs-input";
 import { serveMcp } from "./mcp";
@@ -13,14 +19,39 @@ interface GlobalOptions {
   apiUrl?: string;
   token?: string;
   json?: boolean;
+  /** Milliseconds, from --timeout <seconds>. */
+  timeout?: number;
 }
+
+/** --timeout or STEPBATCH_TIMEOUT: a number of seconds greater than 0 (fractions allowed), in ms. */
+const timeoutMs = (value: string) => {
+  const s = Number(value);
+  if (!Number.isFinite(s) || s <= 0 || value.trim() === "")
+    throw new UsageError(
+      `--timeout (or STEPBATCH_TIMEOUT) must be a number of seconds greater than 0, not '${value}'`,
+    );
+  return Math.max(1, Math.round(s * 1000));
+};
 
 const program = new Command("stepbatch")
   .description(
-    "Run batches of long jobs on AWS and stop them safely.\nThe API URL and token come from --api-url/--token, STEPBATCH_API_URL/STEPBATCH_TOKEN, or the local stack (npm start).",
+    [
+      "Run batches of long jobs on AWS and stop them safely.",
+      "The API URL and token come from --api-url/--token, STEPBATCH_API_URL/STEPBATCH_TOKEN, or the local stack (npm start).",
+      `A request gives up after ${DEFAULT_TIMEOUT_MS / 1000} s, a cancel after ${DEFAULT_CANCEL_TIMEOUT_MS / 1000} s; --timeout <seconds> (or STEPBATCH_TIMEOUT) sets both.`,
+      "A cancel that times out is not reported as failed: the batch is read back and what it shows is reported (exit 0 if the cancel took effect, 9 if it cannot tell; see Exit codes).",
+    ].join("\n"),
   )
   .addOption(new Option("--api-url <url>", "API base URL"))
   .addOption(new Option("--token <token>", "API token"))
+  .addOption(
+    new Option(
+      "--timeout <seconds>",
+      `seconds to wait for each answer of the API (default ${DEFAULT_TIMEOUT_MS / 1000}, ${DEFAULT_CANCEL_TIMEOUT_MS / 1000} for cancels)`,
+    )
+      .env("STEPBATCH_TIMEOUT")
+      .argParser(timeoutMs),
+  )
   .option("--json", "print the API's JSON answers instead of tables", false)
   .addHelpText("after", EXIT_CODES_HELP)
   .exitOverride()
@@ -30,7 +61,7 @@ const program = new Command("stepbatch")
 
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
 const client = () => {
-  const { apiUrl, token } = globals();
+  const { apiUrl, token, timeout } = globals();
   const connection = resolveConnection({
     ...(apiUrl ? { apiUrl } : {}),
     ...(token ? { token } : {}),
@@ -39,6 +70,7 @@ const client = () => {
     apiUrl: connection.apiUrl,
     token: connection.token,
     actor: currentActor(),
+    ...(timeout ? { timeoutMs: timeout, cancelTimeoutMs: timeout } : {}),
   });
 };
 const print = (json: unknown, human: string) =>
@@ -49,6 +81,35 @@ const positiveInt = (what: string) => (value: string) => {
     throw new UsageError(`${what} must be a whole number of at least 1, not '${value}'`);
   return n;
 };
+
+/**
+ * Sends a cancel and prints its answer. When the request times out, the cancel may well have
+ * taken effect (under load one can take longer than the client waits): reads the batch back and
+ * reports what it shows instead of a failure, with an exit code that says which (READ_BACK_EXIT).
+ */
+async function cancel<T>(
+  target: CancelTarget,
+  send: (api: StepbatchClient) => Promise<T>,
+  show: (answer: T) => string,
+): Promise<void> {
+  const api = client();
+  let answer: T;
+  try {
+    answer = await send(api);
+  } catch (error) {
+    if (!(error instanceof StepbatchTimeoutError)) throw error;
+    const readBack = await readBackCancel(api, target, error);
+    const check = `; check with: stepbatch status ${target.batchId}${target.scope === "job" ? ` --job ${target.jobId}` : ""} (sending the cancel again is safe)`;
+    process.exitCode = READ_BACK_EXIT[readBack.outcome];
+    if (process.exitCode === EXIT.ok) print(readBack, readBack.message);
+    else
+      process.stderr.write(
+        `stepbatch: ${readBack.message}${readBack.outcome === "unconfirmed" ? check : ""}\n`,
+      );
+    return;
+  }
+  print(answer, show(answer));
+}
 
 /** Watches until the batch ends; Ctrl-C stops the watching, not the batch, and says so. */
 async function watch(batchId: string, intervalMs: number): Promise<number> {
@@ -182,11 +243,17 @@ program
         .map((j) => j.trim())
         .filter(Boolean);
       if (items.length === 0) throw new UsageError("--jobs names no job");
-      const answer = await client().cancelJobs(batchId, items, reason);
-      print(answer, format.subsetCancelled(answer));
+      await cancel(
+        { scope: "subset", batchId, jobs: items },
+        (api) => api.cancelJobs(batchId, items, reason),
+        format.subsetCancelled,
+      );
     } else {
-      const answer = await client().cancelBatch(batchId, reason);
-      print(answer, format.batchCancelled(answer));
+      await cancel(
+        { scope: "batch", batchId },
+        (api) => api.cancelBatch(batchId, reason),
+        format.batchCancelled,
+      );
     }
   });
 
@@ -197,12 +264,11 @@ program
   .argument("<jobId>")
   .option("-r, --reason <reason>", "why (kept in the audit trail)")
   .action(async (batchId: string, jobId: string, options) => {
-    const answer = await client().cancelJob(
-      batchId,
-      jobId,
-      options.reason ? { reason: options.reason } : {},
+    await cancel(
+      { scope: "job", batchId, jobId },
+      (api) => api.cancelJob(batchId, jobId, options.reason ? { reason: options.reason } : {}),
+      (answer) => answer.message,
     );
-    print(answer, answer.message);
   });
 
 program

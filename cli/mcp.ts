@@ -1,8 +1,13 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { z } from "zod";
-import { StepbatchApiError, type StepbatchClient } from "../client/stepbatch-client";
+import {
+  StepbatchApiError,
+  type StepbatchClient,
+  StepbatchTimeoutError,
+} from "../client/stepbatch-client";
 import { BATCH_STATUSES } from "../functions/domain/model";
+import { type CancelTarget, readBackCancel } from "./cancel-readback";
 
 const jobSchema = z.union([
   z.string().describe('a job name, e.g. "RY.TO"'),
@@ -22,30 +27,33 @@ const jobSchema = z.union([
 
 type ToolAnswer = { content: { type: "text"; text: string }[]; isError?: boolean };
 
-const ok = (body: Record<string, unknown>): ToolAnswer => ({
-  content: [{ type: "text", text: JSON.stringify({ success: true, ...body }, null, 2) }],
+const reply = (success: boolean, body: Record<string, unknown>): ToolAnswer => ({
+  content: [{ type: "text", text: JSON.stringify({ success, ...body }, null, 2) }],
+  ...(success ? {} : { isError: true }),
 });
+const ok = (body: Record<string, unknown>): ToolAnswer => reply(true, body);
 
 /** Errors come back as `success: false` with one clear message, e.g. "Job X not found". */
 function failed(error: unknown): ToolAnswer {
   const message = error instanceof StepbatchApiError ? error.message : (error as Error).message;
   const extra =
     error instanceof StepbatchApiError ? { status: error.status, code: error.code } : {};
-  return {
-    content: [
-      { type: "text", text: JSON.stringify({ success: false, message, ...extra }, null, 2) },
-    ],
-    isError: true,
-  };
+  return reply(false, { message, ...extra });
 }
 
-async function answer(run: () => Promise<Record<string, unknown>>): Promise<ToolAnswer> {
+async function answer(
+  run: () => Promise<Record<string, unknown> | ToolAnswer>,
+): Promise<ToolAnswer> {
   try {
-    return ok(await run());
+    const body = await run();
+    return isToolAnswer(body) ? body : ok(body);
   } catch (error) {
     return failed(error);
   }
 }
+
+const isToolAnswer = (body: Record<string, unknown> | ToolAnswer): body is ToolAnswer =>
+  Array.isArray(body.content);
 
 /** The stepbatch MCP server: seven tools over the same typed client the CLI uses. */
 export function createMcpServer(client: StepbatchClient): McpServer {
@@ -120,10 +128,31 @@ export function createMcpServer(client: StepbatchClient): McpServer {
     ({ batchId }) => answer(async () => ({ ...(await client.getResults(batchId)) })),
   );
 
-  /** What a cancel of some jobs reports beside its outcomes: the results kept so far. */
+  /** What a cancel of some jobs or one job reports beside its outcomes: the results kept so far. */
   const resultsSoFar = async (batchId: string) => {
     const { jobsProcessed, partialResults, hasResults } = await client.getResults(batchId);
     return { jobsProcessed, partialResults, hasResults };
+  };
+
+  /** Sends the cancel request (and nothing else) and shapes its answer. */
+  const sendCancel = async (
+    target: CancelTarget,
+    options: { reason?: string },
+  ): Promise<Record<string, unknown>> => {
+    if (target.scope === "job") {
+      const one = await client.cancelJob(target.batchId, target.jobId, options);
+      return { message: one.message, status: one.status, wasInPhase: one.wasInPhase };
+    }
+    if (target.scope === "subset") {
+      const subset = await client.cancelJobs(target.batchId, target.jobs, options);
+      return {
+        message: subset.message,
+        status: ["none_cancelled", "cancelled", "partially_cancelled"][subset.result],
+        result: subset.result,
+        outcomes: subset.outcomes,
+      };
+    }
+    return { ...(await client.cancelBatch(target.batchId, options)) };
   };
 
   server.registerTool(
@@ -131,37 +160,48 @@ export function createMcpServer(client: StepbatchClient): McpServer {
     {
       title: "Cancel a batch, some jobs, or one job",
       description:
-        "Stop work safely. With only batchId: cancel the whole batch (running phases stop within about a second; jobs in their final commit complete). With jobs: cancel those jobs (ids or names) and get an outcome per job. With jobId: cancel one job. Returns the results kept so far; call consolidate_temporary_results to keep them permanently.",
+        "Stop work safely. With only batchId: cancel the whole batch (running phases stop within about a second; jobs in their final commit complete). With jobs: cancel those jobs (ids or names) and get an outcome per job. With jobId: cancel one job. Returns the results kept so far; call consolidate_temporary_results to keep them permanently. If the cancel request times out, the batch is read back: timedOut is true, success says whether the cancel shows as applied, and message says what the batch shows.",
       inputSchema: {
         batchId: z.string(),
         jobs: z.array(z.string()).optional().describe("job ids or names to cancel (a subset)"),
-        jobId: z.string().optional().describe("one job id to cancel"),
+        jobId: z.string().optional().describe("one job id to cancel (not with jobs)"),
         reason: z.string().optional().describe("why; kept in the audit trail"),
       },
     },
     ({ batchId, jobs, jobId, reason }) =>
       answer(async () => {
+        // An empty jobId or jobs list must not fall through to cancelling the whole batch.
+        if (jobId !== undefined && jobs !== undefined)
+          throw new Error("give jobs (a subset) or jobId (one job), not both");
+        if (jobs?.length === 0)
+          throw new Error("jobs names no job; to cancel the whole batch, leave jobs out");
         const options = reason ? { reason } : {};
-        if (jobId) {
-          const one = await client.cancelJob(batchId, jobId, options);
-          return {
-            message: one.message,
-            status: one.status,
-            wasInPhase: one.wasInPhase,
-            ...(await resultsSoFar(batchId)),
-          };
+        const target: CancelTarget =
+          jobId !== undefined
+            ? { scope: "job", batchId, jobId }
+            : jobs
+              ? { scope: "subset", batchId, jobs }
+              : { scope: "batch", batchId };
+        let sent: Record<string, unknown>;
+        try {
+          sent = await sendCancel(target, options);
+        } catch (error) {
+          if (!(error instanceof StepbatchTimeoutError)) throw error;
+          // The cancel may have taken effect all the same: say what the batch shows.
+          const readBack = await readBackCancel(client, target, error);
+          const applied =
+            readBack.outcome === "took_effect" || readBack.outcome === "nothing_to_cancel";
+          return reply(applied, {
+            ...readBack,
+            message: applied
+              ? `${readBack.message}; call get_bulk_job_results for the results kept so far`
+              : readBack.outcome === "unconfirmed"
+                ? `${readBack.message}; call check_job_status with batchId ${batchId} to see whether it was, or cancel_job again (a cancel is idempotent)`
+                : readBack.message,
+          });
         }
-        if (jobs && jobs.length > 0) {
-          const subset = await client.cancelJobs(batchId, jobs, options);
-          return {
-            message: subset.message,
-            status: ["none_cancelled", "cancelled", "partially_cancelled"][subset.result],
-            result: subset.result,
-            outcomes: subset.outcomes,
-            ...(await resultsSoFar(batchId)),
-          };
-        }
-        return { ...(await client.cancelBatch(batchId, options)) };
+        // A batch cancel answers with its results; a job or subset cancel gets them here.
+        return target.scope === "batch" ? sent : { ...sent, ...(await resultsSoFar(batchId)) };
       }),
   );
 

@@ -50,17 +50,91 @@ export class StepbatchConnectionError extends Error {
   override readonly name = "StepbatchConnectionError";
 }
 
+/**
+ * The API did not answer in time. Unlike a connection error, the request may have arrived and may
+ * still be applied: after a cancel times out, read the batch back before saying it failed.
+ */
+export class StepbatchTimeoutError extends Error {
+  override readonly name = "StepbatchTimeoutError";
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly timeoutMs: number,
+    apiUrl: string,
+  ) {
+    super(
+      `the stepbatch API at ${apiUrl} did not answer ${method} ${path} within ${seconds(timeoutMs)}`,
+    );
+  }
+}
+
+/**
+ * An id the client refuses before sending anything: empty, "." or "..", or with "/" or a control
+ * character. Such an id cannot name anything, and in a URL path it would name another route
+ * (fetch resolves "/batches/b/jobs/../cancel" to "/batches/b/cancel", the whole batch's cancel).
+ */
+export class InvalidIdError extends Error {
+  override readonly name = "InvalidIdError";
+  constructor(
+    /** What the value was given as, e.g. "job id". */
+    readonly kind: string,
+    readonly value: string,
+  ) {
+    super(
+      `${kind} '${printable(value)}' is not a ${kind}: it cannot be empty, "." or "..", or contain "/" or control characters`,
+    );
+  }
+}
+
+/** `30 s`, `0.5 s`: how the CLI and the MCP server say a duration. */
+export const seconds = (ms: number): string => `${ms / 1000} s`;
+
+/** The value, shortened, with control characters made visible (it is printed on one line). */
+function printable(value: string): string {
+  const shown = value.length > 80 ? `${value.slice(0, 80)}...` : value;
+  return shown.replace(
+    /\p{Cc}/gu,
+    (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/**
+ * One URL path segment that stays one segment and names what it was given: refuses what cannot
+ * be an id, then percent-encodes everything but letters, digits and "-_!~*'()" ("." too, as %2E,
+ * so no value is ever a dot segment that the URL parser would resolve).
+ */
+function segment(kind: string, value: string): string {
+  if (
+    value === "" ||
+    value === "." ||
+    value === ".." ||
+    value.includes("/") ||
+    /\p{Cc}/u.test(value)
+  )
+    throw new InvalidIdError(kind, value);
+  return encodeURIComponent(value).replaceAll(".", "%2E");
+}
+
+export const DEFAULT_TIMEOUT_MS = 30_000;
+/** Cancels get longer: under load one can take more than 30 s, and it still takes effect. */
+export const DEFAULT_CANCEL_TIMEOUT_MS = 60_000;
+
 export interface StepbatchClientOptions {
   /** Base URL, e.g. http://127.0.0.1:3000 or https://abc.execute-api.us-east-1.amazonaws.com/v1 */
   readonly apiUrl: string;
   readonly token: string;
   /** Recorded in the cancel audit trail as `by`. */
   readonly actor?: string;
-  /** @default 30_000 */
+  /** Time limit of each request but cancels. @default 30_000 */
   readonly timeoutMs?: number;
+  /** Time limit of a cancel request (batch, subset or job). @default 60_000 */
+  readonly cancelTimeoutMs?: number;
 }
 
-/** The one typed client of the stepbatch HTTP API, used by the CLI and the MCP server. */
+/**
+ * The one typed client of the stepbatch HTTP API, used by the CLI and the MCP server. Every
+ * method is async, so an id it refuses rejects the promise like any other failure.
+ */
 export class StepbatchClient {
   private readonly baseUrl: string;
 
@@ -68,16 +142,17 @@ export class StepbatchClient {
     this.baseUrl = options.apiUrl.replace(/\/+$/, "");
   }
 
-  submit(body: SubmitBody, options: { idempotencyKey?: string } = {}): Promise<SubmitResponse> {
-    return this.request(
-      "POST",
-      "/batches",
+  async submit(
+    body: SubmitBody,
+    options: { idempotencyKey?: string } = {},
+  ): Promise<SubmitResponse> {
+    return this.request("POST", "/batches", {
       body,
-      options.idempotencyKey ? { "idempotency-key": options.idempotencyKey } : {},
-    );
+      headers: options.idempotencyKey ? { "idempotency-key": options.idempotencyKey } : {},
+    });
   }
 
-  listBatches(
+  async listBatches(
     query: { status?: BatchStatus; limit?: number; cursor?: string } = {},
   ): Promise<BatchList> {
     const params = new URLSearchParams();
@@ -87,83 +162,92 @@ export class StepbatchClient {
     return this.request("GET", `/batches${suffix}`);
   }
 
-  getBatch(batchId: string): Promise<BatchView> {
-    return this.request("GET", `/batches/${encodeURIComponent(batchId)}`);
+  async getBatch(batchId: string): Promise<BatchView> {
+    return this.request("GET", batchPath(batchId));
   }
 
-  getResults(batchId: string): Promise<ResultsView> {
-    return this.request("GET", `/batches/${encodeURIComponent(batchId)}/results`);
+  async getResults(batchId: string): Promise<ResultsView> {
+    return this.request("GET", `${batchPath(batchId)}/results`);
   }
 
-  cancelBatch(batchId: string, options: { reason?: string } = {}): Promise<BatchCancelResponse> {
-    return this.request(
-      "POST",
-      `/batches/${encodeURIComponent(batchId)}/cancel`,
-      options.reason ? { reason: options.reason } : {},
-    );
+  async cancelBatch(
+    batchId: string,
+    options: { reason?: string } = {},
+  ): Promise<BatchCancelResponse> {
+    return this.request("POST", `${batchPath(batchId)}/cancel`, {
+      body: options.reason ? { reason: options.reason } : {},
+      timeoutMs: this.cancelTimeoutMs,
+    });
   }
 
-  cancelJobs(
+  async cancelJobs(
     batchId: string,
     jobs: readonly string[],
     options: { reason?: string } = {},
   ): Promise<SubsetCancelResponse> {
-    return this.request("POST", `/batches/${encodeURIComponent(batchId)}/cancel`, {
-      jobs,
-      ...(options.reason ? { reason: options.reason } : {}),
+    // The jobs travel in the body, where any string is safe: the API answers not_found for each.
+    return this.request("POST", `${batchPath(batchId)}/cancel`, {
+      body: { jobs, ...(options.reason ? { reason: options.reason } : {}) },
+      timeoutMs: this.cancelTimeoutMs,
     });
   }
 
-  getJob(batchId: string, jobId: string): Promise<JobView> {
-    return this.request(
-      "GET",
-      `/batches/${encodeURIComponent(batchId)}/jobs/${encodeURIComponent(jobId)}`,
-    );
+  async getJob(batchId: string, jobId: string): Promise<JobView> {
+    return this.request("GET", jobPath(batchId, jobId));
   }
 
-  cancelJob(
+  async cancelJob(
     batchId: string,
     jobId: string,
     options: { reason?: string } = {},
   ): Promise<JobCancelled> {
-    return this.request(
-      "POST",
-      `/batches/${encodeURIComponent(batchId)}/jobs/${encodeURIComponent(jobId)}/cancel`,
-      options.reason ? { reason: options.reason } : {},
-    );
+    return this.request("POST", `${jobPath(batchId, jobId)}/cancel`, {
+      body: options.reason ? { reason: options.reason } : {},
+      timeoutMs: this.cancelTimeoutMs,
+    });
   }
 
-  deleteJob(batchId: string, jobId: string): Promise<DeletedJob> {
-    return this.request(
-      "DELETE",
-      `/batches/${encodeURIComponent(batchId)}/jobs/${encodeURIComponent(jobId)}`,
-    );
+  async deleteJob(batchId: string, jobId: string): Promise<DeletedJob> {
+    return this.request("DELETE", jobPath(batchId, jobId));
   }
 
-  consolidate(batchId: string): Promise<Consolidated> {
-    return this.request("POST", `/batches/${encodeURIComponent(batchId)}/consolidate`);
+  async consolidate(batchId: string): Promise<Consolidated> {
+    return this.request("POST", `${batchPath(batchId)}/consolidate`);
   }
 
   /** Local stack only: the schedules of config/schedules.json as deployed. */
-  localSchedules(): Promise<{ schedules: LocalScheduleView[] }> {
+  async localSchedules(): Promise<{ schedules: LocalScheduleView[] }> {
     return this.request("GET", "/_local/schedules");
   }
 
   /** Local stack only: runs one occurrence of a schedule now, as EventBridge Scheduler would. */
-  runLocalSchedule(
+  async runLocalSchedule(
     name: string,
     options: { scheduledTime?: string } = {},
   ): Promise<SubmitResponse & { schedule: string; scheduledTime: string }> {
-    return this.request("POST", `/_local/schedules/${encodeURIComponent(name)}/run`, options);
+    return this.request("POST", `/_local/schedules/${segment("schedule name", name)}/run`, {
+      body: options,
+    });
+  }
+
+  private get cancelTimeoutMs(): number {
+    return this.options.cancelTimeoutMs ?? DEFAULT_CANCEL_TIMEOUT_MS;
   }
 
   private async request<T>(
     method: string,
     path: string,
-    body?: unknown,
-    headers: Record<string, string> = {},
+    options: { body?: unknown; headers?: Record<string, string>; timeoutMs?: number } = {},
   ): Promise<T> {
+    const { body } = options;
+    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    // A timeout while the answer's body arrives is a timeout too: the signal covers both.
+    const timedOut = (error: unknown) =>
+      (error as Error)?.name === "TimeoutError"
+        ? new StepbatchTimeoutError(method, path, timeoutMs, this.baseUrl)
+        : undefined;
     let response: Response;
+    let text: string;
     try {
       response = await fetch(`${this.baseUrl}${path}`, {
         method,
@@ -172,19 +256,20 @@ export class StepbatchClient {
           accept: "application/json",
           ...(body !== undefined ? { "content-type": "application/json" } : {}),
           ...(this.options.actor ? { "x-stepbatch-actor": this.options.actor } : {}),
-          ...headers,
+          ...options.headers,
         },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+        signal: AbortSignal.timeout(timeoutMs),
       });
+      text = await response.text();
     } catch (error) {
       const cause =
         (error as Error & { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-      throw new StepbatchConnectionError(
-        `cannot reach the stepbatch API at ${this.baseUrl} (${cause})`,
+      throw (
+        timedOut(error) ??
+        new StepbatchConnectionError(`cannot reach the stepbatch API at ${this.baseUrl} (${cause})`)
       );
     }
-    const text = await response.text();
     let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;
@@ -207,3 +292,7 @@ export class StepbatchClient {
     return parsed as T;
   }
 }
+
+const batchPath = (batchId: string) => `/batches/${segment("batch id", batchId)}`;
+const jobPath = (batchId: string, jobId: string) =>
+  `${batchPath(batchId)}/jobs/${segment("job id", jobId)}`;

@@ -186,6 +186,24 @@ describe("stepbatch cancel", () => {
     await api.cancel(batchId);
   });
 
+  it("refuses cancel-job <batch> .. with exit 2 and cancels nothing: '..' is no job id, and was once the batch's cancel route", async () => {
+    // Prepare
+    const batchId = await slowBatch(["kept-1", "kept-2"]);
+    // Act
+    const run = await runCli(target, ["cancel-job", batchId, ".."]);
+    // Assess
+    const view = (await api.batch(batchId)).body;
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(
+      `stepbatch: job id '..' is not a job id: it cannot be empty, "." or "..", or contain "/" or control characters\n`,
+    );
+    expect(run.stdout).toBe("");
+    expect(view.cancel).toBeUndefined();
+    expect(view.progress.cancelled).toBe(0);
+    expect(["queued", "running"]).toContain(view.status);
+    await api.cancel(batchId);
+  });
+
   it("cancel-job, then delete-job, status --job, results --output and consolidate", async () => {
     // Prepare
     const batchId = await slowBatch(["only"]);

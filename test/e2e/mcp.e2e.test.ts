@@ -141,7 +141,9 @@ describe("the MCP server", () => {
     });
     const noBatch = await callTool("check_job_status", { batchId: "b-zzzzzzzz-00000000" });
     const noJob = await callTool("cancel_job", { batchId, jobId: "job-00099" });
+    const dotJob = await callTool("cancel_job", { batchId, jobId: ".." });
     const badStart = await callTool("start_bulk_job", { jobs: ["same", "same"] });
+    const unchanged = await callTool("check_job_status", { batchId });
     expect(noBatch).toMatchObject({
       success: false,
       isError: true,
@@ -152,7 +154,15 @@ describe("the MCP server", () => {
       success: false,
       message: `Job job-00099 not found in batch ${batchId}`,
     });
+    expect(dotJob).toMatchObject({
+      success: false,
+      isError: true,
+      message: expect.stringMatching(/^job id '\.\.' is not a job id/),
+    });
     expect(badStart).toMatchObject({ success: false, code: "VALIDATION_FAILED" });
+    // None of these cancelled anything: ".." once reached the whole batch's cancel route.
+    expect(unchanged.progress.cancelled).toBe(0);
+    expect(unchanged.cancel).toBeUndefined();
     await callTool("cancel_job", { batchId });
   });
 });

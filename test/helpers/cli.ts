@@ -1,9 +1,15 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
-import { PROJECT_ROOT } from "../../local/stack";
+import { fileURLToPath } from "node:url";
 import type { E2ETarget } from "./e2e";
 
+// Found from here rather than imported from the local stack, so unit tests that run the CLI
+// against a fake API do not load the stack.
+const PROJECT_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const STEPBATCH_BIN = join(PROJECT_ROOT, "bin", "stepbatch.mjs");
+
+/** Where the CLI sends its requests: a stack under test, or a fake API. */
+export type CliTarget = Pick<E2ETarget, "apiUrl" | "token">;
 
 export interface CliRun {
   readonly code: number | null;
@@ -12,7 +18,7 @@ export interface CliRun {
 }
 
 /** The environment a user would set to point the CLI at the stack under test. */
-export const cliEnv = (target: E2ETarget, extra: Record<string, string> = {}) => ({
+export const cliEnv = (target: CliTarget, extra: Record<string, string> = {}) => ({
   ...process.env,
   STEPBATCH_API_URL: target.apiUrl,
   STEPBATCH_TOKEN: target.token,
@@ -21,7 +27,7 @@ export const cliEnv = (target: E2ETarget, extra: Record<string, string> = {}) =>
 
 /** Starts `stepbatch <args>` as a real process. */
 export function startCli(
-  target: E2ETarget,
+  target: CliTarget,
   args: string[],
   env: Record<string, string> = {},
 ): ChildProcess {
@@ -34,7 +40,7 @@ export function startCli(
 
 /** Runs `stepbatch <args>` to its end, optionally feeding stdin. */
 export function runCli(
-  target: E2ETarget,
+  target: CliTarget,
   args: string[],
   options: { stdin?: string; env?: Record<string, string> } = {},
 ): Promise<CliRun> {
