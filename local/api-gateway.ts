@@ -45,10 +45,15 @@ export async function startApiGateway(options: {
     const requestId = randomUUID();
     // Whatever goes wrong with one request is answered to that request: it never ends the process.
     serve(request, response, requestId).catch((error: unknown) => {
-      logError(
-        `stepbatch: request ${requestId} failed in the local API gateway: ${oneLine(error)}`,
-      );
       answerInternalError(response, requestId);
+      if (request.socket.destroyed) return; // the client hung up: nothing went wrong here
+      try {
+        logError(
+          `stepbatch: request ${requestId} failed in the local API gateway: ${oneLine(error)}`,
+        );
+      } catch {
+        // a log that cannot be written must not end the process either
+      }
     });
   });
 

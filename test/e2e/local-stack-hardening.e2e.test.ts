@@ -46,6 +46,17 @@ describe("the local stack under requests that crash an emulator's handler", () =
     // Assess
     expect(listed.status).toBe(200);
   });
+  it("still answers the API after a client hangs up mid-request on the API itself", async () => {
+    // Act
+    await hangUpMidRequest(
+      stack.apiUrl,
+      `POST /batches HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${stack.token}\r\nContent-Type: application/json`,
+      '{"jobs":',
+    );
+    const listed = await api.call("GET", "/batches");
+    // Assess
+    expect(listed.status).toBe(200);
+  });
 });
 
 describe("routing on the raw path, as API Gateway does", () => {
