@@ -7,17 +7,20 @@ import type {
   APIGatewayProxyResult,
 } from "aws-lambda";
 import type { RunningService } from "./emulators";
-import type { LocalLambdaRuntime } from "./lambda-runtime";
+import { LambdaInvocationError, type LocalLambdaRuntime } from "./lambda-runtime";
 import type { LocalRoute } from "./template";
 
 const STAGE = "v1";
 
-export type LocalRoutes = (
-  method: string,
-  path: string,
-  body: string,
-  authorization: string,
-) => Promise<{ status: number; body: unknown }>;
+/** A request to a local-only route: the raw path (no stage), headers in lower case, the body text. */
+export interface LocalRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+export type LocalRoutes = (request: LocalRequest) => Promise<{ status: number; body: unknown }>;
 const MAX_BODY_BYTES = 10 * 1024 * 1024; // API Gateway's payload limit
 
 /**
@@ -32,38 +35,62 @@ export async function startApiGateway(options: {
   readonly host?: string;
   /** Local-only routes under /_local/ (like LocalStack's /_localstack/): not part of the API. */
   readonly localRoutes?: LocalRoutes;
+  /** Where a failed invocation is reported, one line each. @default standard error */
+  readonly logError?: (line: string) => void;
 }): Promise<RunningService & { port: number }> {
   const host = options.host ?? "127.0.0.1";
+  const logError = options.logError ?? ((line: string) => process.stderr.write(`${line}\n`));
   const compiled = options.routes.map((route) => ({ route, matcher: compile(route.path) }));
   const server = createServer((request, response) => {
-    void serve(request, response).catch((error) => {
-      send(response, 500, {
-        error: {
-          code: "INTERNAL",
-          message: `local API gateway error: ${(error as Error).message}`,
-        },
-      });
+    const requestId = randomUUID();
+    // Whatever goes wrong with one request is answered to that request: it never ends the process.
+    serve(request, response, requestId).catch((error: unknown) => {
+      answerInternalError(response, requestId);
+      if (request.socket.destroyed) return; // the client hung up: nothing went wrong here
+      try {
+        logError(
+          `stepbatch: request ${requestId} failed in the local API gateway: ${oneLine(error)}`,
+        );
+      } catch {
+        // a log that cannot be written must not end the process either
+      }
     });
   });
 
-  const serve = async (request: IncomingMessage, response: ServerResponse) => {
-    const url = new URL(request.url ?? "/", `http://${host}`);
-    const path = url.pathname.replace(new RegExp(`^/${STAGE}(?=/|$)`), "") || "/";
+  const serve = async (request: IncomingMessage, response: ServerResponse, requestId: string) => {
     const method = request.method ?? "GET";
+    // API Gateway routes on the path as sent: no dot-segment normalisation and no decoding before
+    // matching (new URL() would turn /jobs/%2E%2E/cancel into another route), then decodes each
+    // path parameter.
+    const target = request.url ?? "/";
+    const queryAt = target.indexOf("?");
+    const rawPath = queryAt === -1 ? target : target.slice(0, queryAt);
+    const path = rawPath.replace(new RegExp(`^/${STAGE}(?=/|$)`), "") || "/";
     if (path.startsWith("/_local/") && options.localRoutes) {
-      const body = (await readBody(request)) ?? "";
-      const answer = await options.localRoutes(
+      const body = await readBody(request);
+      if (body === undefined) {
+        send(response, 413, {
+          error: {
+            code: "PAYLOAD_TOO_LARGE",
+            message: `request body is larger than ${MAX_BODY_BYTES} bytes`,
+          },
+        });
+        return;
+      }
+      const answer = await options.localRoutes({
         method,
         path,
+        headers: headersOf(request),
         body,
-        String(request.headers.authorization ?? ""),
-      );
+      });
       send(response, answer.status, answer.body);
       return;
     }
-    const found = compiled
-      .map(({ route, matcher }) => ({ route, params: matcher(path) }))
-      .filter((m) => m.params);
+    const found = rawPath.startsWith("/")
+      ? compiled
+          .map(({ route, matcher }) => ({ route, params: matcher(path) }))
+          .filter((m) => m.params)
+      : [];
     const match = found.find((m) => m.route.method === method);
     if (!match?.params) {
       // API Gateway's answer for an unknown route or method.
@@ -85,14 +112,9 @@ export async function startApiGateway(options: {
       });
       return;
     }
-    const headers = Object.fromEntries(
-      Object.entries(request.headers).map(([k, v]) => [
-        k,
-        Array.isArray(v) ? v.join(",") : (v ?? ""),
-      ]),
-    );
-    const query = url.searchParams.size > 0 ? Object.fromEntries(url.searchParams) : null;
-    const requestId = randomUUID();
+    const headers = headersOf(request);
+    const searchParams = new URLSearchParams(queryAt === -1 ? "" : target.slice(queryAt + 1));
+    const query = searchParams.size > 0 ? Object.fromEntries(searchParams) : null;
     let principalId = "anonymous";
 
     if (match.route.authorizerFunctionArn) {
@@ -106,6 +128,12 @@ export async function startApiGateway(options: {
         match.params,
         requestId,
       );
+      if (verdict instanceof Error) {
+        // An authorizer that fails (rather than refusing) is a 500 from API Gateway.
+        logError(`stepbatch: request ${requestId}: the authorizer failed: ${oneLine(verdict)}`);
+        answerInternalError(response, requestId);
+        return;
+      }
       if (verdict === "unauthorized") {
         send(response, 401, {
           error: {
@@ -163,9 +191,13 @@ export async function startApiGateway(options: {
         "x-amzn-requestid": requestId,
       });
       response.end(result.body ?? "");
-    } catch {
-      // A handler that throws is a 502 from API Gateway.
-      send(response, 502, { error: { code: "INTERNAL", message: "Internal server error" } });
+    } catch (error) {
+      // The invocation failed at the Lambda level (a throw past middy, a module that does not
+      // load, a timeout): this request gets a 500 naming its id, and the log gets one line.
+      logError(
+        `stepbatch: request ${requestId} (${method} ${match.route.path}) failed: ${oneLine(error)}`,
+      );
+      answerInternalError(response, requestId);
     }
   };
 
@@ -202,7 +234,7 @@ async function authorize(
   query: Record<string, string> | null,
   params: Record<string, string>,
   requestId: string,
-): Promise<"unauthorized" | "denied" | { principalId: string }> {
+): Promise<"unauthorized" | "denied" | { principalId: string } | Error> {
   const event = {
     type: "REQUEST",
     methodArn: `arn:aws:execute-api:us-east-1:000000000000:local/${STAGE}/${method}${path}`,
@@ -221,24 +253,38 @@ async function authorize(
     )) as APIGatewayAuthorizerResult;
     const statement = result.policyDocument?.Statement?.[0] as { Effect?: string } | undefined;
     return statement?.Effect === "Allow" ? { principalId: result.principalId } : "denied";
-  } catch {
-    // The authorizer throws "Unauthorized" for a missing token; API Gateway answers any throw with 401.
-    return "unauthorized";
+  } catch (error) {
+    // The authorizer throws "Unauthorized" for a missing token (API Gateway answers 401); any other
+    // failure is the authorizer's own.
+    if (error instanceof LambdaInvocationError && error.errorMessage === "Unauthorized")
+      return "unauthorized";
+    return error instanceof Error ? error : new Error(String(error));
   }
 }
 
-/** `/batches/{batchId}` -> a function returning the path parameters, or undefined. */
+/**
+ * `/batches/{batchId}` -> a function of the raw path (split on "/", nothing decoded or normalised)
+ * returning the path parameters, each decoded, or undefined. `.` and `..` are segments like any
+ * other: they fill a parameter or match nothing. One trailing slash is tolerated.
+ */
 function compile(template: string): (path: string) => Record<string, string> | undefined {
-  const names: string[] = [];
-  const pattern = template.replace(/\{([^}]+)\}/g, (_, name: string) => {
-    names.push(name);
-    return "([^/]+)";
-  });
-  const regex = new RegExp(`^${pattern}/?$`);
+  const expected = template.split("/").slice(1);
   return (path) => {
-    const match = regex.exec(path);
-    if (!match) return undefined;
-    return Object.fromEntries(names.map((name, i) => [name, safeDecode(match[i + 1] ?? "")]));
+    const segments = path.split("/").slice(1);
+    if (segments.length === expected.length + 1 && segments.at(-1) === "") segments.pop();
+    if (segments.length !== expected.length) return undefined;
+    const params: Record<string, string> = {};
+    for (const [i, part] of expected.entries()) {
+      const segment = segments[i] ?? "";
+      const name = /^\{([^}]+)\}$/.exec(part)?.[1];
+      if (name === undefined) {
+        if (segment !== part) return undefined;
+      } else {
+        if (segment === "") return undefined;
+        params[name] = safeDecode(segment);
+      }
+    }
+    return params;
   };
 }
 
@@ -262,7 +308,38 @@ async function readBody(request: IncomingMessage): Promise<string | undefined> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
+function headersOf(request: IncomingMessage): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(request.headers).map(([k, v]) => [
+      k,
+      Array.isArray(v) ? v.join(",") : (v ?? ""),
+    ]),
+  );
+}
+
+function answerInternalError(response: ServerResponse, requestId: string): void {
+  send(response, 500, {
+    error: { code: "INTERNAL", message: `internal error (request ${requestId})` },
+  });
+}
+
+/** An error as one log line: its type and first line, never the event (headers carry the token). */
+function oneLine(error: unknown): string {
+  const text =
+    error instanceof LambdaInvocationError
+      ? `${error.errorType}: ${error.errorMessage}`
+      : error instanceof Error
+        ? `${error.name}: ${error.message}`
+        : String(error);
+  return (text.split("\n")[0] ?? "").slice(0, 300);
+}
+
 function send(response: ServerResponse, status: number, body: unknown): void {
+  // Too late for an answer (the client left, or part of one was sent): end this connection only.
+  if (response.headersSent || response.destroyed) {
+    response.destroy();
+    return;
+  }
   response.writeHead(status, { "content-type": "application/json" });
   response.end(JSON.stringify(body));
 }

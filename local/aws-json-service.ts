@@ -30,15 +30,20 @@ export async function startAwsJsonService(options: {
 }): Promise<RunningService> {
   const contentType = options.contentType ?? "application/x-amz-json-1.0";
   const server = createServer((request, response) => {
-    void handle(request, response);
+    // A request that crashes its handler gets an error answer; it never ends the process.
+    handle(request, response).catch((error: unknown) => {
+      if (response.headersSent || response.destroyed) response.destroy();
+      else internalFailure(response, contentType, error);
+    });
   });
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
     const reply = (status: number, body: unknown) => {
+      const text = JSON.stringify(body); // first: an answer that cannot be serialised throws here
       response.writeHead(status, {
         "content-type": contentType,
         "x-amzn-requestid": crypto.randomUUID(),
       });
-      response.end(JSON.stringify(body));
+      response.end(text);
     };
     try {
       const target = String(request.headers["x-amz-target"] ?? "");
@@ -54,13 +59,18 @@ export async function startAwsJsonService(options: {
       const chunks: Buffer[] = [];
       for await (const chunk of request) chunks.push(chunk as Buffer);
       const text = Buffer.concat(chunks).toString("utf8");
-      const input = text ? JSON.parse(text) : {};
+      let input: unknown;
+      try {
+        input = text ? JSON.parse(text) : {};
+      } catch (error) {
+        throw new AwsServiceError("SerializationException", (error as Error).message);
+      }
       reply(200, (await run(input)) ?? {});
     } catch (error) {
       if (error instanceof AwsServiceError) {
         reply(error.statusCode, { __type: error.type, message: error.message });
       } else {
-        reply(500, { __type: "InternalFailure", message: (error as Error).message });
+        internalFailure(response, contentType, error);
       }
     }
   };
@@ -85,4 +95,14 @@ export async function startAwsJsonService(options: {
         server.close(() => resolve());
       }),
   };
+}
+
+function internalFailure(response: ServerResponse, contentType: string, error: unknown): void {
+  response.writeHead(500, { "content-type": contentType, "x-amzn-requestid": crypto.randomUUID() });
+  response.end(
+    JSON.stringify({
+      __type: "InternalFailure",
+      message: error instanceof Error ? error.message : String(error),
+    }),
+  );
 }

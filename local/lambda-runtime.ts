@@ -145,6 +145,8 @@ export class LocalLambdaRuntime {
         },
       );
       this.modules.set(fn.entry, loaded);
+      // A module that failed to load is loaded again by the next invocation (a new cold start).
+      loaded.catch(() => this.modules.delete(fn.entry));
     }
     return loaded;
   }

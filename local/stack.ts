@@ -1,7 +1,8 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { tokenFromHeaders, tokensMatch } from "../functions/domain/token";
 import type { StepbatchStackProps } from "../infra/stepbatch-stack";
 import { type LocalRoutes, startApiGateway } from "./api-gateway";
 import { AwsServiceError, startAwsJsonService } from "./aws-json-service";
@@ -17,6 +18,7 @@ import {
   startDynamo,
   startS3,
 } from "./emulators";
+import { holdPrivateUmask, makePrivate, PRIVATE_DIR_MODE, writeFileAtomic } from "./files";
 import { LambdaInvocationError, LocalLambdaRuntime } from "./lambda-runtime";
 import { startScheduledRules } from "./scheduled-rules";
 import { StatusEventDelivery } from "./status-events";
@@ -66,7 +68,13 @@ export interface LocalStack {
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const log = options.log ?? (() => undefined);
   const dataDir = options.dataDir;
-  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  // Job inputs, results and the token are nobody else's business: the data folder is private,
+  // what was there before included, and so is everything written while the stack runs.
+  const releaseUmask = dataDir ? holdPrivateUmask() : () => undefined;
+  if (dataDir) {
+    mkdirSync(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
+    makePrivate(dataDir);
+  }
   const started: RunningService[] = [];
   try {
     // SQS first: the template's queue URLs must name it. Messages go to the queue's consumer.
@@ -207,10 +215,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         await runtime.drain(2_000);
         await statusEvents.settled();
         for (const service of [...started].reverse()) await service.close().catch(() => undefined);
+        releaseUmask();
       },
     };
   } catch (error) {
     for (const service of started.reverse()) await service.close().catch(() => undefined);
+    releaseUmask();
     throw error;
   }
 }
@@ -218,19 +228,24 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 /**
  * `GET /_local/schedules` lists the schedules of the template; `POST /_local/schedules/{name}/run`
  * runs one occurrence now, as EventBridge Scheduler would: the schedule's target Lambda with its
- * input, `<aws.scheduler.scheduled-time>` set to now (or to `scheduledTime` from the body).
+ * input, `<aws.scheduler.scheduled-time>` set to now (or to `scheduledTime` from the body, an
+ * ISO-8601 UTC timestamp). Same token rules and error shape as the API.
  */
 function scheduleRoutes(
   schedules: readonly LocalSchedule[],
   runtime: LocalLambdaRuntime,
   token: string,
 ): LocalRoutes {
-  return async (method, path, body, authorization) => {
-    if (authorization !== `Bearer ${token}`)
-      return {
-        status: 401,
-        body: { error: { code: "UNAUTHORIZED", message: "send Authorization: Bearer <token>" } },
-      };
+  return async ({ method, path, headers, body }) => {
+    const given = tokenFromHeaders(headers);
+    if (!given)
+      return failure(
+        401,
+        "UNAUTHORIZED",
+        "missing bearer token: send Authorization: Bearer <token>",
+      );
+    if (!tokensMatch(given, token))
+      return failure(403, "FORBIDDEN", "the token is not valid for this API");
     if (method === "GET" && path === "/_local/schedules") {
       return {
         status: 200,
@@ -244,60 +259,120 @@ function scheduleRoutes(
     }
     const match = /^\/_local\/schedules\/([^/]+)\/run$/.exec(path);
     if (method !== "POST" || !match)
-      return {
-        status: 404,
-        body: { error: { code: "NOT_FOUND", message: `no local route ${method} ${path}` } },
-      };
-    const name = decodeURIComponent(match[1] ?? "");
+      return failure(404, "NOT_FOUND", `no local route ${method} ${path}`);
+    const rawName = match[1] ?? "";
+    const name = decodeOrUndefined(rawName);
     const schedule = schedules.find((s) => s.name === name);
     if (!schedule) {
       const known = schedules.map((s) => s.name).join(", ") || "none";
-      return {
-        status: 404,
-        body: {
-          error: {
-            code: "SCHEDULE_NOT_FOUND",
-            message: `no schedule '${name}' (schedules: ${known})`,
-          },
-        },
-      };
+      return failure(
+        404,
+        "SCHEDULE_NOT_FOUND",
+        `no schedule '${name ?? rawName}' (schedules: ${known})`,
+      );
     }
-    let scheduledTime = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
-    if (body.trim()) {
-      const requested = (JSON.parse(body) as { scheduledTime?: string }).scheduledTime;
-      if (requested) scheduledTime = requested;
-    }
-    const input = schedule.input
-      .replaceAll("<aws.scheduler.scheduled-time>", scheduledTime)
-      .replaceAll("<aws.scheduler.execution-id>", randomUUID());
+    const request = parseRunRequest(body);
+    if (typeof request === "string") return failure(400, "VALIDATION_FAILED", request);
+    const scheduledTime =
+      request.scheduledTime ?? new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+    // EventBridge Scheduler fills its placeholders in the target input; here they are filled in
+    // the parsed input, so no value can change the JSON around it.
+    const input = replaceInStrings(JSON.parse(schedule.input), {
+      "<aws.scheduler.scheduled-time>": scheduledTime,
+      "<aws.scheduler.execution-id>": randomUUID(),
+    });
     try {
-      const started = await runtime.invoke(schedule.functionArn, JSON.parse(input));
-      return { status: 202, body: { schedule: name, scheduledTime, ...(started as object) } };
+      const started = await runtime.invoke(schedule.functionArn, input);
+      return {
+        status: 202,
+        body: { schedule: schedule.name, scheduledTime, ...(started as object) },
+      };
     } catch (error) {
       const message =
         error instanceof LambdaInvocationError ? error.errorMessage : (error as Error).message;
       const status =
         error instanceof LambdaInvocationError && error.errorType === "Validation" ? 400 : 502;
-      return {
+      return failure(
         status,
-        body: {
-          error: {
-            code: "SCHEDULED_START_FAILED",
-            message: `schedule '${name}' could not start its batch: ${message}`,
-          },
-        },
-      };
+        "SCHEDULED_START_FAILED",
+        `schedule '${schedule.name}' could not start its batch: ${message}`,
+      );
     }
   };
+}
+
+const failure = (status: number, code: string, message: string) => ({
+  status,
+  body: { error: { code, message } },
+});
+
+/** A path segment decoded, or undefined when its escapes are malformed (`%E0%A4%A`). */
+function decodeOrUndefined(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+/** ISO-8601 in UTC, as EventBridge Scheduler's `<aws.scheduler.scheduled-time>`: 2030-01-01T02:00:00Z. */
+const UTC_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
+
+/** The body of a run request (`{"scheduledTime"?}`, or nothing), or what is wrong with it. */
+function parseRunRequest(body: string): { scheduledTime?: string } | string {
+  if (!body.trim()) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch (error) {
+    return `request body is not valid JSON: ${(error as Error).message}`;
+  }
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed))
+    return 'request body must be a JSON object such as {"scheduledTime":"2030-01-01T02:00:00Z"}';
+  const { scheduledTime, ...rest } = parsed as Record<string, unknown>;
+  const unknown = Object.keys(rest);
+  if (unknown.length > 0)
+    return `unknown field${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `'${k}'`).join(", ")}: only scheduledTime is accepted`;
+  if (scheduledTime === undefined) return {};
+  const example = "an ISO-8601 UTC timestamp such as 2030-01-01T02:00:00Z";
+  if (typeof scheduledTime !== "string")
+    return `scheduledTime must be ${example}, not a ${scheduledTime === null ? "null" : typeof scheduledTime}`;
+  const date = new Date(scheduledTime);
+  // The round trip refuses dates the pattern lets through but the calendar does not (02-30, 24:00).
+  if (
+    !UTC_TIMESTAMP.test(scheduledTime) ||
+    Number.isNaN(date.getTime()) ||
+    date.toISOString().slice(0, 19) !== scheduledTime.slice(0, 19)
+  )
+    return `scheduledTime must be ${example} (got ${JSON.stringify(scheduledTime.slice(0, 64))})`;
+  return { scheduledTime };
+}
+
+/** `value` with every placeholder replaced in every string it holds (keys are left as they are). */
+function replaceInStrings(value: unknown, replacements: Readonly<Record<string, string>>): unknown {
+  if (typeof value === "string") {
+    let text = value;
+    // split/join: a replacement is inserted as it is ("$&" in it means nothing)
+    for (const [placeholder, replacement] of Object.entries(replacements))
+      text = text.split(placeholder).join(replacement);
+    return text;
+  }
+  if (Array.isArray(value)) return value.map((item) => replaceInStrings(item, replacements));
+  if (value && typeof value === "object")
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, replaceInStrings(item, replacements)]),
+    );
+  return value;
 }
 
 /** The token kept in `<dataDir>/token` (created once, readable by its owner only); a fresh one in memory. */
 function tokenFrom(dataDir: string | undefined): string {
   if (!dataDir) return randomBytes(24).toString("base64url");
   const file = join(dataDir, "token");
-  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  // An empty file (left by a crash mid-write before writes were atomic) holds no token: make one.
+  const kept = existsSync(file) ? readFileSync(file, "utf8").trim() : "";
+  if (kept) return kept;
   const token = randomBytes(24).toString("base64url");
-  writeFileSync(file, `${token}\n`, { mode: 0o600 });
-  chmodSync(file, 0o600);
+  writeFileAtomic(file, `${token}\n`);
   return token;
 }

@@ -1,6 +1,7 @@
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { writeFileAtomic } from "./files";
 import { PROJECT_ROOT, startLocalStack } from "./stack";
 
 const HELP = `npm start [-- options]    the embedded local stack: stepbatch on this machine, no Docker, no AWS
@@ -50,7 +51,7 @@ async function main(): Promise<void> {
   });
   const connection = join(dataDir ?? join(PROJECT_ROOT, ".stepbatch"), "local.json");
   if (dataDir)
-    writeFileSync(
+    writeFileAtomic(
       connection,
       `${JSON.stringify({ apiUrl: stack.apiUrl, pid: process.pid }, null, 2)}\n`,
     );
@@ -97,10 +98,13 @@ Ctrl-C stops the stack${dataDir ? "; batches are kept for the next start" : ""}.
 function refuseIfInUse(dataDir: string): void {
   const file = join(dataDir, "local.json");
   if (!existsSync(file)) return;
-  const { pid, apiUrl } = JSON.parse(readFileSync(file, "utf8")) as {
-    pid?: number;
-    apiUrl?: string;
-  };
+  let recorded: { pid?: number; apiUrl?: string };
+  try {
+    recorded = JSON.parse(readFileSync(file, "utf8"));
+  } catch {
+    return; // unreadable (cut short by a crash before it was written atomically): stale
+  }
+  const { pid, apiUrl } = recorded;
   if (!pid || pid === process.pid) return;
   try {
     process.kill(pid, 0); // throws when no such process

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import {
   ExecutionAbortedError,
@@ -8,6 +8,7 @@ import {
   StateMachine,
 } from "aws-local-stepfunctions";
 import { AwsServiceError, type Operations } from "./aws-json-service";
+import { PRIVATE_DIR_MODE, writeFileAtomic } from "./files";
 import { LOCAL_ACCOUNT, LOCAL_REGION } from "./template";
 
 export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED";
@@ -409,10 +410,8 @@ export class LocalStepFunctions {
   private save(): void {
     const file = this.options.dataFile;
     if (!file) return;
-    mkdirSync(dirname(file), { recursive: true });
-    const temporary = `${file}.tmp`;
-    writeFileSync(temporary, JSON.stringify({ executions: [...this.executions.values()] }));
-    renameSync(temporary, file); // atomic: a crash never leaves half a file
+    mkdirSync(dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
+    writeFileAtomic(file, JSON.stringify({ executions: [...this.executions.values()] }));
   }
 }
 
