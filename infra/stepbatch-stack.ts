@@ -3,17 +3,25 @@ import { join } from "node:path";
 import { CfnOutput, type Duration, type RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
 import type { Construct } from "constructs";
 import { parseSchedules, type ScheduleDefinition } from "../functions/domain/schedules";
+import demo from "../pipelines/demo/pipeline";
 import { BatchApi } from "./constructs/batch-api";
 import { BatchMonitoring } from "./constructs/batch-monitoring";
 import { BatchReconciler } from "./constructs/batch-reconciler";
 import { BatchSchedules } from "./constructs/batch-schedules";
 import { BatchStorage } from "./constructs/batch-storage";
-import { BatchWorkflow, type PhaseDefinition } from "./constructs/batch-workflow";
+import { BatchWorkflow } from "./constructs/batch-workflow";
 import { PROJECT_ROOT } from "./constructs/stepbatch-function";
+import { generateEntry, type PipelineSource } from "./pipeline";
+
+/** The pipeline this repository runs by default: the deterministic demo. */
+export const DEMO_PIPELINE: PipelineSource = {
+  definition: demo,
+  file: "pipelines/demo/pipeline.ts",
+};
 
 export interface StepbatchStackProps extends StackProps {
-  /** @default DEFAULT_PHASES (Ingest, Digest, Commit running the demo workload) */
-  readonly phases?: readonly PhaseDefinition[];
+  /** The pipeline every batch runs. @default DEMO_PIPELINE */
+  readonly pipeline?: PipelineSource;
   /** @default RemovalPolicy.RETAIN for the table and buckets */
   readonly dataRemovalPolicy?: RemovalPolicy;
   /** @default Duration.days(30) */
@@ -48,10 +56,8 @@ export class StepbatchStack extends Stack {
         ? { temporaryResultsRetention: props.temporaryResultsRetention }
         : {}),
     });
-    this.workflow = new BatchWorkflow(this, "Workflow", {
-      storage: this.storage,
-      ...(props.phases ? { phases: props.phases } : {}),
-    });
+    const pipeline = props.pipeline ?? DEMO_PIPELINE;
+    this.workflow = new BatchWorkflow(this, "Workflow", { storage: this.storage, pipeline });
     this.reconciler = new BatchReconciler(this, "Reconciler", {
       storage: this.storage,
       stateMachine: this.workflow.stateMachine,
@@ -65,10 +71,12 @@ export class StepbatchStack extends Stack {
       reconcileQueue: this.reconciler.queue,
       stateMachine: this.workflow.stateMachine,
       stateEnvironment: this.workflow.stateEnvironment,
+      submitEntry: generateEntry(pipeline, "submit"),
     });
 
     this.schedules = new BatchSchedules(this, "Schedules", {
       schedules: props.schedules ?? schedulesFromConfig(),
+      submitEntry: generateEntry(pipeline, "scheduled-submit"),
       storage: this.storage,
       stateMachine: this.workflow.stateMachine,
       stateEnvironment: this.workflow.stateEnvironment,

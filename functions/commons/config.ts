@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { SummaryField } from "../../sdk";
 
 /**
  * Configuration, read from the environment once at cold start and validated, so a misdeployed
@@ -26,6 +27,18 @@ const schema = z.object({
     .int()
     .min(1)
     .default(7 * 24),
+  /** The pipeline's summary fields (JSON), computed from each batch's sums. */
+  SUMMARY_FIELDS: z
+    .string()
+    .default("{}")
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as Record<string, SummaryField>;
+      } catch {
+        ctx.addIssue({ code: "custom", message: "must be JSON" });
+        return z.NEVER;
+      }
+    }),
   /** A phase stops this long before its Lambda timeout to save its partial output. */
   TIMEOUT_MARGIN_MS: z.coerce.number().int().min(0).default(3_000),
 });

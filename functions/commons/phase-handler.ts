@@ -4,10 +4,11 @@ import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import { z } from "zod";
-import type { PhaseRequest, PhaseResponse, PhaseWork } from "../domain/phase-runner";
+import type { AnyPhase, PipelineDefinition } from "../../sdk";
+import type { PhaseRequest, PhaseResponse } from "../domain/phase-runner";
 import { parseWith } from "../domain/schemas";
 import { logger, metrics, tracer } from "./observability";
-import { services } from "./services";
+import { phaseRunner } from "./services";
 
 const phaseRequestSchema = z.object({
   batchId: z.string().min(1),
@@ -16,8 +17,13 @@ const phaseRequestSchema = z.object({
   isFinal: z.boolean(),
 });
 
-/** Wraps a phase's work in the phase runner: cancel checks, AbortSignal, S3 outputs, commit fence. */
-export function phaseHandler(work: PhaseWork) {
+/**
+ * The Lambda handler of one phase of a pipeline: the phase runner around the user's phase (cancel
+ * checks, AbortSignal, outputs, items and checkpoints in S3, the commit fence). The construct
+ * generates one entry per phase that calls this with the phase module and the pipeline.
+ */
+export function phaseHandler(phase: AnyPhase, pipeline: PipelineDefinition) {
+  const runner = () => phaseRunner(pipeline);
   return middy<PhaseRequest, PhaseResponse>()
     .use(captureLambdaHandler(tracer))
     .use(injectLambdaContext(logger, { resetKeys: true }))
@@ -25,9 +31,7 @@ export function phaseHandler(work: PhaseWork) {
     .handler(async (event, context: Context) => {
       const request = parseWith(phaseRequestSchema, event);
       logger.appendKeys({ batchId: request.batchId, jobId: request.jobId, phase: request.phase });
-      const response = await services().phases.run(request, work, () =>
-        context.getRemainingTimeInMillis(),
-      );
+      const response = await runner().run(request, phase, () => context.getRemainingTimeInMillis());
       metrics.addDimension("phase", request.phase);
       metrics.addMetric(`Phase_${response.outcome}`, "Count", 1);
       logger.info("phase ended", { outcome: response.outcome });

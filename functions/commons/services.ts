@@ -1,3 +1,4 @@
+import type { AnyPhase, PhaseLogger, PipelineDefinition } from "../../sdk";
 import { BatchStore } from "../domain/batch-store";
 import { CancelService } from "../domain/cancel";
 import { PhaseRunner } from "../domain/phase-runner";
@@ -5,10 +6,12 @@ import { BatchQueries } from "../domain/queries";
 import { Reconciler } from "../domain/reconcile";
 import { ResultStore } from "../domain/result-store";
 import { ResultsService } from "../domain/results-service";
+import type { InputCheck } from "../domain/schemas";
 import { SubmitService } from "../domain/submit";
 import { WorkflowService } from "../domain/workflow-service";
 import { dynamo, s3, sfn, sqs } from "./clients";
 import { config } from "./config";
+import { logger } from "./observability";
 import { SqsReconcileRequests, StepFunctionsWorkflow } from "./workflow";
 
 /** The domain services wired to the SDK clients, built once per function instance on first use. */
@@ -17,7 +20,7 @@ function build() {
   const store = new BatchStore(dynamo, cfg.TABLE_NAME);
   const resultStore = new ResultStore(s3, cfg.BUCKET_NAME);
   const workflow = new StepFunctionsWorkflow(sfn, cfg.STATE_MACHINE_ARN);
-  const results = new ResultsService(store, resultStore);
+  const results = new ResultsService(store, resultStore, { summaryFields: cfg.SUMMARY_FIELDS });
   const workflowService = new WorkflowService(store, results);
   return {
     store,
@@ -35,10 +38,6 @@ function build() {
     }),
     workflow: workflowService,
     reconciler: new Reconciler(store, workflowService, results),
-    phases: new PhaseRunner(store, resultStore, {
-      pollMs: cfg.CANCEL_POLL_MS,
-      timeoutMarginMs: cfg.TIMEOUT_MARGIN_MS,
-    }),
   };
 }
 
@@ -47,4 +46,73 @@ let instance: ReturnType<typeof build> | undefined;
 export function services(): ReturnType<typeof build> {
   instance ??= build();
   return instance;
+}
+
+let submitter: SubmitService | undefined;
+
+/**
+ * The submit service of a pipeline: job inputs are checked against the pipeline's schema and its
+ * phases' at submit, so a bad one is a 400 rather than a job that fails later.
+ */
+export function pipelineSubmit(
+  pipeline: PipelineDefinition,
+  phases: readonly AnyPhase[],
+): SubmitService {
+  if (!submitter) {
+    const cfg = config();
+    const { store } = services();
+    const workflow = new StepFunctionsWorkflow(sfn, cfg.STATE_MACHINE_ARN);
+    submitter = new SubmitService(store, workflow, workflow.executionArnFor, {
+      inputChecks: inputChecksOf(pipeline, phases),
+      ...(pipeline.concurrency ? { defaultConcurrency: pipeline.concurrency } : {}),
+    });
+  }
+  return submitter;
+}
+
+export function inputChecksOf(
+  pipeline: PipelineDefinition,
+  phases: readonly AnyPhase[],
+): InputCheck[] {
+  return [
+    ...(pipeline.input ? [{ by: `${pipeline.name} pipeline's`, schema: pipeline.input }] : []),
+    ...phases.flatMap((phase) =>
+      phase.input ? [{ by: `${phase.name} phase's`, schema: phase.input }] : [],
+    ),
+  ];
+}
+
+/** The Powertools logger, with the job's keys, as the SDK's PhaseLogger. */
+function phaseLogger(keys: Record<string, string>): PhaseLogger {
+  const child = logger.createChild({ persistentKeys: keys });
+  return {
+    debug: (message, extra) => (extra ? child.debug(message, extra) : child.debug(message)),
+    info: (message, extra) => (extra ? child.info(message, extra) : child.info(message)),
+    warn: (message, extra) => (extra ? child.warn(message, extra) : child.warn(message)),
+    error: (message, extra) => (extra ? child.error(message, extra) : child.error(message)),
+  };
+}
+
+let runner: PhaseRunner | undefined;
+
+/** The phase runner of a phase function, for its pipeline; built once per function instance. */
+export function phaseRunner(pipeline: PipelineDefinition): PhaseRunner {
+  if (!runner) {
+    const cfg = config();
+    const { store } = services();
+    runner = new PhaseRunner(
+      store,
+      new ResultStore(s3, cfg.BUCKET_NAME),
+      {
+        phases: pipeline.phases.map((phase) => phase.name),
+        ...(pipeline.summary ? { summary: pipeline.summary } : {}),
+      },
+      {
+        pollMs: cfg.CANCEL_POLL_MS,
+        timeoutMarginMs: cfg.TIMEOUT_MARGIN_MS,
+        logger: (keys) => phaseLogger(keys),
+      },
+    );
+  }
+  return runner;
 }

@@ -17,10 +17,11 @@ import type {
   CancelIntent,
   CancelSummary,
   JobRecord,
-  JobResultSummary,
   JobStatus,
+  PhaseProgress,
   PhaseRecord,
 } from "./model";
+import { numbersDelta } from "./results";
 
 /** Result of a compare-and-set: either it won, or here is the record that won instead. */
 export type CasResult<T> =
@@ -63,7 +64,16 @@ export class BatchStore {
     // Jobs first, batch record last: a batch that is visible always has all of its jobs.
     for (let i = 0; i < jobs.length; i += 25) {
       let requests = jobs.slice(i, i + 25).map((job) => ({
-        PutRequest: { Item: { ...jobKey(job.batchId, job.jobId), type: "job", ...job } },
+        PutRequest: {
+          Item: {
+            ...jobKey(job.batchId, job.jobId),
+            type: "job",
+            // The maps emit() and its counters update in place must exist from the start.
+            itemCounts: {},
+            itemChunks: {},
+            ...job,
+          },
+        },
       }));
       for (let attempt = 0; requests.length > 0; attempt++) {
         const out = await this.db.send(
@@ -150,7 +160,7 @@ export class BatchStore {
   listJobStates(batchId: string): Promise<JobRecord[]> {
     return this.queryJobs(
       batchId,
-      "pk, sk, batchId, jobId, #name, #status, phase, inCommit, wasInPhase, createdAt",
+      "pk, sk, batchId, jobId, #name, #status, phase, inCommit, wasInPhase, createdAt, numbers",
     );
   }
 
@@ -368,9 +378,10 @@ export class BatchStore {
     jobId: string,
     phase: string,
     record: PhaseRecord,
+    numbers: Record<string, number>,
   ): Promise<CasResult<JobRecord>> {
     return this.casJob(batchId, jobId, {
-      set: {},
+      set: { numbers },
       phaseRecord: [phase, record],
       condition: "#status = :running",
       values: { ":running": "running" },
@@ -383,11 +394,11 @@ export class BatchStore {
     jobId: string,
     phase: string,
     record: PhaseRecord,
-    result: JobResultSummary,
+    numbers: Record<string, number>,
     at: string,
   ): Promise<CasResult<JobRecord>> {
     return this.casJob(batchId, jobId, {
-      set: { status: "succeeded", inCommit: false, result, endedAt: at },
+      set: { status: "succeeded", inCommit: false, numbers, endedAt: at },
       phaseRecord: [phase, record],
       condition: "#status = :running",
       values: { ":running": "running" },
@@ -400,10 +411,11 @@ export class BatchStore {
     jobId: string,
     phase: string,
     record: PhaseRecord,
+    numbers: Record<string, number>,
     at: string,
   ): Promise<CasResult<JobRecord>> {
     return this.casJob(batchId, jobId, {
-      set: { status: "cancelled", inCommit: false },
+      set: { status: "cancelled", inCommit: false, numbers },
       setIfMissing: { wasInPhase: phase, endedAt: at },
       phaseRecord: [phase, record],
       condition: "#status IN (:running, :cancelled)",
@@ -411,15 +423,16 @@ export class BatchStore {
     });
   }
 
-  /** Records a failed attempt of a phase; the job stays running until retries run out. */
+  /** Records a failed attempt of a phase (and what the job has now); it stays running until retries run out. */
   recordPhaseFailure(
     batchId: string,
     jobId: string,
     phase: string,
     record: PhaseRecord,
+    numbers: Record<string, number>,
   ): Promise<CasResult<JobRecord>> {
     return this.casJob(batchId, jobId, {
-      set: { inCommit: false },
+      set: { inCommit: false, numbers },
       phaseRecord: [phase, record],
       condition: "#status = :running",
       values: { ":running": "running" },
@@ -438,6 +451,140 @@ export class BatchStore {
       condition: "#status IN (:queued, :running)",
       values: { ":queued": "queued", ":running": "running" },
     });
+  }
+
+  /**
+   * Reserves the next item chunk of a job's phase and counts its items: the chunk's number names
+   * its object, so concurrent or retried emits never overwrite one another.
+   */
+  async reserveItemChunk(
+    batchId: string,
+    jobId: string,
+    phase: string,
+    items: number,
+  ): Promise<number> {
+    const out = await this.withMaps(jobKey(batchId, jobId), ["itemChunks", "itemCounts"], () =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: jobKey(batchId, jobId),
+          UpdateExpression:
+            "SET itemChunks.#p = if_not_exists(itemChunks.#p, :zero) + :one, itemCounts.#p = if_not_exists(itemCounts.#p, :zero) + :n",
+          ConditionExpression: "attribute_exists(pk)",
+          ExpressionAttributeNames: { "#p": phase },
+          ExpressionAttributeValues: { ":zero": 0, ":one": 1, ":n": items },
+          ReturnValues: "UPDATED_NEW",
+        }),
+      ),
+    );
+    return Number((out.Attributes?.itemChunks as Record<string, number> | undefined)?.[phase]);
+  }
+
+  /** What a running phase reported last; ignored once the job has ended. */
+  async setProgress(batchId: string, jobId: string, progress: PhaseProgress): Promise<void> {
+    await this.casJob(batchId, jobId, {
+      set: { progress },
+      condition: "#status = :running",
+      values: { ":running": "running" },
+    });
+  }
+
+  /**
+   * Adds what changed in a job's numbers to its batch's sums. Not atomic with the job's own write:
+   * a crash in between leaves the sums short until finalize recomputes them from every job.
+   */
+  async addToTotals(
+    batchId: string,
+    previous: Readonly<Record<string, number>> | undefined,
+    next: Readonly<Record<string, number>>,
+  ): Promise<void> {
+    const delta = Object.entries(numbersDelta(previous, next));
+    if (delta.length === 0) return;
+    const names: Record<string, string> = {};
+    const values: Record<string, number> = { ":zero": 0 };
+    const sets = delta.map(([name, change], i) => {
+      names[`#t${i}`] = name;
+      values[`:d${i}`] = change;
+      return `totals.#t${i} = if_not_exists(totals.#t${i}, :zero) + :d${i}`;
+    });
+    await this.withMaps(batchKey(batchId), ["totals"], () =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: batchKey(batchId),
+          UpdateExpression: `SET ${sets.join(", ")}`,
+          ConditionExpression: "attribute_exists(pk)",
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      ),
+    );
+  }
+
+  /** Replaces a batch's sums with ones recomputed from every job (finalize does). */
+  async setTotals(batchId: string, totals: Record<string, number>): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: batchKey(batchId),
+        UpdateExpression: "SET totals = :totals",
+        ConditionExpression: "attribute_exists(pk)",
+        ExpressionAttributeValues: { ":totals": totals },
+      }),
+    );
+  }
+
+  /**
+   * One page of a batch's jobs, in job order. With `processedOnly`, jobs with no output yet are
+   * left out of the page (so it may hold fewer than `limit`); `nextCursor` goes on either way.
+   */
+  async listJobsPage(
+    batchId: string,
+    options: { limit: number; cursor?: string; processedOnly?: boolean },
+  ): Promise<{ jobs: JobRecord[]; nextCursor?: string }> {
+    const out: QueryCommandOutput = await this.db.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: "pk = :pk AND begins_with(sk, :job)",
+        ExpressionAttributeValues: {
+          ":pk": `BATCH#${batchId}`,
+          ":job": "JOB#",
+          ...(options.processedOnly ? { ":one": 1 } : {}),
+        },
+        ...(options.processedOnly ? { FilterExpression: "numbers.jobsProcessed = :one" } : {}),
+        Limit: options.limit,
+        ConsistentRead: true,
+        ...(options.cursor ? { ExclusiveStartKey: decodeJobCursor(batchId, options.cursor) } : {}),
+      }),
+    );
+    const jobs = (out.Items ?? []).map(toJob);
+    return out.LastEvaluatedKey
+      ? { jobs, nextCursor: encodeCursor(out.LastEvaluatedKey) }
+      : { jobs };
+  }
+
+  /** Runs an update that writes inside top-level maps, creating the maps first on older records. */
+  private async withMaps<T>(
+    key: Record<string, string>,
+    maps: readonly string[],
+    update: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await update();
+    } catch (error) {
+      if ((error as Error).name !== "ValidationException") throw error;
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: `SET ${maps.map((_, i) => `#m${i} = if_not_exists(#m${i}, :empty)`).join(", ")}`,
+          ConditionExpression: "attribute_exists(pk)",
+          ExpressionAttributeNames: Object.fromEntries(maps.map((m, i) => [`#m${i}`, m])),
+          ExpressionAttributeValues: { ":empty": {} },
+        }),
+      );
+      return update();
+    }
   }
 
   /** Deletes a job record only if it is finished. */
@@ -642,6 +789,23 @@ const toAudit = (item: Record<string, unknown>) => strip(item) as unknown as Aud
 
 function encodeCursor(key: Record<string, unknown>): string {
   return Buffer.from(JSON.stringify(key)).toString("base64url");
+}
+
+/** A jobs-page cursor, checked to be one of this batch's. */
+function decodeJobCursor(batchId: string, cursor: string): Record<string, unknown> {
+  try {
+    const key = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
+    if (
+      key &&
+      typeof key === "object" &&
+      (key as { pk?: unknown }).pk === `BATCH#${batchId}` &&
+      String((key as { sk?: unknown }).sk).startsWith("JOB#")
+    )
+      return key as Record<string, unknown>;
+  } catch {
+    // fall through to the error below
+  }
+  throw new ValidationError("cursor is not a cursor returned for this batch's results");
 }
 
 function decodeCursor(cursor: string): Record<string, unknown> {

@@ -197,7 +197,7 @@ export class CancelService {
     // within about a second of the cancel (the abort latency); the answer names them, and waits for
     // them only if settleMs asks it to, so its own latency does not grow with the work in flight.
     const stillSaving = await this.waitForRunningPhases(wasRunning);
-    const summary = await this.results.collect(batchId);
+    const summary = this.resultsOf((await this.store.getBatch(batchId)) ?? final, jobs);
     // The manifest is the reconciler's to write (it runs on the ABORTED status change); say where.
     const manifest =
       jobs.length >= this.options.manifestThreshold ? this.results.manifestUri(batchId) : undefined;
@@ -382,10 +382,8 @@ export class CancelService {
 
   /** A batch someone else cancelled: the counts its first cancel recorded, the same for every caller. */
   private async reportCancelled(batch: BatchRecord): Promise<BatchCancelResponse> {
-    const [jobs, summary] = await Promise.all([
-      this.store.listJobStates(batch.batchId),
-      this.results.collect(batch.batchId),
-    ]);
+    const jobs = await this.store.listJobStates(batch.batchId);
+    const summary = this.resultsOf(batch, jobs);
     const cancelled = jobs.filter((job) => job.status === "cancelled");
     const recorded = batch.cancelSummary;
     const jobsCancelled = recorded?.jobsCancelled ?? cancelled.length;
@@ -406,6 +404,23 @@ export class CancelService {
     };
   }
 
+  /**
+   * The results a cancel answers with, from what DynamoDB holds: the batch's sums and the jobs that
+   * have results (their numbers; their outputs are a GET /batches/{id}/results away).
+   */
+  private resultsOf(batch: BatchRecord, jobs: readonly JobRecord[]) {
+    const summary = this.results.summaryOf(batch);
+    return {
+      ...summary,
+      partialResults: {
+        ...summary.partialResults,
+        processedJobs: jobs
+          .filter((job) => job.numbers?.jobsProcessed === 1)
+          .map((job) => ({ jobId: job.jobId, name: job.name, numbers: job.numbers ?? {} })),
+      },
+    };
+  }
+
   /** Polls the batch until the first cancel has recorded what it applied, or the wait runs out. */
   private async waitForFirstCancel(batchId: string): Promise<BatchRecord> {
     const deadline = Date.now() + (this.options.concurrentCancelWaitMs ?? 15_000);
@@ -419,7 +434,7 @@ export class CancelService {
   }
 
   private async reportNothingToCancel(batch: BatchRecord): Promise<BatchCancelResponse> {
-    const summary = await this.results.collect(batch.batchId);
+    const summary = this.resultsOf(batch, await this.store.listJobStates(batch.batchId));
     return {
       batchId: batch.batchId,
       status: "no_jobs_to_cancel",

@@ -73,9 +73,9 @@ export class PhaseFailedError extends StepbatchError {
   readonly code = "PHASE_FAILED";
 }
 
-/** A phase stopped because of a cancel. Never retried (see the state machine's Retry rules). */
-export class PhaseAbortedError extends StepbatchError {
-  readonly code = "PHASE_ABORTED";
+/** A job's input does not fit a phase's schema (checked at submit, so only for older batches). Never retried. */
+export class PhaseInputInvalidError extends StepbatchError {
+  readonly code = "PHASE_INPUT_INVALID";
 }
 
 /** A phase ran out of its Lambda time; its partial output was saved first. Retried. */
@@ -84,4 +84,4 @@ export class PhaseTimeoutError extends StepbatchError {
 }
 
 /** Error names the state machine must never retry. */
-export const NON_RETRYABLE_ERRORS = ["PhaseAborted", "JobNotFound", "BatchNotFound"] as const;
+export const NON_RETRYABLE_ERRORS = ["PhaseInputInvalid", "JobNotFound", "BatchNotFound"] as const;

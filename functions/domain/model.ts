@@ -49,13 +49,8 @@ export interface CancelSummary {
   readonly recordedAt: string;
 }
 
-/** Input of the demo workload; custom phases may read extra keys. */
-export interface JobInput {
-  readonly pages?: number;
-  readonly workMs?: number;
-  readonly failIn?: string;
-  readonly [key: string]: unknown;
-}
+/** A job's input: any JSON object; the pipeline's and phases' schemas say what it holds. */
+export type JobInput = Readonly<Record<string, unknown>>;
 
 export type PhaseStatus = "running" | "succeeded" | "failed" | "aborted";
 
@@ -64,13 +59,19 @@ export interface PhaseRecord {
   readonly startedAt: string;
   readonly endedAt?: string;
   readonly attempt: number;
-  readonly pages?: number;
+  /** Items the phase has emitted, over all its attempts. */
+  readonly items?: number;
   readonly error?: string;
 }
 
-export interface JobResultSummary {
-  readonly pagesProcessed: number;
-  readonly averageScore: number | null;
+/** What a running phase last reported with `progress(done, total)`. */
+export interface PhaseProgress {
+  readonly phase: string;
+  readonly done: number;
+  readonly total?: number;
+  /** How far the whole job is, 0 to 1: its phases so far plus this one's done/total. */
+  readonly jobFraction?: number;
+  readonly at: string;
 }
 
 export interface JobRecord {
@@ -87,7 +88,12 @@ export interface JobRecord {
   readonly inCommit?: boolean;
   readonly phases: Readonly<Record<string, PhaseRecord>>;
   readonly cancel?: CancelIntent;
-  readonly result?: JobResultSummary;
+  /** The numbers this job adds to its batch's sums (see results.ts). */
+  readonly numbers?: Readonly<Record<string, number>>;
+  /** Items emitted so far, and item chunks written so far, by phase. */
+  readonly itemCounts?: Readonly<Record<string, number>>;
+  readonly itemChunks?: Readonly<Record<string, number>>;
+  readonly progress?: PhaseProgress;
   readonly error?: { readonly name: string; readonly message: string };
   readonly createdAt: string;
   readonly startedAt?: string;
@@ -113,6 +119,8 @@ export interface BatchRecord {
   readonly endedAt?: string;
   readonly cancel?: CancelIntent;
   readonly cancelSummary?: CancelSummary;
+  /** The sums of every job's numbers, kept as jobs progress. */
+  readonly totals?: Readonly<Record<string, number>>;
   readonly source: BatchSource;
   readonly error?: { readonly name: string; readonly message: string };
 }
@@ -173,11 +181,14 @@ export function countJobs(jobs: readonly Pick<JobRecord, "status">[]): JobCounts
   return counts;
 }
 
-/** Share of jobs that reached a terminal state, 0 to 100. */
-export function percentDone(counts: JobCounts): number {
+/**
+ * How far a batch is, 0 to 100: ended jobs count whole, running jobs by the progress their phases
+ * report (`runningFraction` is the sum of their fractions).
+ */
+export function percentDone(counts: JobCounts, runningFraction = 0): number {
   if (counts.total === 0) return 100;
   const done = counts.succeeded + counts.failed + counts.cancelled;
-  return Math.round((done / counts.total) * 1000) / 10;
+  return Math.floor(((done + runningFraction) / counts.total) * 1000) / 10;
 }
 
 /** The status a batch ends with once its workflow has run every job. */

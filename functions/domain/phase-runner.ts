@@ -1,27 +1,22 @@
+import {
+  type AnyPhase,
+  type Json,
+  PhaseCancelledError,
+  type PhaseContext,
+  type PhaseLogger,
+  type PipelineSummary,
+} from "../../sdk";
 import type { BatchStore } from "./batch-store";
-import { JobNotFoundError, PhaseFailedError, PhaseTimeoutError } from "./errors";
-import type { JobInput, JobRecord, PhaseRecord } from "./model";
+import {
+  JobNotFoundError,
+  PhaseFailedError,
+  PhaseInputInvalidError,
+  PhaseTimeoutError,
+} from "./errors";
+import type { JobRecord, PhaseRecord } from "./model";
 import type { ResultStore } from "./result-store";
-import { averageOf, type PageResult, type PhaseOutput } from "./results";
-
-/** What a phase's code receives. It must check `signal` at its safe points and return early. */
-export interface PhaseContext {
-  readonly batchId: string;
-  readonly jobId: string;
-  readonly jobName: string;
-  readonly phase: string;
-  readonly input: JobInput;
-  readonly attempt: number;
-  readonly signal: AbortSignal;
-}
-
-export interface PhaseWorkResult {
-  readonly pages: readonly PageResult[];
-  /** False when the phase stopped early at a safe point because the signal fired. */
-  readonly completed: boolean;
-}
-
-export type PhaseWork = (context: PhaseContext) => Promise<PhaseWorkResult>;
+import { jobNumbers, type PhaseOutputDocument, type PhaseOutputStatus } from "./results";
+import { describeIssues } from "./schemas";
 
 export interface PhaseRequest {
   readonly batchId: string;
@@ -38,18 +33,39 @@ export interface PhaseResponse {
   readonly outcome: "continue" | "succeeded" | "cancelled" | "skipped";
 }
 
+/** What the runner knows of the pipeline: the phase order (for `previous`) and its summary. */
+export interface PipelineView {
+  readonly phases: readonly string[];
+  readonly summary?: PipelineSummary;
+}
+
 export interface PhaseRunnerOptions {
   /** How often a running phase re-reads the cancel intent. */
   readonly pollMs: number;
   /** Stop this long before the Lambda times out, to save the partial output first. */
   readonly timeoutMarginMs: number;
+  /** Progress is written at most this often. @default 1000 */
+  readonly progressEveryMs?: number;
+  /** The structured logger a phase gets, with its keys. @default a silent one */
+  readonly logger?: (keys: Record<string, string>) => PhaseLogger;
   readonly now?: () => Date;
 }
 
+const silent: PhaseLogger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
+
+/** Why the signal fired. */
+const CANCELLED = "cancelled";
+const TIMED_OUT = "timed_out";
+
 /**
- * Runs one phase of one job: checks the cancel intent, claims the job, runs the phase code with
- * an AbortSignal fed by a cancel watcher, saves the output to S3 (also when aborted or failed),
- * and records the outcome with a compare-and-set.
+ * Runs one phase of one job: checks the cancel intent, claims the job, gives the phase its
+ * context (input, earlier outputs, signal, checkpoint, emit, progress, log), saves its output
+ * (also when it stops early or fails), and records the outcome with a compare-and-set.
  */
 export class PhaseRunner {
   private readonly now: () => Date;
@@ -57,6 +73,7 @@ export class PhaseRunner {
   constructor(
     private readonly store: BatchStore,
     private readonly results: ResultStore,
+    private readonly pipeline: PipelineView,
     private readonly options: PhaseRunnerOptions,
   ) {
     this.now = options.now ?? (() => new Date());
@@ -64,11 +81,15 @@ export class PhaseRunner {
 
   async run(
     request: PhaseRequest,
-    work: PhaseWork,
+    phase: AnyPhase,
     remainingMs: () => number = () => Number.POSITIVE_INFINITY,
   ): Promise<PhaseResponse> {
-    const { batchId, jobId, phase, isFinal } = request;
-    const reply = (outcome: PhaseResponse["outcome"]): PhaseResponse => ({ jobId, phase, outcome });
+    const { batchId, jobId, isFinal } = request;
+    const reply = (outcome: PhaseResponse["outcome"]): PhaseResponse => ({
+      jobId,
+      phase: request.phase,
+      outcome,
+    });
     const [batch, job] = await Promise.all([
       this.store.getBatch(batchId),
       this.store.getJob(batchId, jobId),
@@ -82,11 +103,19 @@ export class PhaseRunner {
       await this.cancelBeforeStart(job, batch?.cancel ?? job.cancel);
       return reply("cancelled");
     }
+    const input = parseInput(phase, request.phase, job);
 
     // 2. Claim the job for this phase; entering the final phase raises the commit fence.
     const startedAt = this.now().toISOString();
-    const attempt = (job.phases[phase]?.attempt ?? 0) + 1;
-    const claim = await this.store.startPhase(batchId, jobId, phase, isFinal, startedAt, attempt);
+    const attempt = (job.phases[request.phase]?.attempt ?? 0) + 1;
+    const claim = await this.store.startPhase(
+      batchId,
+      jobId,
+      request.phase,
+      isFinal,
+      startedAt,
+      attempt,
+    );
     if (!claim.won) {
       const current = claim.current;
       if (!current) throw new JobNotFoundError(batchId, jobId);
@@ -98,57 +127,181 @@ export class PhaseRunner {
     }
     if (batch?.status === "queued") await this.store.markBatchRunning(batchId, startedAt);
 
-    // 3. Run the phase code. Non-final phases get a signal that fires on a cancel.
-    const controller = new AbortController();
-    const watcher = isFinal ? undefined : this.watchCancel(batchId, jobId, controller, remainingMs);
-    let result: PhaseWorkResult;
-    try {
-      result = await work({
+    // 3. What the phase reads: the outputs of earlier phases and its last checkpoint.
+    const earlier = this.pipeline.phases.slice(0, this.pipeline.phases.indexOf(request.phase));
+    const [previous, saved] = await Promise.all([
+      this.results.readOutputs(
         batchId,
         jobId,
-        jobName: job.name,
-        phase,
-        input: job.input,
-        attempt,
-        signal: controller.signal,
-      });
+        earlier.filter((name) => job.phases[name]),
+      ),
+      this.results.getCheckpoint(batchId, jobId, request.phase),
+    ]);
+
+    // 4. Run it. Non-final phases get a signal that fires on a cancel; every phase's fires
+    // shortly before its time runs out, so it can save what it has.
+    const controller = new AbortController();
+    const watcher = this.watch(batchId, jobId, controller, remainingMs, !isFinal);
+    const run = new RunState(job, request.phase, this.store, this.results, this.options, {
+      index: Math.max(0, this.pipeline.phases.indexOf(request.phase)),
+      of: Math.max(1, this.pipeline.phases.length),
+    });
+    const context: PhaseContext<unknown, Json> = {
+      input,
+      job: { batchId, jobId, name: job.name, attempt },
+      phase: request.phase,
+      signal: controller.signal,
+      throwIfCancelled: () => {
+        if (controller.signal.aborted) throw new PhaseCancelledError(stopMessage(controller));
+      },
+      previous: Object.fromEntries(previous.map((o) => [o.phase, o.output])),
+      outputOf: <T>(name: string): T => {
+        const found = previous.find((o) => o.phase === name);
+        if (!found)
+          throw new Error(
+            `no output of phase '${name}' for job ${job.name}: ${
+              earlier.includes(name)
+                ? "it has not produced one"
+                : `it is not an earlier phase of ${request.phase}`
+            }`,
+          );
+        return found.output as T;
+      },
+      checkpoint: saved?.checkpoint as Json | undefined,
+      save: (checkpoint) => run.save(checkpoint, attempt),
+      emit: (items) => run.emit(items),
+      progress: (done, total) => run.progress(done, total),
+      log: this.options.logger?.({ batchId, jobId, job: job.name, phase: request.phase }) ?? silent,
+    };
+
+    const base = { batchId, jobId, jobName: job.name, phase: request.phase, attempt, startedAt };
+    let output: unknown;
+    try {
+      output = await phase.run(context);
     } catch (error) {
-      watcher?.stop();
-      if (controller.signal.aborted && controller.signal.reason === CANCELLED) {
-        // The code threw because of the abort: that is a stop, not a failure, and never retried.
-        return this.finishAborted(request, job, attempt, startedAt, []);
+      await run.settle();
+      watcher.stop();
+      if (controller.signal.aborted) {
+        // Thrown because of the signal: a stop, not a failure.
+        return this.stopped(request, job, base, null, controller, previous, run);
       }
-      await this.saveFailure(request, job, attempt, startedAt, error as Error);
-      throw new PhaseFailedError(`${phase} failed for ${job.name}: ${(error as Error).message}`);
-    }
-    watcher?.stop();
-
-    if (!result.completed && controller.signal.reason === TIMED_OUT) {
-      await this.saveOutput(request, job, attempt, startedAt, result.pages, "partial");
-      throw new PhaseTimeoutError(
-        `${phase} for ${job.name} ran out of time after ${result.pages.length} pages`,
+      const failure = { name: (error as Error).name, message: (error as Error).message };
+      await this.results.putOutput({
+        ...base,
+        status: "error",
+        endedAt: this.now().toISOString(),
+        output: null,
+        error: failure,
+      });
+      const numbers = this.numbersOf(job, previous, request.phase, null, run);
+      const recorded = await this.store.recordPhaseFailure(
+        batchId,
+        jobId,
+        request.phase,
+        {
+          status: "failed",
+          startedAt,
+          endedAt: this.now().toISOString(),
+          attempt,
+          items: run.itemsOfPhase,
+          error: failure.message,
+        },
+        numbers,
       );
+      if (recorded.won) await this.store.addToTotals(batchId, job.numbers, numbers);
+      throw new PhaseFailedError(`${request.phase} failed for ${job.name}: ${failure.message}`);
     }
-    if (!result.completed)
-      return this.finishAborted(request, job, attempt, startedAt, result.pages);
+    await run.settle();
+    watcher.stop();
+    if (controller.signal.aborted)
+      return this.stopped(request, job, base, output, controller, previous, run);
 
-    // 4. Save the output, then record the outcome; a cancel that won meanwhile is reported.
-    await this.saveOutput(request, job, attempt, startedAt, result.pages, "complete");
+    // 5. Save the output, then record the outcome; a cancel that won meanwhile is reported.
     const endedAt = this.now().toISOString();
+    await this.results.putOutput({ ...base, status: "complete", endedAt, output: output ?? null });
     const record: PhaseRecord = {
       status: "succeeded",
       startedAt,
       endedAt,
       attempt,
-      pages: result.pages.length,
+      items: run.itemsOfPhase,
     };
-    if (isFinal) {
-      const summary = await this.jobSummary(batchId, jobId);
-      const done = await this.store.succeedJob(batchId, jobId, phase, record, summary, endedAt);
-      return reply(done.won ? "succeeded" : outcomeOf(done.current));
+    const numbers = this.numbersOf(job, previous, request.phase, output, run);
+    const done = isFinal
+      ? await this.store.succeedJob(batchId, jobId, request.phase, record, numbers, endedAt)
+      : await this.store.completePhase(batchId, jobId, request.phase, record, numbers);
+    if (done.won) await this.store.addToTotals(batchId, job.numbers, numbers);
+    if (!done.won) return reply(outcomeOf(done.current));
+    return reply(isFinal ? "succeeded" : "continue");
+  }
+
+  /** The phase stopped early: on a cancel it ends the job; on a timeout it is retried from its checkpoint. */
+  private async stopped(
+    request: PhaseRequest,
+    job: JobRecord,
+    base: Omit<PhaseOutputDocument, "status" | "endedAt" | "output">,
+    output: unknown,
+    controller: AbortController,
+    previous: readonly PhaseOutputDocument[],
+    run: RunState,
+  ): Promise<PhaseResponse> {
+    const endedAt = this.now().toISOString();
+    await this.results.putOutput({ ...base, status: "partial", endedAt, output: output ?? null });
+    const numbers = this.numbersOf(job, previous, request.phase, output, run);
+    if (controller.signal.reason === TIMED_OUT) {
+      const recorded = await this.store.recordPhaseFailure(
+        request.batchId,
+        request.jobId,
+        request.phase,
+        {
+          status: "failed",
+          startedAt: base.startedAt,
+          endedAt,
+          attempt: base.attempt,
+          items: run.itemsOfPhase,
+          error: "ran out of time; its partial output and checkpoint are kept",
+        },
+        numbers,
+      );
+      if (recorded.won) await this.store.addToTotals(request.batchId, job.numbers, numbers);
+      throw new PhaseTimeoutError(
+        `${request.phase} for ${job.name} ran out of time; it is retried from its last checkpoint`,
+      );
     }
-    const advanced = await this.store.completePhase(batchId, jobId, phase, record);
-    return reply(advanced.won ? "continue" : outcomeOf(advanced.current));
+    const record: PhaseRecord = {
+      status: "aborted",
+      startedAt: base.startedAt,
+      endedAt,
+      attempt: base.attempt,
+      items: run.itemsOfPhase,
+    };
+    const aborted = await this.store.abortPhase(
+      request.batchId,
+      request.jobId,
+      request.phase,
+      record,
+      numbers,
+      endedAt,
+    );
+    if (aborted.won) await this.store.addToTotals(request.batchId, job.numbers, numbers);
+    return { jobId: request.jobId, phase: request.phase, outcome: "cancelled" };
+  }
+
+  /** The job's numbers for the batch's sums, from every output it has now. */
+  private numbersOf(
+    job: JobRecord,
+    previous: readonly PhaseOutputDocument[],
+    phase: string,
+    output: unknown,
+    run: RunState,
+  ): Record<string, number> {
+    const outputs: Record<string, unknown> = {};
+    for (const earlier of previous) outputs[earlier.phase] = earlier.output;
+    outputs[phase] = output ?? null;
+    return jobNumbers(
+      { jobId: job.jobId, name: job.name, outputs, items: run.itemCounts },
+      this.pipeline.summary,
+    );
   }
 
   /** A cancel found before a phase starts: a queued job, or one between phases, ends cancelled now. */
@@ -161,100 +314,16 @@ export class PhaseRunner {
       await this.store.cancelRunningJob(job.batchId, job.jobId, intent, at, job.phase);
   }
 
-  private async finishAborted(
-    request: PhaseRequest,
-    job: JobRecord,
-    attempt: number,
-    startedAt: string,
-    pages: readonly PageResult[],
-  ): Promise<PhaseResponse> {
-    await this.saveOutput(request, job, attempt, startedAt, pages, "partial");
-    const endedAt = this.now().toISOString();
-    const record: PhaseRecord = {
-      status: "aborted",
-      startedAt,
-      endedAt,
-      attempt,
-      pages: pages.length,
-    };
-    await this.store.abortPhase(request.batchId, request.jobId, request.phase, record, endedAt);
-    return { jobId: request.jobId, phase: request.phase, outcome: "cancelled" };
-  }
-
-  private async saveFailure(
-    request: PhaseRequest,
-    job: JobRecord,
-    attempt: number,
-    startedAt: string,
-    error: Error,
-  ): Promise<void> {
-    const endedAt = this.now().toISOString();
-    const failure = { name: error.name, message: error.message };
-    await this.results.putPhaseOutput({
-      ...this.outputBase(request, job, attempt, startedAt),
-      endedAt,
-      status: "error",
-      pages: [],
-      error: failure,
-    });
-    const record: PhaseRecord = {
-      status: "failed",
-      startedAt,
-      endedAt,
-      attempt,
-      error: error.message,
-    };
-    await this.store.recordPhaseFailure(request.batchId, request.jobId, request.phase, record);
-  }
-
-  private async saveOutput(
-    request: PhaseRequest,
-    job: JobRecord,
-    attempt: number,
-    startedAt: string,
-    pages: readonly PageResult[],
-    status: "complete" | "partial",
-  ): Promise<void> {
-    await this.results.putPhaseOutput({
-      ...this.outputBase(request, job, attempt, startedAt),
-      endedAt: this.now().toISOString(),
-      status,
-      pages,
-    });
-  }
-
-  private outputBase(
-    request: PhaseRequest,
-    job: JobRecord,
-    attempt: number,
-    startedAt: string,
-  ): Omit<PhaseOutput, "status" | "pages" | "endedAt"> {
-    return {
-      batchId: request.batchId,
-      jobId: request.jobId,
-      jobName: job.name,
-      phase: request.phase,
-      attempt,
-      startedAt,
-    };
-  }
-
-  /** The job's result once committed: every page of every phase. */
-  private async jobSummary(batchId: string, jobId: string) {
-    const outputs = await this.results.readJobOutputs(batchId, jobId);
-    const scores = outputs.flatMap((o) => o.pages.map((p) => p.score));
-    return { pagesProcessed: scores.length, averageScore: averageOf(scores) };
-  }
-
   /**
    * Polls the cancel intent (batch and job records) every `pollMs`, and aborts the signal when it
-   * appears, or when the Lambda is about to time out.
+   * appears (if `onCancel`), or when the Lambda is about to time out.
    */
-  private watchCancel(
+  private watch(
     batchId: string,
     jobId: string,
     controller: AbortController,
     remainingMs: () => number,
+    onCancel: boolean,
   ) {
     let stopped = false;
     let timer: NodeJS.Timeout | undefined;
@@ -265,13 +334,15 @@ export class PhaseRunner {
           controller.abort(TIMED_OUT);
           return;
         }
-        const [batch, job] = await Promise.all([
-          this.store.getBatch(batchId),
-          this.store.getJob(batchId, jobId),
-        ]);
-        if (batch?.cancel || job?.cancel || job?.status === "cancelled") {
-          controller.abort(CANCELLED);
-          return;
+        if (onCancel) {
+          const [batch, job] = await Promise.all([
+            this.store.getBatch(batchId),
+            this.store.getJob(batchId, jobId),
+          ]);
+          if (batch?.cancel || job?.cancel || job?.status === "cancelled") {
+            controller.abort(CANCELLED);
+            return;
+          }
         }
       } catch {
         // A failed poll is retried on the next tick; the phase goes on meanwhile.
@@ -288,9 +359,118 @@ export class PhaseRunner {
   }
 }
 
-const CANCELLED = "cancelled";
-const TIMED_OUT = "timed_out";
+/**
+ * What one run of a phase writes while it runs: checkpoints and item chunks, each durable before
+ * its promise resolves and written in the order they were asked for; progress, at most once per
+ * `progressEveryMs`.
+ */
+class RunState {
+  /** Items of each phase of the job, this run's included. */
+  readonly itemCounts: Record<string, number>;
+  itemsOfPhase = 0;
+  private writes: Promise<unknown> = Promise.resolve();
+  private lastProgressAt = 0;
+  private pendingProgress: { done: number; total?: number } | undefined;
+  private progressTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly job: JobRecord,
+    private readonly phase: string,
+    private readonly store: BatchStore,
+    private readonly results: ResultStore,
+    private readonly options: PhaseRunnerOptions,
+    private readonly step: { readonly index: number; readonly of: number },
+  ) {
+    this.itemCounts = { ...job.itemCounts };
+    this.itemsOfPhase = job.itemCounts?.[phase] ?? 0;
+  }
+
+  save(checkpoint: unknown, attempt: number): Promise<void> {
+    return this.enqueue(() =>
+      this.results.putCheckpoint(this.job.batchId, this.job.jobId, this.phase, {
+        savedAt: new Date().toISOString(),
+        attempt,
+        checkpoint,
+      }),
+    );
+  }
+
+  emit(items: readonly unknown[]): Promise<void> {
+    if (!Array.isArray(items)) return Promise.reject(new TypeError("emit takes an array of items"));
+    if (items.length === 0) return Promise.resolve();
+    const copy = JSON.parse(JSON.stringify(items)) as unknown[];
+    return this.enqueue(async () => {
+      const chunk = await this.store.reserveItemChunk(
+        this.job.batchId,
+        this.job.jobId,
+        this.phase,
+        copy.length,
+      );
+      await this.results.putItems(this.job.batchId, this.job.jobId, this.phase, chunk, copy);
+      this.itemsOfPhase += copy.length;
+      this.itemCounts[this.phase] = this.itemsOfPhase;
+    });
+  }
+
+  progress(done: number, total?: number): void {
+    if (!Number.isFinite(done) || (total !== undefined && !Number.isFinite(total))) return;
+    this.pendingProgress = total === undefined ? { done } : { done, total };
+    const every = this.options.progressEveryMs ?? 1000;
+    const wait = this.lastProgressAt + every - Date.now();
+    if (wait <= 0) this.flushProgress();
+    else this.progressTimer ??= setTimeout(() => this.flushProgress(), wait);
+  }
+
+  /** Waits for every write asked for so far; a failed checkpoint or item write fails the phase. */
+  async settle(): Promise<void> {
+    clearTimeout(this.progressTimer);
+    await this.writes;
+  }
+
+  private flushProgress(): void {
+    this.progressTimer = undefined;
+    const pending = this.pendingProgress;
+    if (!pending) return;
+    this.pendingProgress = undefined;
+    this.lastProgressAt = Date.now();
+    const within =
+      pending.total && pending.total > 0
+        ? Math.min(1, Math.max(0, pending.done / pending.total))
+        : 0;
+    void this.store
+      .setProgress(this.job.batchId, this.job.jobId, {
+        phase: this.phase,
+        ...pending,
+        jobFraction: (this.step.index + within) / this.step.of,
+        at: new Date().toISOString(),
+      })
+      .catch(() => undefined); // progress is advisory: never fail a phase for it
+  }
+
+  private enqueue(write: () => Promise<void>): Promise<void> {
+    const next = this.writes.then(write);
+    this.writes = next.catch(() => undefined);
+    return next;
+  }
+}
+
+function parseInput(phase: AnyPhase, name: string, job: JobRecord): unknown {
+  if (!phase.input) return job.input;
+  const parsed = phase.input.safeParse(job.input);
+  if (parsed.success) return parsed.data;
+  throw new PhaseInputInvalidError(
+    `${name}: the input of ${job.name} does not fit this phase: ${describeIssues(parsed.error.issues)}`,
+  );
+}
+
+function stopMessage(controller: AbortController): string {
+  return controller.signal.reason === TIMED_OUT
+    ? "the phase is about to run out of time"
+    : "the job was cancelled";
+}
 
 function outcomeOf(job: JobRecord | undefined): PhaseResponse["outcome"] {
   return job?.status === "cancelled" ? "cancelled" : "skipped";
 }
+
+export type { PhaseOutputStatus };

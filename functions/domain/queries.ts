@@ -2,38 +2,60 @@ import type { BatchStore } from "./batch-store";
 import { BatchNotFoundError, JobActiveError, JobNotFoundError } from "./errors";
 import { type BatchStatus, countJobs, type JobRecord, percentDone } from "./model";
 
+/** Jobs listed per page in a batch's status. */
+export const JOBS_PAGE = 100;
+
 /** Read models for the API: batch status with progress, one job, the batch list; and job deletion. */
 export class BatchQueries {
   constructor(private readonly store: BatchStore) {}
 
-  async status(batchId: string) {
+  async status(batchId: string, page: { jobsLimit?: number; jobsOffset?: number } = {}) {
     const loaded = await this.store.loadBatch(batchId);
     if (!loaded) throw new BatchNotFoundError(batchId);
-    const { batch, jobs, audit } = loaded;
+    const { batch, audit } = loaded;
+    const jobs = loaded.jobs;
     const counts = countJobs(jobs);
+    const running = jobs.filter((job) => job.status === "running");
+    const runningFraction = running.reduce(
+      // A fraction from an earlier phase still counts: it only grows as the job goes on.
+      (total, job) => total + (job.progress?.jobFraction ?? 0),
+      0,
+    );
+    const offset = page.jobsOffset ?? 0;
+    const limit = page.jobsLimit ?? JOBS_PAGE;
+    const { totals: _totals, cancelSummary: _summary, ...shown } = batch;
     return {
-      ...batch,
-      progress: { ...counts, percent: percentDone(counts) },
+      ...shown,
+      progress: { ...counts, percent: percentDone(counts, runningFraction) },
       // For dashboards of older job queues that counted a cancelled job as failed.
       failed_jobs: counts.failed + counts.cancelled,
       failed_jobs_note:
         "failed_jobs = failed + cancelled, as older job queues counted them; progress has each",
-      current: jobs
-        .filter((job) => job.status === "running")
-        .map((job) => ({
-          jobId: job.jobId,
-          name: job.name,
-          phase: job.phase ?? null,
-          since: job.phase ? (job.phases[job.phase]?.startedAt ?? null) : null,
-          inCommit: Boolean(job.inCommit),
-        })),
-      jobs: jobs.map((job) => ({
+      current: running.map((job) => ({
+        jobId: job.jobId,
+        name: job.name,
+        phase: job.phase ?? null,
+        since: job.phase ? (job.phases[job.phase]?.startedAt ?? null) : null,
+        inCommit: Boolean(job.inCommit),
+        progress:
+          job.progress && job.progress.phase === job.phase
+            ? { done: job.progress.done, total: job.progress.total ?? null, at: job.progress.at }
+            : null,
+      })),
+      // Large batches are shown a page of jobs at a time: ?jobsOffset=&jobsLimit=.
+      jobs: jobs.slice(offset, offset + limit).map((job) => ({
         jobId: job.jobId,
         name: job.name,
         status: job.status,
         phase: job.phase ?? null,
         wasInPhase: job.wasInPhase ?? null,
       })),
+      jobsPage: {
+        offset,
+        limit,
+        total: jobs.length,
+        nextOffset: offset + limit < jobs.length ? offset + limit : null,
+      },
       audit,
     };
   }
@@ -93,7 +115,9 @@ export function jobView(job: JobRecord) {
     inCommit: Boolean(job.inCommit),
     input: job.input,
     phases,
-    result: job.result ?? null,
+    numbers: job.numbers ?? {},
+    items: job.itemCounts ?? {},
+    progress: job.progress ?? null,
     error: job.error ?? null,
     cancel: job.cancel ?? null,
     createdAt: job.createdAt,

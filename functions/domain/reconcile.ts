@@ -124,8 +124,10 @@ export class Reconciler {
       });
     }
 
+    const ended = await this.store.listJobs(batchId);
+    await this.results.recomputeTotals(batchId, ended);
     const current = await this.store.getBatch(batchId);
-    if (current) await this.results.writeManifest(current, await this.results.gather(batchId));
+    if (current) await this.results.writeManifest(current, ended);
     return {
       batchId,
       action: changed > 0 || current?.status !== batch.status ? "reconciled" : "already_consistent",

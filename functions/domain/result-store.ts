@@ -1,18 +1,15 @@
-import {
-  GetObjectCommand,
-  ListObjectsV2Command,
-  type ListObjectsV2CommandOutput,
-  PutObjectCommand,
-  type S3Client,
-} from "@aws-sdk/client-s3";
+import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { mapLimit } from "./concurrency";
-import type { PhaseOutput } from "./results";
+import type { PhaseOutputDocument, SavedCheckpoint } from "./results";
 
 /**
- * S3 layout:
- * - `results/<batchId>/<jobId>/<phase>.json`: every phase output (temporary; lifecycle-expired)
- * - `manifests/<batchId>.json`: index of a batch's outputs, written for large or ended batches
- * - `consolidated/<batchId>/results.json`: permanent copy written by consolidate/finalize
+ * S3 layout. Every key is derived from ids, so nothing is ever listed:
+ * - `results/<batchId>/<jobId>/<phase>/output.json`: what the phase returned, with its status
+ * - `results/<batchId>/<jobId>/<phase>/checkpoint.json`: its last checkpoint
+ * - `results/<batchId>/<jobId>/<phase>/items/<n>.json`: the n-th chunk of items it emitted
+ * - `manifests/<batchId>.json`: the index of a batch's objects, written when it ends
+ * - `consolidated/<batchId>/results.json`: the permanent copy written by consolidate and finalize
+ * `results/` is temporary (a lifecycle rule expires it); the other prefixes are kept.
  */
 export class ResultStore {
   constructor(
@@ -21,58 +18,137 @@ export class ResultStore {
     private readonly readConcurrency = 16,
   ) {}
 
-  static phaseOutputKey(batchId: string, jobId: string, phase: string): string {
-    return `results/${batchId}/${jobId}/${phase}.json`;
+  static phasePrefix(batchId: string, jobId: string, phase: string): string {
+    return `results/${batchId}/${jobId}/${phase}/`;
   }
 
-  async putPhaseOutput(output: PhaseOutput): Promise<string> {
-    const key = ResultStore.phaseOutputKey(output.batchId, output.jobId, output.phase);
+  static outputKey(batchId: string, jobId: string, phase: string): string {
+    return `${ResultStore.phasePrefix(batchId, jobId, phase)}output.json`;
+  }
+
+  static checkpointKey(batchId: string, jobId: string, phase: string): string {
+    return `${ResultStore.phasePrefix(batchId, jobId, phase)}checkpoint.json`;
+  }
+
+  static itemsKey(batchId: string, jobId: string, phase: string, chunk: number): string {
+    return `${ResultStore.phasePrefix(batchId, jobId, phase)}items/${String(chunk).padStart(6, "0")}.json`;
+  }
+
+  uri(key: string): string {
+    return `s3://${this.bucket}/${key}`;
+  }
+
+  async putOutput(output: PhaseOutputDocument): Promise<string> {
+    const key = ResultStore.outputKey(output.batchId, output.jobId, output.phase);
     await this.putJson(key, output);
     return key;
   }
 
-  private listOutputKeys(batchId: string): Promise<string[]> {
-    return this.listKeys(`results/${batchId}/`);
-  }
-
-  private async listKeys(prefix: string): Promise<string[]> {
-    const keys: string[] = [];
-    let token: string | undefined;
-    do {
-      const out: ListObjectsV2CommandOutput = await this.s3.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
-      );
-      for (const object of out.Contents ?? []) if (object.Key) keys.push(object.Key);
-      token = out.IsTruncated ? out.NextContinuationToken : undefined;
-    } while (token);
-    return keys;
-  }
-
-  /** Reads every phase output saved for a batch. */
-  async readOutputs(batchId: string): Promise<PhaseOutput[]> {
-    const keys = await this.listOutputKeys(batchId);
-    return mapLimit(keys, this.readConcurrency, (key) => this.readOutput(key));
-  }
-
-  /** Reads the outputs saved for one job (at most one object per phase). */
-  async readJobOutputs(batchId: string, jobId: string): Promise<PhaseOutput[]> {
-    const keys = await this.listKeys(`results/${batchId}/${jobId}/`);
-    return mapLimit(keys, this.readConcurrency, (key) => this.readOutput(key));
+  /** The outputs of these phases of a job; a phase with no output is left out. */
+  async readOutputs(
+    batchId: string,
+    jobId: string,
+    phases: readonly string[],
+  ): Promise<PhaseOutputDocument[]> {
+    const found = await mapLimit(phases, this.readConcurrency, (phase) =>
+      this.readOutput(batchId, jobId, phase),
+    );
+    return found.filter((output): output is PhaseOutputDocument => output !== undefined);
   }
 
   /**
    * One phase output. An object that cannot be read as one (cut short by a crash, say) is reported
-   * as that phase's error, so one bad object never fails the results of the whole batch.
+   * as that phase's error, so one bad object never fails the results of a whole batch.
    */
-  private async readOutput(key: string): Promise<PhaseOutput> {
-    try {
-      const output = await this.getJson<PhaseOutput>(key);
-      if (output && typeof output === "object" && Array.isArray(output.pages)) return output;
-      return unreadable(key, "it does not hold a phase output");
-    } catch (error) {
-      if (error instanceof SyntaxError) return unreadable(key, "it is not valid JSON");
-      throw error;
+  async readOutput(
+    batchId: string,
+    jobId: string,
+    phase: string,
+  ): Promise<PhaseOutputDocument | undefined> {
+    const read = await this.getJson<PhaseOutputDocument>(
+      ResultStore.outputKey(batchId, jobId, phase),
+    );
+    if (read.kind === "missing") return undefined;
+    if (
+      read.kind === "ok" &&
+      read.value &&
+      typeof read.value === "object" &&
+      "status" in read.value
+    )
+      return read.value;
+    return {
+      batchId,
+      jobId,
+      jobName: jobId,
+      phase,
+      status: "error",
+      attempt: 0,
+      startedAt: "",
+      endedAt: "",
+      output: null,
+      error: {
+        name: "OutputUnreadable",
+        message: `the saved output of ${phase} is unreadable: ${read.kind === "ok" ? "it does not hold a phase output" : "it is not valid JSON"}`,
+      },
+    };
+  }
+
+  async putCheckpoint(
+    batchId: string,
+    jobId: string,
+    phase: string,
+    checkpoint: SavedCheckpoint,
+  ): Promise<void> {
+    await this.putJson(ResultStore.checkpointKey(batchId, jobId, phase), checkpoint);
+  }
+
+  async getCheckpoint(
+    batchId: string,
+    jobId: string,
+    phase: string,
+  ): Promise<SavedCheckpoint | undefined> {
+    const read = await this.getJson<SavedCheckpoint>(
+      ResultStore.checkpointKey(batchId, jobId, phase),
+    );
+    return read.kind === "ok" ? read.value : undefined;
+  }
+
+  async putItems(
+    batchId: string,
+    jobId: string,
+    phase: string,
+    chunk: number,
+    items: readonly unknown[],
+  ): Promise<void> {
+    await this.putJson(ResultStore.itemsKey(batchId, jobId, phase, chunk), items);
+  }
+
+  /**
+   * Items of a job's phase, from item `offset` on, at most `limit`, reading chunks in order until
+   * enough are read. A chunk that is missing (its write was cut short) is skipped.
+   */
+  async readItems(
+    batchId: string,
+    jobId: string,
+    phase: string,
+    chunks: number,
+    options: { offset: number; limit: number },
+  ): Promise<{ items: unknown[]; next?: number }> {
+    const items: unknown[] = [];
+    let index = 0;
+    for (let chunk = 1; chunk <= chunks; chunk++) {
+      const read = await this.getJson<unknown[]>(
+        ResultStore.itemsKey(batchId, jobId, phase, chunk),
+      );
+      for (const item of read.kind === "ok" && Array.isArray(read.value) ? read.value : []) {
+        if (index >= options.offset) {
+          if (items.length === options.limit) return { items, next: index };
+          items.push(item);
+        }
+        index++;
+      }
     }
+    return { items };
   }
 
   async putJson(key: string, body: unknown): Promise<void> {
@@ -86,30 +162,21 @@ export class ResultStore {
     );
   }
 
-  private async getJson<T>(key: string): Promise<T> {
-    const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-    const text = (await out.Body?.transformToString("utf8")) ?? "null";
-    return JSON.parse(text) as T;
+  private async getJson<T>(
+    key: string,
+  ): Promise<{ kind: "ok"; value: T } | { kind: "missing" } | { kind: "unreadable" }> {
+    let text: string;
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      text = (await out.Body?.transformToString("utf8")) ?? "";
+    } catch (error) {
+      if ((error as Error).name === "NoSuchKey") return { kind: "missing" };
+      throw error;
+    }
+    try {
+      return { kind: "ok", value: JSON.parse(text) as T };
+    } catch {
+      return { kind: "unreadable" };
+    }
   }
-}
-
-/** The stand-in for an output object that cannot be read: an error of its job and phase. */
-function unreadable(key: string, why: string): PhaseOutput {
-  const [, batchId = "", jobId = "", file = ""] = key.split("/");
-  const phase = file.replace(/\.json$/, "");
-  return {
-    batchId,
-    jobId,
-    jobName: jobId,
-    phase,
-    status: "error",
-    attempt: 0,
-    startedAt: "",
-    endedAt: "",
-    pages: [],
-    error: {
-      name: "OutputUnreadable",
-      message: `the saved output of ${phase} is unreadable: ${why}`,
-    },
-  };
 }

@@ -6,6 +6,7 @@ import {
   ValidationError,
 } from "./errors";
 import { BATCH_STATUSES } from "./model";
+import { RESULTS_PAGE } from "./results";
 
 /** Inline Map executions stay far below the 25,000-event history limit up to this size. */
 export const MAX_JOBS_PER_BATCH = 1000;
@@ -88,18 +89,12 @@ export function jsonDepth(value: unknown, stopAt = Number.POSITIVE_INFINITY): nu
   return deepest;
 }
 
+/**
+ * A job's input as the product sees it: any JSON object, small and shallow enough to store. What it
+ * holds is the pipeline's business (its `input` schemas are checked at submit too).
+ */
 export const jobInputSchema = z
-  .object({
-    pages: z.number().int().min(1).max(1000).optional(),
-    workMs: z
-      .number()
-      .int()
-      .min(0)
-      .max(15 * 60 * 1000)
-      .optional(),
-    failIn: z.string().min(1).max(64).optional(),
-  })
-  .catchall(z.unknown())
+  .record(z.string(), z.unknown(), { error: "input must be a JSON object" })
   .superRefine((input, ctx) => {
     // Depth first: measuring the size of a deeply nested value could overflow the stack.
     if (jsonDepth(input, MAX_INPUT_DEPTH) > MAX_INPUT_DEPTH) {
@@ -115,6 +110,36 @@ export const jobInputSchema = z
         message: `input must be at most ${MAX_INPUT_BYTES} bytes of JSON`,
       });
   });
+
+/** A schema a job's input must fit, and who asks for it (for the message). */
+export interface InputCheck {
+  readonly by: string;
+  readonly schema: z.ZodType;
+}
+
+/**
+ * Checks every job's input against the pipeline's and its phases' schemas; the first misfit is a
+ * ValidationError naming the job and the field (`jobs[0].input.pages: expected number`).
+ */
+export function checkJobInputs(
+  jobs: readonly { readonly input: unknown }[],
+  checks: readonly InputCheck[],
+): void {
+  const problems: string[] = [];
+  jobs.forEach((job, index) => {
+    for (const check of checks) {
+      const parsed = check.schema.safeParse(job.input);
+      if (parsed.success) continue;
+      const where = parsed.error.issues.slice(0, 3).map((issue) => {
+        const path = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`));
+        return `jobs[${index}].input${path.join("")}: ${issue.message}`;
+      });
+      problems.push(`${where.join("; ")} (the ${check.by} input)`);
+      return;
+    }
+  });
+  if (problems.length > 0) throw new ValidationError(problems.slice(0, 5).join("; "));
+}
 
 const jobSchema = z.union(
   [
@@ -160,6 +185,19 @@ export type CancelBody = z.infer<typeof cancelBodySchema>;
 
 export const cancelJobBodySchema = z.object({ reason: text("reason", 500).optional() }).strict();
 
+/** A whole number in a query string, in digits only: Number() would also take "1e2", "0x10" or " 5". */
+const queryCount = (what: string, min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,7}$/, `${what} must be a whole number from ${min} to ${max}, in digits`)
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .min(min, `${what} must be at least ${min}`)
+        .max(max, `${what} must be at most ${max}`),
+    );
+
 export const listBatchesQuerySchema = z
   .object({
     status: z
@@ -168,14 +206,31 @@ export const listBatchesQuerySchema = z
           "status must be one of queued, running, cancelling, succeeded, completed_with_errors, failed, cancelled",
       })
       .optional(),
-    // Digits only: Number() would also take "1e2", "0x10" or " 5".
-    limit: z
-      .string()
-      .regex(/^\d{1,4}$/, "limit must be a whole number from 1 to 100, in digits")
-      .transform(Number)
-      .pipe(z.number().min(1, "limit must be at least 1").max(100, "limit must be at most 100"))
-      .optional(),
+    limit: queryCount("limit", 1, 100).optional(),
     cursor: z.string().max(2048).optional(),
+  })
+  .strict();
+
+export const batchStatusQuerySchema = z
+  .object({
+    jobsOffset: queryCount("jobsOffset", 0, MAX_JOBS_PER_BATCH).optional(),
+    jobsLimit: queryCount("jobsLimit", 1, MAX_JOBS_PER_BATCH).optional(),
+  })
+  .strict();
+
+export const resultsQuerySchema = z
+  .object({
+    limit: queryCount("limit", 1, RESULTS_PAGE.maxJobs).optional(),
+    cursor: z.string().max(2048).optional(),
+    items: queryCount("items", 0, RESULTS_PAGE.maxItems).optional(),
+  })
+  .strict();
+
+export const jobOutputQuerySchema = z
+  .object({
+    phase: z.string().min(1).max(64).optional(),
+    itemsOffset: queryCount("itemsOffset", 0, 10_000_000).optional(),
+    items: queryCount("items", 0, RESULTS_PAGE.maxItems).optional(),
   })
   .strict();
 

@@ -14,7 +14,12 @@ import {
   nameKey,
 } from "./model";
 import type { WorkflowPort } from "./ports";
-import { DEFAULT_CONCURRENCY, type SubmitBatchBody } from "./schemas";
+import {
+  checkJobInputs,
+  DEFAULT_CONCURRENCY,
+  type InputCheck,
+  type SubmitBatchBody,
+} from "./schemas";
 
 export interface SubmitResponse {
   readonly batchId: string;
@@ -81,6 +86,10 @@ export interface SubmitServiceOptions {
   readonly claimWaitMs?: number;
   /** A claim whose batch has not appeared after this long was abandoned (its request crashed). */
   readonly claimStaleMs?: number;
+  /** The pipeline's and its phases' input schemas, checked before anything is written. */
+  readonly inputChecks?: readonly InputCheck[];
+  /** Jobs running at once when a submit does not say. @default 10 */
+  readonly defaultConcurrency?: number;
   readonly now?: () => Date;
 }
 
@@ -94,6 +103,8 @@ export class SubmitService {
   private readonly now: () => Date;
   private readonly claimWaitMs: number;
   private readonly claimStaleMs: number;
+  private readonly inputChecks: readonly InputCheck[];
+  private readonly defaultConcurrency: number;
 
   constructor(
     private readonly store: BatchStore,
@@ -104,6 +115,8 @@ export class SubmitService {
     this.now = options.now ?? (() => new Date());
     this.claimWaitMs = options.claimWaitMs ?? 20_000;
     this.claimStaleMs = options.claimStaleMs ?? 60_000;
+    this.inputChecks = options.inputChecks ?? [];
+    this.defaultConcurrency = options.defaultConcurrency ?? DEFAULT_CONCURRENCY;
   }
 
   async submit(
@@ -111,6 +124,7 @@ export class SubmitService {
     options: { idempotencyKey?: string; source?: BatchSource } = {},
   ): Promise<SubmitResponse> {
     const jobs = normalizeJobs(body.jobs);
+    checkJobInputs(jobs, this.inputChecks);
     const at = this.now();
     if (!options.idempotencyKey) return this.create(newBatchId(at), at, body, jobs, options.source);
 
@@ -201,7 +215,7 @@ export class SubmitService {
       status: "queued",
       executionArn: this.executionArnFor(batchId),
       total: jobs.length,
-      concurrency: body.concurrency ?? DEFAULT_CONCURRENCY,
+      concurrency: body.concurrency ?? this.defaultConcurrency,
       createdAt,
       source: source ?? { kind: "api" },
     };

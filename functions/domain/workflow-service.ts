@@ -65,10 +65,11 @@ export class WorkflowService {
       const current = cas.won ? cas.record : cas.current;
       // Lost to a cancel intent that appeared after the read: decide again with it.
       if (!cas.won && current && !isBatchTerminal(current.status) && attempt < 3) continue;
-      const final = current ?? batch;
-      const gathered = await this.results.gather(batchId);
-      const manifest = await this.results.writeManifest(final, gathered);
-      await this.results.writeConsolidated(final, gathered);
+      // The sums were kept as jobs progressed; recompute them exactly now that every job has ended.
+      await this.results.recomputeTotals(batchId, jobs);
+      const final = (await this.store.getBatch(batchId)) ?? current ?? batch;
+      const manifest = await this.results.writeManifest(final, jobs);
+      await this.results.writeConsolidated(final);
       return {
         batchId,
         status: final.status,

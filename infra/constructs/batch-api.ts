@@ -18,6 +18,8 @@ export interface BatchApiProps {
   readonly reconcileQueue: sqs.IQueue;
   /** Settings every state-touching function needs (table, bucket, poll interval). */
   readonly stateEnvironment: Record<string, string>;
+  /** POST /batches's entry, generated for the pipeline (it checks job inputs against its schemas). */
+  readonly submitEntry: string;
   /** @default "v1" */
   readonly stageName?: string;
   /** Requests per second across the API. @default 50 */
@@ -143,7 +145,7 @@ export class BatchApi extends Construct {
         id: "submitBatch",
         method: "POST",
         path: "/batches",
-        entry: "api/submit-batch.ts",
+        entry: props.submitEntry,
         description: "start a batch",
         grants: [writeState, (fn) => stateMachine.grantStartExecution(fn.function)],
         model: submitModel,
@@ -152,7 +154,7 @@ export class BatchApi extends Construct {
         id: "listBatches",
         method: "GET",
         path: "/batches",
-        entry: "api/list-batches.ts",
+        entry: "functions/handlers/api/list-batches.ts",
         description: "list batches",
         grants: [readState],
       },
@@ -160,7 +162,7 @@ export class BatchApi extends Construct {
         id: "getBatch",
         method: "GET",
         path: "/batches/{batchId}",
-        entry: "api/get-batch.ts",
+        entry: "functions/handlers/api/get-batch.ts",
         description: "batch status",
         grants: [readState],
       },
@@ -168,7 +170,7 @@ export class BatchApi extends Construct {
         id: "getResults",
         method: "GET",
         path: "/batches/{batchId}/results",
-        entry: "api/get-results.ts",
+        entry: "functions/handlers/api/get-results.ts",
         description: "batch results so far",
         grants: [readState, readResults],
       },
@@ -176,7 +178,7 @@ export class BatchApi extends Construct {
         id: "cancelBatch",
         method: "POST",
         path: "/batches/{batchId}/cancel",
-        entry: "api/cancel-batch.ts",
+        entry: "functions/handlers/api/cancel-batch.ts",
         description: "cancel a batch or a subset of its jobs",
         grants: [writeState, readResults, writeManifest, stopExecutions, deferMarking],
         timeout: Duration.seconds(29),
@@ -185,15 +187,23 @@ export class BatchApi extends Construct {
         id: "getJob",
         method: "GET",
         path: "/batches/{batchId}/jobs/{jobId}",
-        entry: "api/get-job.ts",
+        entry: "functions/handlers/api/get-job.ts",
         description: "one job",
         grants: [readState],
+      },
+      {
+        id: "getJobOutput",
+        method: "GET",
+        path: "/batches/{batchId}/jobs/{jobId}/output",
+        entry: "functions/handlers/api/get-job-output.ts",
+        description: "one job's outputs, items and checkpoints",
+        grants: [readState, readResults],
       },
       {
         id: "cancelJob",
         method: "POST",
         path: "/batches/{batchId}/jobs/{jobId}/cancel",
-        entry: "api/cancel-job.ts",
+        entry: "functions/handlers/api/cancel-job.ts",
         description: "cancel one job",
         grants: [writeState],
       },
@@ -201,7 +211,7 @@ export class BatchApi extends Construct {
         id: "deleteJob",
         method: "DELETE",
         path: "/batches/{batchId}/jobs/{jobId}",
-        entry: "api/delete-job.ts",
+        entry: "functions/handlers/api/delete-job.ts",
         description: "delete a finished job",
         grants: [writeState],
       },
@@ -209,7 +219,7 @@ export class BatchApi extends Construct {
         id: "consolidate",
         method: "POST",
         path: "/batches/{batchId}/consolidate",
-        entry: "api/consolidate.ts",
+        entry: "functions/handlers/api/consolidate.ts",
         description: "write results to permanent storage",
         grants: [readState, readResults, writeConsolidated],
         timeout: Duration.seconds(29),
@@ -218,7 +228,7 @@ export class BatchApi extends Construct {
 
     for (const route of routes) {
       const fn = new StepbatchFunction(this, route.id.charAt(0).toUpperCase() + route.id.slice(1), {
-        entry: `functions/handlers/${route.entry}`,
+        entry: route.entry,
         description: `stepbatch API: ${route.description}`,
         timeout: route.timeout ?? Duration.seconds(15),
         environment: { ...props.stateEnvironment, STATE_MACHINE_ARN: stateMachine.stateMachineArn },

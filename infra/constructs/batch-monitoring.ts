@@ -30,11 +30,15 @@ export class BatchMonitoring extends Construct {
     super(scope, id);
     const period = Duration.minutes(5);
 
-    for (const [group, functions] of Object.entries(props.functionGroups)) {
-      if (functions.length > 10)
-        throw new Error(
-          `function group ${group} has ${functions.length} functions; an alarm's expression takes 10 at most`,
-        );
+    // An alarm's metric math takes 10 metrics at most: larger groups get one alarm per 10 functions.
+    const chunks = Object.entries(props.functionGroups).flatMap(([group, functions]) =>
+      Array.from(
+        { length: Math.ceil(functions.length / 10) },
+        (_, i) =>
+          [i === 0 ? group : `${group}${i + 1}`, functions.slice(i * 10, i * 10 + 10)] as const,
+      ),
+    );
+    for (const [group, functions] of chunks) {
       for (const [metricName, what] of [
         ["Errors", "errors"],
         ["Throttles", "throttles"],

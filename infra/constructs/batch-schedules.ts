@@ -11,6 +11,8 @@ import { StepbatchFunction } from "./stepbatch-function";
 
 export interface BatchSchedulesProps {
   readonly schedules: readonly ScheduleDefinition[];
+  /** The scheduled-submit function's entry, generated for the pipeline. */
+  readonly submitEntry: string;
   readonly storage: BatchStorage;
   readonly stateMachine: sfn.IStateMachine;
   readonly stateEnvironment: Record<string, string>;
@@ -33,7 +35,7 @@ export class BatchSchedules extends Construct {
   constructor(scope: Construct, id: string, props: BatchSchedulesProps) {
     super(scope, id);
     this.function = new StepbatchFunction(this, "ScheduledSubmit", {
-      entry: "functions/handlers/workflow/scheduled-submit.ts",
+      entry: props.submitEntry,
       description: "stepbatch: start a scheduled batch",
       environment: {
         ...props.stateEnvironment,

@@ -5,36 +5,20 @@ import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import * as tasks from "aws-cdk-lib/aws-stepfunctions-tasks";
 import { Construct } from "constructs";
 import { NON_RETRYABLE_ERRORS } from "../../functions/domain/errors";
+import type { PipelinePhase } from "../../sdk";
 import { alarmOnAny } from "../alarms";
 import { acknowledge, acknowledgeWildcardResource } from "../nag";
+import { generateEntry, type PipelineSource } from "../pipeline";
 import type { BatchStorage } from "./batch-storage";
 import { StepbatchFunction } from "./stepbatch-function";
 
-/** One phase of every job: a Lambda whose handler wraps its work with `phaseHandler`. */
-export interface PhaseDefinition {
-  /** State name in the console, e.g. "Ingest". Letters, digits and spaces. */
-  readonly name: string;
-  /** Handler module relative to the project root. */
-  readonly entry: string;
-  /** @default Duration.minutes(5) */
-  readonly timeout?: Duration;
-  /** @default 512 */
-  readonly memorySize?: number;
-}
-
-export const DEFAULT_PHASES: readonly PhaseDefinition[] = [
-  { name: "Ingest", entry: "functions/handlers/phases/ingest.ts" },
-  { name: "Digest", entry: "functions/handlers/phases/digest.ts" },
-  { name: "Commit", entry: "functions/handlers/phases/commit.ts" },
-];
-
 export interface BatchWorkflowProps {
   readonly storage: BatchStorage;
-  /** The phases each job runs in order; the last one commits and is fenced. @default DEFAULT_PHASES */
-  readonly phases?: readonly PhaseDefinition[];
+  /** The pipeline: the phases each job runs in order; the last one commits and is fenced. */
+  readonly pipeline: PipelineSource;
   /** How often running phases re-read the cancel intent. @default Duration.millis(500) */
   readonly cancelPollInterval?: Duration;
-  /** Attempts after the first for a phase that throws. @default 2 */
+  /** Attempts after the first for a phase that throws, unless the pipeline says. @default 2 */
   readonly phaseRetries?: number;
   /** Longest a batch may run. @default Duration.hours(24) */
   readonly batchTimeout?: Duration;
@@ -58,21 +42,23 @@ export class BatchWorkflow extends Construct {
   constructor(scope: Construct, id: string, props: BatchWorkflowProps) {
     super(scope, id);
     const { storage } = props;
-    const phases = props.phases ?? DEFAULT_PHASES;
+    const { pipeline } = props;
+    const phases = pipeline.definition.phases;
     validatePhases(phases);
     this.stateEnvironment = {
       TABLE_NAME: storage.table.tableName,
       BUCKET_NAME: storage.bucket.bucketName,
       CANCEL_POLL_MS: String((props.cancelPollInterval ?? Duration.millis(500)).toMilliseconds()),
+      SUMMARY_FIELDS: JSON.stringify(pipeline.definition.summary?.fields ?? {}),
     };
 
     this.phaseFunctions = phases.map((phase) => {
       const fn = new StepbatchFunction(this, `${phase.name.replace(/\s/g, "")}Phase`, {
-        entry: phase.entry,
-        description: `stepbatch phase ${phase.name}`,
-        timeout: phase.timeout ?? Duration.minutes(5),
-        memorySize: phase.memorySize ?? 512,
-        environment: this.stateEnvironment,
+        entry: generateEntry(pipeline, "phase", phase.name),
+        description: `stepbatch ${pipeline.definition.name} pipeline: phase ${phase.name}`,
+        timeout: Duration.seconds(phase.timeoutSeconds ?? 300),
+        memorySize: phase.memoryMb ?? 512,
+        environment: { ...phase.environment, ...this.stateEnvironment },
       });
       storage.grantStateWrite(fn);
       storage.grantResultsRead(fn, "results");
@@ -117,7 +103,7 @@ export class BatchWorkflow extends Construct {
     // Build the job's chain from the last phase backwards.
     let next: sfn.IChainable = jobEnded;
     for (let i = phases.length - 1; i >= 0; i--) {
-      const phase = phases[i] as PhaseDefinition;
+      const phase = phases[i] as PipelinePhase;
       const fn = this.phaseFunctions[i] as StepbatchFunction;
       const isFinal = i === phases.length - 1;
       const task = new tasks.LambdaInvoke(this, phase.name, {
@@ -132,17 +118,16 @@ export class BatchWorkflow extends Construct {
         resultPath: "$.last",
         retryOnServiceExceptions: false,
         // A little past the Lambda's own timeout, so a hung invocation surfaces as States.Timeout.
-        taskTimeout: sfn.Timeout.duration(
-          (phase.timeout ?? Duration.minutes(5)).plus(Duration.seconds(30)),
-        ),
+        taskTimeout: sfn.Timeout.duration(Duration.seconds((phase.timeoutSeconds ?? 300) + 30)),
       });
-      // An aborted phase is never retried; anything else is, with backoff.
+      // A phase that stops for a cancel returns (it is never retried); a job whose input no longer
+      // fits is not retried either; anything else is, with backoff.
       task.addRetry({ errors: [...NON_RETRYABLE_ERRORS], maxAttempts: 0 });
       task.addRetry({
         errors: [sfn.Errors.ALL],
         interval: Duration.seconds(1),
         backoffRate: 2,
-        maxAttempts: props.phaseRetries ?? 2,
+        maxAttempts: phase.retries ?? props.phaseRetries ?? 2,
         jitterStrategy: sfn.JitterType.FULL,
       });
       task.addCatch(recordFailure, { errors: [sfn.Errors.ALL], resultPath: "$.failure" });
@@ -228,7 +213,7 @@ export class BatchWorkflow extends Construct {
   }
 }
 
-function validatePhases(phases: readonly PhaseDefinition[]): void {
+function validatePhases(phases: readonly PipelinePhase[]): void {
   if (phases.length === 0) throw new Error("BatchWorkflow needs at least one phase");
   const names = new Set<string>();
   for (const phase of phases) {

@@ -53,7 +53,15 @@ describe("a batch that runs to completion", () => {
       ["Digest", "succeeded"],
       ["Commit", "succeeded"],
     ]);
-    expect(oneJob.body.result).toMatchObject({ pagesProcessed: 9 });
+    expect(oneJob.body.numbers).toMatchObject({ pages: 9, items: 9, jobsProcessed: 1 });
+    const output = await api.call("GET", `/batches/${batchId}/jobs/job-00001/output`);
+    expect(output.status).toBe(200);
+    expect(output.body.phases.map((p: any) => [p.phase, p.status, p.itemCount])).toEqual([
+      ["Ingest", "complete", 3],
+      ["Digest", "complete", 3],
+      ["Commit", "complete", 3],
+    ]);
+    expect(output.body.phases[2].items).toHaveLength(3);
     const execution = await waitFor(async () => {
       const e = await executionOf(target, executionArn);
       return e.status === "SUCCEEDED" ? e : undefined;
@@ -144,12 +152,12 @@ describe("cancelling a running batch", () => {
       ["Ingest", "succeeded"],
       ["Digest", "aborted"],
     ]);
-    expect(running.body.phases[1].pages).toBeGreaterThan(0);
-    expect(running.body.phases[1].pages).toBeLessThan(10);
+    expect(running.body.phases[1].items).toBeGreaterThan(0);
+    expect(running.body.phases[1].items).toBeLessThan(10);
     // Assess: the partial Digest outputs can be fetched after the answer, and nothing reached Commit
     const later = await waitFor(async () => {
       const results = (await api.results(batchId)).body;
-      return results.partialResults.jobs.every((j: any) =>
+      return results.partialResults.processedJobs.every((j: any) =>
         j.phases.some((p: any) => p.phase === "Digest" && p.status === "partial"),
       )
         ? results
@@ -158,7 +166,7 @@ describe("cancelling a running batch", () => {
     expect(later.partialResults.pagesProcessed).toBeGreaterThan(20);
     expect(later.partialResults.pagesProcessed).toBeLessThan(40);
     expect(
-      later.partialResults.jobs.flatMap((j: any) => j.phases.map((p: any) => p.phase)),
+      later.partialResults.processedJobs.flatMap((j: any) => j.phases.map((p: any) => p.phase)),
     ).not.toContain("Commit");
     expect(ended.audit.map((a: any) => a.action)).toContain("cancel_batch");
   });

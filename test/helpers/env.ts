@@ -1,3 +1,5 @@
+import demo from "../../pipelines/demo/pipeline";
+
 // Loaded before every test file (vitest setupFiles): settings the handlers read at cold start,
 // and Powertools kept quiet. Nothing here reaches AWS.
 process.env.AWS_REGION ??= "us-east-1";
@@ -9,6 +11,10 @@ process.env.STATE_MACHINE_ARN ??=
   "arn:aws:states:us-east-1:123456789012:stateMachine:stepbatch-test";
 process.env.TOKEN_SECRET_ARN ??=
   "arn:aws:secretsmanager:us-east-1:123456789012:secret:stepbatch-token";
+// The demo pipeline's summary fields, as the construct gives them to every function.
+process.env.SUMMARY_FIELDS ??= JSON.stringify(demo.summary?.fields ?? {});
 process.env.POWERTOOLS_LOG_LEVEL ??= "SILENT";
+// Local stacks started by tests log errors only: a passing run prints nothing but results.
+process.env.STEPBATCH_LOG_LEVEL ??= "ERROR";
 process.env.POWERTOOLS_TRACE_ENABLED ??= "false";
 process.env.POWERTOOLS_METRICS_DISABLED ??= "true";

@@ -18,6 +18,8 @@ import {
   startDynamo,
   startS3,
 } from "../../local/emulators";
+import demo from "../../pipelines/demo/pipeline";
+import { demoPhase } from "../../pipelines/demo/work";
 
 /** A Step Functions port that records what the domain asked of it. */
 export class RecordingWorkflow implements WorkflowPort {
@@ -64,7 +66,9 @@ export async function startLocalAws(cancelOptions: Partial<CancelServiceOptions>
   const doc = DynamoDBDocumentClient.from(db, { marshallOptions: { removeUndefinedValues: true } });
   const store = new BatchStore(doc, tableName);
   const resultStore = new ResultStore(s3client, bucket);
-  const results = new ResultsService(store, resultStore);
+  const results = new ResultsService(store, resultStore, {
+    summaryFields: demo.summary?.fields ?? {},
+  });
   const workflow = new RecordingWorkflow();
   const workflowService = new WorkflowService(store, results);
   return {
@@ -85,7 +89,21 @@ export async function startLocalAws(cancelOptions: Partial<CancelServiceOptions>
     }),
     workflowService,
     reconciler: new Reconciler(store, workflowService, results),
-    runner: new PhaseRunner(store, resultStore, { pollMs: 50, timeoutMarginMs: 0 }),
+    /** The phase runner of the demo pipeline, and its phases. */
+    runner: new PhaseRunner(
+      store,
+      resultStore,
+      {
+        phases: demo.phases.map((phase) => phase.name),
+        ...(demo.summary ? { summary: demo.summary } : {}),
+      },
+      { pollMs: 50, timeoutMarginMs: 0, progressEveryMs: 0 },
+    ),
+    phases: {
+      Ingest: demoPhase("Ingest"),
+      Digest: demoPhase("Digest"),
+      Commit: demoPhase("Commit"),
+    },
     close: async () => {
       await dynamo.close();
       await s3.close();
@@ -101,6 +119,8 @@ export interface SeedJob {
   readonly input?: JobInput;
   readonly phase?: string;
   readonly inCommit?: boolean;
+  /** What the job adds to its batch's sums, as if its phases had run. */
+  readonly numbers?: Record<string, number>;
 }
 
 /** Writes a batch and its jobs straight to the store, in the states a test needs. */
@@ -135,6 +155,7 @@ export async function seedBatch(
     createdAt,
     ...(job.phase ? { phase: job.phase } : {}),
     ...(job.inCommit ? { inCommit: true } : {}),
+    ...(job.numbers ? { numbers: job.numbers } : {}),
   }));
   await aws.store.createBatch(batchRecord, records);
   return { batch: batchRecord, jobs: records };

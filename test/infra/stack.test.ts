@@ -1,7 +1,7 @@
-import { Duration } from "aws-cdk-lib";
 import { Match } from "aws-cdk-lib/assertions";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { beforeAll, describe, expect, it } from "vitest";
+import { loadPipeline } from "../../infra/pipeline";
 import { stateMachineDefinition, synthStack } from "../helpers/synth";
 
 let synth: ReturnType<typeof synthStack>;
@@ -64,12 +64,12 @@ describe("the batch state machine", () => {
     expect(states["Job cancelled"].Type).toBe("Succeed");
   });
 
-  it("never retries an aborted phase, retries other errors with backoff, and catches into a job failure", () => {
+  it("never retries a job whose input no longer fits, retries other errors with backoff, and catches into a job failure", () => {
     const states = allStates(stateMachineDefinition(synth.template).States);
     for (const phase of ["Ingest", "Digest", "Commit"]) {
       const [noRetry, retry] = states[phase].Retry;
       expect(noRetry).toEqual({
-        ErrorEquals: expect.arrayContaining(["PhaseAborted"]),
+        ErrorEquals: expect.arrayContaining(["PhaseInputInvalid"]),
         MaxAttempts: 0,
       });
       expect(retry).toMatchObject({ ErrorEquals: ["States.ALL"], MaxAttempts: 2, BackoffRate: 2 });
@@ -81,21 +81,19 @@ describe("the batch state machine", () => {
     expect(states["Job failed"].Type).toBe("Succeed");
   });
 
-  it("takes its phases from the construct's props", () => {
-    const custom = synthStack({
-      phases: [
-        {
-          name: "Scrape",
-          entry: "functions/handlers/phases/ingest.ts",
-          timeout: Duration.minutes(1),
-        },
-        { name: "Publish", entry: "functions/handlers/phases/commit.ts" },
-      ],
-    });
+  it("takes its phases, their timeouts, retries and environment from the pipeline", async () => {
+    const custom = synthStack({ pipeline: await loadPipeline("test/fixtures/scrape-pipeline.ts") });
     const states = allStates(stateMachineDefinition(custom.template).States);
     expect(states.Scrape.Parameters.Payload).toMatchObject({ phase: "Scrape", isFinal: false });
+    expect(states.Scrape.TimeoutSeconds).toBe(90);
+    expect(states.Scrape.Retry[1]).toMatchObject({ MaxAttempts: 5 });
     expect(states.Publish.Parameters.Payload).toMatchObject({ phase: "Publish", isFinal: true });
     expect(states.Ingest).toBeUndefined();
+    custom.template.hasResourceProperties("AWS::Lambda::Function", {
+      Description: "stepbatch scrape pipeline: phase Scrape",
+      Timeout: 60,
+      Environment: { Variables: Match.objectLike({ SITE: "https://example.com" }) },
+    });
   });
 });
 
@@ -198,7 +196,7 @@ describe("storage and API", () => {
   it("serves every route of the contract behind the token authorizer", () => {
     const methods = synth.template.findResources("AWS::ApiGateway::Method");
     const routed = Object.values(methods).filter((m: any) => m.Properties.HttpMethod !== "OPTIONS");
-    expect(routed).toHaveLength(9);
+    expect(routed).toHaveLength(10);
     for (const method of routed as any[])
       expect(method.Properties.AuthorizationType).toBe("CUSTOM");
     expect(routed.map((m: any) => m.Properties.OperationName).sort()).toEqual([
@@ -208,6 +206,7 @@ describe("storage and API", () => {
       "deleteJob",
       "getBatch",
       "getJob",
+      "getJobOutput",
       "getResults",
       "listBatches",
       "submitBatch",
@@ -232,7 +231,10 @@ describe("storage and API", () => {
     for (const fn of functions) {
       expect(fn.Properties.Runtime).toBe("nodejs24.x");
       expect(fn.Properties.TracingConfig).toEqual({ Mode: "Active" });
-      expect(fn.Metadata["stepbatch:entry"]).toMatch(/^functions\/handlers\//);
+      // Product handlers, or entries generated for the pipeline's phases and submit paths.
+      expect(fn.Metadata["stepbatch:entry"]).toMatch(
+        /^(functions\/handlers\/|\.stepbatch\/build\/entries\/demo-)/,
+      );
     }
     for (const group of Object.values(
       synth.template.findResources("AWS::Logs::LogGroup"),

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PhaseFailedError } from "../../functions/domain/errors";
-import { demoWork } from "../../functions/workload/demo";
+import { definePhase } from "../../sdk";
 import { type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws";
+import { waitFor } from "../helpers/wait";
 
 let aws: LocalAws;
 beforeAll(async () => {
@@ -17,16 +18,25 @@ const phase = (batchId: string, jobId: string, name: string, isFinal = false) =>
 });
 
 describe("the phase runner", () => {
-  it("runs a job through its phases, saving each output, and marks it succeeded after the final one", async () => {
+  it("runs a job through its phases, saving each output and its items, and marks it succeeded after the final one", async () => {
     // Prepare
     const { batch, jobs } = await seedBatch(aws, [
       { name: "RY.TO", input: { pages: 3, workMs: 30 } },
     ]);
     const job = jobs[0]!;
     // Act
-    const ingest = await aws.runner.run(phase(batch.batchId, job.jobId, "Ingest"), demoWork);
-    const digest = await aws.runner.run(phase(batch.batchId, job.jobId, "Digest"), demoWork);
-    const commit = await aws.runner.run(phase(batch.batchId, job.jobId, "Commit", true), demoWork);
+    const ingest = await aws.runner.run(
+      phase(batch.batchId, job.jobId, "Ingest"),
+      aws.phases.Ingest,
+    );
+    const digest = await aws.runner.run(
+      phase(batch.batchId, job.jobId, "Digest"),
+      aws.phases.Digest,
+    );
+    const commit = await aws.runner.run(
+      phase(batch.batchId, job.jobId, "Commit", true),
+      aws.phases.Commit,
+    );
     // Assess
     expect([ingest.outcome, digest.outcome, commit.outcome]).toEqual([
       "continue",
@@ -37,17 +47,110 @@ describe("the phase runner", () => {
     expect(stored).toMatchObject({
       status: "succeeded",
       inCommit: false,
-      result: { pagesProcessed: 9 },
+      numbers: { pages: 9, jobsProcessed: 1, items: 9 },
+      itemCounts: { Ingest: 3, Digest: 3, Commit: 3 },
     });
-    expect(Object.keys(stored?.phases ?? {}).sort()).toEqual(["Commit", "Digest", "Ingest"]);
-    const outputs = await aws.resultStore.readJobOutputs(batch.batchId, job.jobId);
-    expect(outputs.map((o) => o.status)).toEqual(["complete", "complete", "complete"]);
-    expect((await aws.store.getBatch(batch.batchId))?.status).toBe("running");
+    const output = await aws.results.jobOutput(batch.batchId, job.jobId);
+    expect(output.phases.map((p) => [p.phase, p.status, p.itemCount])).toEqual([
+      ["Ingest", "complete", 3],
+      ["Digest", "complete", 3],
+      ["Commit", "complete", 3],
+    ]);
+    expect(output.phases[0]?.items).toEqual([
+      { page: 1, score: expect.any(Number) },
+      { page: 2, score: expect.any(Number) },
+      { page: 3, score: expect.any(Number) },
+    ]);
+    expect(output.phases[0]?.checkpoint).toMatchObject({ checkpoint: { nextPage: 4 } });
+    const batchNow = await aws.store.getBatch(batch.batchId);
+    expect(batchNow).toMatchObject({ status: "running", totals: { pages: 9, jobsProcessed: 1 } });
+  });
+
+  it("gives a phase the outputs of the phases before it, and only those", async () => {
+    // Prepare
+    const { batch, jobs } = await seedBatch(aws, [{ name: "chain", input: { pages: 1 } }]);
+    const job = jobs[0]!;
+    await aws.runner.run(phase(batch.batchId, job.jobId, "Ingest"), aws.phases.Ingest);
+    let seen: { previous: unknown; ingest: unknown; later: string } | undefined;
+    const digest = definePhase({
+      name: "Digest",
+      async run(ctx) {
+        let later = "";
+        try {
+          ctx.outputOf("Commit");
+        } catch (error) {
+          later = (error as Error).message;
+        }
+        seen = { previous: ctx.previous, ingest: ctx.outputOf("Ingest"), later };
+        return { digested: true };
+      },
+    });
+    // Act
+    await aws.runner.run(phase(batch.batchId, job.jobId, "Digest"), digest);
+    // Assess
+    expect(seen?.ingest).toEqual({ pages: 1, scoreSum: expect.any(Number) });
+    expect(seen?.previous).toEqual({ Ingest: seen?.ingest });
+    expect(seen?.later).toMatch(/no output of phase 'Commit'.*not an earlier phase of Digest/);
+  });
+
+  it("keeps what a failed attempt emitted and checkpointed, and its retry starts from the checkpoint", async () => {
+    // Prepare: a phase that fails once after 2 of 4 pages.
+    const { batch, jobs } = await seedBatch(aws, [{ name: "flaky" }]);
+    const job = jobs[0]!;
+    const fetched: number[] = [];
+    const flaky = definePhase<unknown, { pages: number }, { nextPage: number }>({
+      name: "Ingest",
+      async run(ctx) {
+        for (let page = ctx.checkpoint?.nextPage ?? 1; page <= 4; page++) {
+          if (ctx.job.attempt === 1 && page === 3) throw new Error("connection reset");
+          fetched.push(page);
+          await ctx.emit([{ page }]);
+          await ctx.save({ nextPage: page + 1 });
+        }
+        return { pages: 4 };
+      },
+    });
+    // Act
+    const first = aws.runner.run(phase(batch.batchId, job.jobId, "Ingest"), flaky);
+    await expect(first).rejects.toBeInstanceOf(PhaseFailedError);
+    const retry = await aws.runner.run(phase(batch.batchId, job.jobId, "Ingest"), flaky);
+    // Assess
+    expect(retry.outcome).toBe("continue");
+    expect(fetched).toEqual([1, 2, 3, 4]);
+    const output = await aws.results.jobOutput(batch.batchId, job.jobId);
+    expect(output.phases[0]).toMatchObject({
+      status: "complete",
+      attempt: 2,
+      itemCount: 4,
+      items: [{ page: 1 }, { page: 2 }, { page: 3 }, { page: 4 }],
+      output: { pages: 4 },
+    });
+  });
+
+  it("writes progress while a phase runs, for the status and the CLI bar", async () => {
+    // Prepare
+    const { batch, jobs } = await seedBatch(aws, [
+      { name: "slow", input: { pages: 4, workMs: 800 } },
+    ]);
+    const job = jobs[0]!;
+    // Act
+    const running = aws.runner.run(phase(batch.batchId, job.jobId, "Ingest"), aws.phases.Ingest);
+    const progress = await waitFor(
+      async () => (await aws.store.getJob(batch.batchId, job.jobId))?.progress,
+      "progress to be written",
+    );
+    const status = await aws.queries.status(batch.batchId);
+    await running;
+    // Assess
+    expect(progress).toMatchObject({ phase: "Ingest", total: 4 });
+    expect(progress.jobFraction).toBeGreaterThan(0);
+    expect(status.current[0]?.progress).toMatchObject({ total: 4 });
+    expect(status.progress.percent).toBeGreaterThan(0);
   });
 
   it("moves a queued batch to running when its first phase starts", async () => {
     const { batch, jobs } = await seedBatch(aws, [{ name: "first" }], { status: "queued" });
-    await aws.runner.run(phase(batch.batchId, jobs[0]!.jobId, "Ingest"), demoWork);
+    await aws.runner.run(phase(batch.batchId, jobs[0]!.jobId, "Ingest"), aws.phases.Ingest);
     expect((await aws.store.getBatch(batch.batchId))?.status).toBe("running");
   });
 
@@ -55,16 +158,16 @@ describe("the phase runner", () => {
     // Prepare
     const { batch, jobs } = await seedBatch(aws, [{ name: "broken", input: { failIn: "Digest" } }]);
     const job = jobs[0]!;
-    await aws.runner.run(phase(batch.batchId, job.jobId, "Ingest"), demoWork);
+    await aws.runner.run(phase(batch.batchId, job.jobId, "Ingest"), aws.phases.Ingest);
     // Act
-    const attempt = aws.runner.run(phase(batch.batchId, job.jobId, "Digest"), demoWork);
+    const attempt = aws.runner.run(phase(batch.batchId, job.jobId, "Digest"), aws.phases.Digest);
     // Assess
     await expect(attempt).rejects.toBeInstanceOf(PhaseFailedError);
     await expect(attempt).rejects.toMatchObject({ name: "PhaseFailed" });
     const stored = await aws.store.getJob(batch.batchId, job.jobId);
     expect(stored?.status).toBe("running");
     expect(stored?.phases.Digest).toMatchObject({ status: "failed" });
-    const results = await aws.results.collect(batch.batchId);
+    const results = await aws.results.resultsOf(batch.batchId);
     expect(results.partialResults.errors).toEqual([
       expect.objectContaining({
         jobId: job.jobId,
@@ -79,19 +182,16 @@ describe("the phase runner", () => {
     const { batch, jobs } = await seedBatch(aws, [{ name: "aborted" }]);
     await aws.cancel.cancelJob(batch.batchId, jobs[0]!.jobId, { by: "test" });
     let calls = 0;
-    const countingWork: typeof demoWork = async (context) => {
-      calls++;
-      return demoWork(context);
-    };
+    const counting = definePhase({
+      name: "Ingest",
+      async run() {
+        calls++;
+        return {};
+      },
+    });
     // Act
-    const first = await aws.runner.run(
-      phase(batch.batchId, jobs[0]!.jobId, "Ingest"),
-      countingWork,
-    );
-    const again = await aws.runner.run(
-      phase(batch.batchId, jobs[0]!.jobId, "Ingest"),
-      countingWork,
-    );
+    const first = await aws.runner.run(phase(batch.batchId, jobs[0]!.jobId, "Ingest"), counting);
+    const again = await aws.runner.run(phase(batch.batchId, jobs[0]!.jobId, "Ingest"), counting);
     // Assess
     expect([first.outcome, again.outcome]).toEqual(["cancelled", "cancelled"]);
     expect(calls).toBe(0);
@@ -101,10 +201,13 @@ describe("the phase runner", () => {
     // Prepare
     const { batch, jobs } = await seedBatch(aws, [{ name: "throws-on-abort" }]);
     const job = jobs[0]!;
-    const throwingOnAbort: typeof demoWork = ({ signal }) =>
-      new Promise((_, reject) =>
-        signal.addEventListener("abort", () => reject(new Error("socket closed"))),
-      );
+    const throwingOnAbort = definePhase({
+      name: "Ingest",
+      run: ({ signal }) =>
+        new Promise((_, reject) =>
+          signal.addEventListener("abort", () => reject(new Error("socket closed"))),
+        ),
+    });
     const running = aws.runner.run(phase(batch.batchId, job.jobId, "Ingest"), throwingOnAbort);
     await new Promise((resolve) => setTimeout(resolve, 100));
     // Act
@@ -114,12 +217,42 @@ describe("the phase runner", () => {
     expect((await aws.store.getJob(batch.batchId, job.jobId))?.status).toBe("cancelled");
   });
 
+  it("stops at throwIfCancelled, keeping the items emitted before it", async () => {
+    // Prepare
+    const { batch, jobs } = await seedBatch(aws, [{ name: "safe-point" }]);
+    const job = jobs[0]!;
+    const looping = definePhase({
+      name: "Ingest",
+      async run(ctx) {
+        for (let i = 1; ; i++) {
+          ctx.throwIfCancelled();
+          await ctx.emit([{ i }]);
+          await new Promise((resolve) => setTimeout(resolve, 30));
+        }
+      },
+    });
+    const running = aws.runner.run(phase(batch.batchId, job.jobId, "Ingest"), looping);
+    await waitFor(
+      async () => ((await aws.store.getJob(batch.batchId, job.jobId))?.itemCounts?.Ingest ?? 0) > 2,
+      "some items",
+    );
+    // Act
+    await aws.cancel.cancelJob(batch.batchId, job.jobId, { by: "test" });
+    const outcome = await running;
+    // Assess
+    expect(outcome.outcome).toBe("cancelled");
+    const output = await aws.results.jobOutput(batch.batchId, job.jobId, { items: 1000 });
+    expect(output.phases[0]).toMatchObject({ status: "partial", output: null });
+    expect(output.phases[0]?.itemCount).toBeGreaterThan(2);
+    expect(output.phases[0]?.items).toHaveLength(output.phases[0]!.itemCount);
+  });
+
   it("cancels a job waiting between phases when its batch is being cancelled", async () => {
     // Prepare: Ingest is done, Digest has not started, and the batch gets a cancel intent.
     const { batch, jobs } = await seedBatch(aws, [
       { name: "between", input: { pages: 1, workMs: 0 } },
     ]);
-    await aws.runner.run(phase(batch.batchId, jobs[0]!.jobId, "Ingest"), demoWork);
+    await aws.runner.run(phase(batch.batchId, jobs[0]!.jobId, "Ingest"), aws.phases.Ingest);
     await aws.store.setBatchCancelIntent(batch.batchId, {
       requestedAt: new Date().toISOString(),
       by: "test",
@@ -127,7 +260,10 @@ describe("the phase runner", () => {
       scope: "batch",
     });
     // Act
-    const answer = await aws.runner.run(phase(batch.batchId, jobs[0]!.jobId, "Digest"), demoWork);
+    const answer = await aws.runner.run(
+      phase(batch.batchId, jobs[0]!.jobId, "Digest"),
+      aws.phases.Digest,
+    );
     // Assess
     expect(answer.outcome).toBe("cancelled");
     expect(await aws.store.getJob(batch.batchId, jobs[0]!.jobId)).toMatchObject({
@@ -138,7 +274,10 @@ describe("the phase runner", () => {
 
   it("skips a job that already ended", async () => {
     const { batch, jobs } = await seedBatch(aws, [{ name: "ended", status: "failed" }]);
-    const answer = await aws.runner.run(phase(batch.batchId, jobs[0]!.jobId, "Digest"), demoWork);
+    const answer = await aws.runner.run(
+      phase(batch.batchId, jobs[0]!.jobId, "Digest"),
+      aws.phases.Digest,
+    );
     expect(answer.outcome).toBe("skipped");
   });
 });

@@ -288,11 +288,16 @@ describe("deleting a job", () => {
 describe("reading results", () => {
   it("reports an output cut short by a crash as its job's error, and still answers for the batch", async () => {
     // Prepare
-    const { batch, jobs } = await seedBatch(aws, [
-      { name: "whole", status: "succeeded" },
-      { name: "cut", status: "failed" },
-    ]);
-    await aws.resultStore.putPhaseOutput({
+    const processed = { jobsProcessed: 1, items: 0 };
+    const { batch, jobs } = await seedBatch(
+      aws,
+      [
+        { name: "whole", status: "succeeded", phase: "Ingest", numbers: processed },
+        { name: "cut", status: "failed", phase: "Ingest", numbers: processed },
+      ],
+      { startedAt: "2026-01-01T00:00:00.000Z", totals: { jobsProcessed: 2 } },
+    );
+    await aws.resultStore.putOutput({
       batchId: batch.batchId,
       jobId: jobs[0]!.jobId,
       jobName: "whole",
@@ -301,28 +306,63 @@ describe("reading results", () => {
       attempt: 1,
       startedAt: "2026-01-01T00:00:00.000Z",
       endedAt: "2026-01-01T00:00:01.000Z",
-      pages: [{ page: 1, score: 50 }],
+      output: { pages: 1, scoreSum: 50 },
     });
     await aws.s3.send(
       new PutObjectCommand({
         Bucket: aws.bucket,
-        Key: `results/${batch.batchId}/${jobs[1]!.jobId}/Ingest.json`,
+        Key: `results/${batch.batchId}/${jobs[1]!.jobId}/Ingest/output.json`,
         Body: "",
       }),
     );
     // Act
     const results = await aws.results.resultsOf(batch.batchId);
     // Assess
-    expect(results.jobsProcessed).toBe(1);
+    expect(results.jobsProcessed).toBe(2);
     expect(results.partialResults.startTime).toBe("2026-01-01T00:00:00.000Z");
+    expect(results.partialResults.processedJobs[0]?.phases[0]).toMatchObject({
+      status: "complete",
+      output: { pages: 1, scoreSum: 50 },
+    });
     expect(results.partialResults.errors).toEqual([
       {
         jobId: jobs[1]!.jobId,
-        name: jobs[1]!.jobId,
+        name: "cut",
         phase: "Ingest",
         message: "the saved output of Ingest is unreadable: it is not valid JSON",
       },
     ]);
+  });
+
+  it("pages through the jobs with results, whatever the size of the batch", async () => {
+    // Prepare: 5 jobs, 3 of them with results.
+    const { batch } = await seedBatch(
+      aws,
+      ["a", "b", "c", "d", "e"].map((name, i) => ({
+        name,
+        status: "succeeded" as const,
+        ...(i % 2 === 0 ? { numbers: { jobsProcessed: 1 } } : {}),
+      })),
+    );
+    // Act
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await aws.results.resultsOf(batch.batchId, {
+        limit: 2,
+        ...(cursor ? { cursor } : {}),
+      });
+      seen.push(...page.partialResults.processedJobs.map((job) => job.name));
+      cursor = page.nextCursor ?? undefined;
+      pages++;
+    } while (cursor);
+    // Assess
+    expect(seen).toEqual(["a", "c", "e"]);
+    expect(pages).toBeGreaterThanOrEqual(3);
+    await expect(
+      aws.results.resultsOf(batch.batchId, { cursor: "bm90LWEtY3Vyc29y" }),
+    ).rejects.toThrow(/cursor/);
   });
 });
 

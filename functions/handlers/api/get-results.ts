@@ -1,9 +1,10 @@
 import { answer, httpHandler } from "../../commons/http";
 import { services } from "../../commons/services";
-import { assertBatchId } from "../../domain/schemas";
+import { assertBatchId, parseWith, resultsQuerySchema } from "../../domain/schemas";
 
-/** GET /batches/{batchId}/results */
+/** GET /batches/{batchId}/results?limit=&cursor=&items= */
 export const handler = httpHandler(async (event) => {
   const batchId = assertBatchId(event.pathParameters?.batchId);
-  return answer(200, await services().results.resultsOf(batchId));
+  const query = parseWith(resultsQuerySchema, event.queryStringParameters ?? {});
+  return answer(200, await services().results.resultsOf(batchId, query));
 });

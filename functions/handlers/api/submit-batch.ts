@@ -1,18 +1,27 @@
+import type { AnyPhase, PipelineDefinition } from "../../../sdk";
 import { answer, headerOf, httpHandler } from "../../commons/http";
-import { services } from "../../commons/services";
+import { pipelineSubmit } from "../../commons/services";
 import { ValidationError } from "../../domain/errors";
 import { parseBody, submitBatchSchema } from "../../domain/schemas";
 
-/** POST /batches */
-export const handler = httpHandler(async (event) => {
-  const body = parseBody(submitBatchSchema, event.body);
-  const idempotencyKey = headerOf(event, "idempotency-key");
-  if (idempotencyKey !== undefined && !/^[\w.:-]{1,128}$/.test(idempotencyKey)) {
-    throw new ValidationError(
-      "Idempotency-Key must be 1 to 128 letters, digits, '.', ':', '_' or '-'",
+/**
+ * POST /batches, for a pipeline: the construct generates this function's entry, which passes the
+ * pipeline and its phases so job inputs are checked against their schemas.
+ */
+export function submitHandler(pipeline: PipelineDefinition, phases: readonly AnyPhase[]) {
+  return httpHandler(async (event) => {
+    const body = parseBody(submitBatchSchema, event.body);
+    const idempotencyKey = headerOf(event, "idempotency-key");
+    if (idempotencyKey !== undefined && !/^[\w.:-]{1,128}$/.test(idempotencyKey)) {
+      throw new ValidationError(
+        "Idempotency-Key must be 1 to 128 letters, digits, '.', ':', '_' or '-'",
+      );
+    }
+    const result = await pipelineSubmit(pipeline, phases).submit(
+      body,
+      idempotencyKey ? { idempotencyKey } : {},
     );
-  }
-  const result = await services().submit.submit(body, idempotencyKey ? { idempotencyKey } : {});
-  // A replay answers exactly as the first request did.
-  return answer(202, result);
-});
+    // A replay answers exactly as the first request did.
+    return answer(202, result);
+  });
+}

@@ -1,19 +1,20 @@
-import { services } from "../../commons/services";
+import type { AnyPhase, PipelineDefinition } from "../../../sdk";
+import { pipelineSubmit } from "../../commons/services";
 import { workflowHandler } from "../../commons/workflow-handler";
 import { scheduledStartSchema } from "../../domain/schedules";
 
 /**
  * The EventBridge Scheduler target: starts a schedule's batch through the same submit path as
  * POST /batches. The idempotency key is the schedule and its scheduled time, so a retried
- * delivery of one occurrence never starts a second batch.
+ * delivery of one occurrence never starts a second batch. Its entry is generated per pipeline.
  */
-export const handler = workflowHandler(
-  scheduledStartSchema,
-  ({ scheduleName, scheduledTime, batch }) =>
-    services().submit.submit(batch, {
+export function scheduledSubmitHandler(pipeline: PipelineDefinition, phases: readonly AnyPhase[]) {
+  return workflowHandler(scheduledStartSchema, ({ scheduleName, scheduledTime, batch }) =>
+    pipelineSubmit(pipeline, phases).submit(batch, {
       idempotencyKey: `schedule:${scheduleName}:${scheduledTime}`
         .replace(/[^\w.:-]/g, "_")
         .slice(0, 128),
       source: { kind: "schedule", scheduleName, scheduledTime },
     }),
-);
+  );
+}

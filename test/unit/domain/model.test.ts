@@ -50,7 +50,13 @@ describe("progress", () => {
       failed: 1,
       cancelled: 1,
     });
-    expect(percentDone(counts)).toBe(66.7);
+    expect(percentDone(counts)).toBe(66.6);
+  });
+
+  it("counts running jobs by their phases' progress, and rounds down so 100 means every job ended", () => {
+    const counts = { total: 3, queued: 0, running: 1, succeeded: 2, failed: 0, cancelled: 0 };
+    expect(percentDone(counts, 0.5)).toBe(83.3);
+    expect(percentDone(counts, 0.9999)).toBe(99.9);
   });
 
   it("calls an empty batch done", () => {

@@ -40,7 +40,7 @@ describe("a submitted batch body", () => {
     ['{"jobs": [42]}', /jobs\[0\]: each job must be a name/],
     ['{"jobs": [""]}', /jobs\[0\]/],
     ['{"jobs": ["a\\u0000b"]}', /jobs\[0\]/],
-    ['{"jobs": [{"name": "x", "input": {"pages": 0}}]}', /jobs\[0\]/],
+    ['{"jobs": [{"name": "x", "input": [1]}]}', /jobs\[0\]/],
     ['{"jobs": [{"nam": "x"}]}', /jobs\[0\]/],
     ['{"jobs": ["a"], "concurrency": 0}', /concurrency: concurrency must be at least 1/],
     ['{"jobs": ["a"], "concurrency": 41}', /concurrency: concurrency must be at most 40/],

@@ -19,7 +19,9 @@ import { handler as getBatch } from "../../../functions/handlers/api/get-batch";
 import { handler as getJob } from "../../../functions/handlers/api/get-job";
 import { handler as getResults } from "../../../functions/handlers/api/get-results";
 import { handler as listBatches } from "../../../functions/handlers/api/list-batches";
-import { handler as submitBatch } from "../../../functions/handlers/api/submit-batch";
+import { submitHandler } from "../../../functions/handlers/api/submit-batch";
+import demo from "../../../pipelines/demo/pipeline";
+import { demoPhase } from "../../../pipelines/demo/work";
 import { batchId, batchItem, jobItem } from "../../helpers/items";
 import { call } from "../../helpers/lambda";
 
@@ -33,6 +35,8 @@ beforeEach(() => {
   s3.reset();
   s3.on(ListObjectsV2Command).resolves({ Contents: [] });
 });
+
+const submitBatch = submitHandler(demo, [demoPhase("Ingest"), demoPhase("Digest")]);
 
 describe("POST /batches", () => {
   it("starts an execution named by the new batch id and answers 202", async () => {
@@ -68,6 +72,10 @@ describe("POST /batches", () => {
     ["{oops", /not valid JSON/],
     [{ jobs: [] }, /at least one job/],
     [{ jobs: ["a"], concurrency: 99 }, /concurrency must be at most 40/],
+    [
+      { jobs: ["a", { name: "b", input: { pages: "many" } }] },
+      /jobs\[1\]\.input\.pages: Invalid input: expected number, received string \(the demo pipeline's input\)/,
+    ],
   ])("answers 400 for body %j, naming the problem, and writes nothing", async (body, message) => {
     const { status, body: answer } = await call(submitBatch, { method: "POST", body });
     expect(status).toBe(400);

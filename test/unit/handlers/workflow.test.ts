@@ -14,11 +14,13 @@ import {
 import type { SQSEvent } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
+import { phaseHandler } from "../../../functions/commons/phase-handler";
 import { handler as consolidate } from "../../../functions/handlers/api/consolidate";
-import { handler as ingest } from "../../../functions/handlers/phases/ingest";
 import { handler as finalize } from "../../../functions/handlers/workflow/finalize";
 import { handler as reconcile } from "../../../functions/handlers/workflow/reconcile";
 import { handler as recordFailure } from "../../../functions/handlers/workflow/record-job-failure";
+import demo from "../../../pipelines/demo/pipeline";
+import { demoPhase } from "../../../pipelines/demo/work";
 import {
   batchItem as batchBase,
   batchId,
@@ -40,13 +42,23 @@ beforeEach(() => {
   s3.on(PutObjectCommand).resolves({});
 });
 
+const ingest = phaseHandler(demoPhase("Ingest"), demo);
+
 describe("a phase handler", () => {
-  it("runs the phase, saves its output to S3 and answers a small outcome for the state machine", async () => {
+  it("runs the phase, saves its output, items and checkpoints to S3 and answers a small outcome for the state machine", async () => {
     // Prepare
     dynamo
       .on(GetCommand)
       .callsFake((input) => ({ Item: input.Key.sk === "META" ? batch() : jobItem() }));
-    dynamo.on(UpdateCommand).resolves({ Attributes: jobItem({ status: "running" }) });
+    s3.on(GetObjectCommand).rejects(Object.assign(new Error("missing"), { name: "NoSuchKey" }));
+    let chunk = 0;
+    dynamo
+      .on(UpdateCommand)
+      .callsFake((input) =>
+        input.UpdateExpression.includes("itemChunks")
+          ? { Attributes: { itemChunks: { Ingest: ++chunk } } }
+          : { Attributes: jobItem({ status: "running" }) },
+      );
     // Act
     const answer = await ingest(
       { batchId, jobId: "job-00001", phase: "Ingest", isFinal: false },
@@ -54,11 +66,18 @@ describe("a phase handler", () => {
     );
     // Assess
     expect(answer).toEqual({ jobId: "job-00001", phase: "Ingest", outcome: "continue" });
-    const saved = s3.commandCalls(PutObjectCommand)[0]?.args[0].input;
-    expect(saved?.Key).toBe(`results/${batchId}/job-00001/Ingest.json`);
-    expect(JSON.parse(String(saved?.Body))).toMatchObject({
+    const saved = s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
+    const prefix = `results/${batchId}/job-00001/Ingest/`;
+    expect(saved.map((put) => put.Key)).toEqual([
+      `${prefix}items/000001.json`,
+      `${prefix}checkpoint.json`,
+      `${prefix}items/000002.json`,
+      `${prefix}checkpoint.json`,
+      `${prefix}output.json`,
+    ]);
+    expect(JSON.parse(String(saved.at(-1)?.Body))).toMatchObject({
       status: "complete",
-      pages: [{ page: 1 }, { page: 2 }],
+      output: { pages: 2, scoreSum: expect.any(Number) },
     });
   });
 
@@ -71,7 +90,10 @@ describe("a phase handler", () => {
 
 describe("the workflow steps", () => {
   it("finalize sets the final status and writes a manifest and a consolidated copy", async () => {
-    dynamo.on(GetCommand).resolves({ Item: batch() });
+    dynamo
+      .on(GetCommand)
+      .resolvesOnce({ Item: batch() })
+      .resolves({ Item: batch({ status: "succeeded" }) });
     dynamo.on(QueryCommand).resolves({ Items: [jobItem({ status: "succeeded" })] });
     dynamo.on(UpdateCommand).resolves({ Attributes: batch({ status: "succeeded" }) });
     const answer = await finalize({ batchId }, lambdaContext());
@@ -80,6 +102,7 @@ describe("the workflow steps", () => {
       `manifests/${batchId}.json`,
       `consolidated/${batchId}/results.json`,
     ]);
+    expect(s3.commandCalls(ListObjectsV2Command)).toHaveLength(0);
   });
 
   it("record-job-failure fails the job with the Lambda error's message", async () => {
@@ -168,34 +191,59 @@ describe("the workflow steps", () => {
 });
 
 describe("POST /batches/{batchId}/consolidate", () => {
-  it("writes the results so far under consolidated/ and answers where", async () => {
-    dynamo.on(GetCommand).resolves({ Item: batch() });
-    s3.on(ListObjectsV2Command).resolves({
-      Contents: [{ Key: `results/${batchId}/job-00001/Ingest.json` }],
+  it("writes every output and item under consolidated/ and answers where, without listing anything", async () => {
+    // Prepare
+    const sums = { jobsProcessed: 1, items: 1, pages: 1, scoreSum: 40 };
+    dynamo.on(GetCommand).resolves({ Item: batch({ totals: sums }) });
+    dynamo.on(QueryCommand).resolves({
+      Items: [
+        jobItem({
+          status: "succeeded",
+          phases: { Ingest: { status: "succeeded", startedAt: "a", endedAt: "b", attempt: 1 } },
+          numbers: sums,
+          itemChunks: { Ingest: 1 },
+          itemCounts: { Ingest: 1 },
+        }),
+      ],
     });
-    const output = {
-      batchId,
-      jobId: "job-00001",
-      jobName: "RY.TO",
-      phase: "Ingest",
-      status: "complete",
-      attempt: 1,
-      startedAt: "a",
-      endedAt: "b",
-      pages: [{ page: 1, score: 40 }],
+    const prefix = `results/${batchId}/job-00001/Ingest/`;
+    const objects: Record<string, unknown> = {
+      [`${prefix}output.json`]: {
+        batchId,
+        jobId: "job-00001",
+        jobName: "RY.TO",
+        phase: "Ingest",
+        status: "complete",
+        attempt: 1,
+        startedAt: "a",
+        endedAt: "b",
+        output: { pages: 1, scoreSum: 40 },
+      },
+      [`${prefix}items/000001.json`]: [{ page: 1, score: 40 }],
     };
-    s3.on(GetObjectCommand).resolves({
-      Body: { transformToString: async () => JSON.stringify(output) },
-    } as never);
+    s3.on(GetObjectCommand).callsFake((input) => {
+      const found = objects[input.Key];
+      if (!found) throw Object.assign(new Error("missing"), { name: "NoSuchKey" });
+      return { Body: { transformToString: async () => JSON.stringify(found) } };
+    });
+    // Act
     const { status, body } = await call(consolidate, {
       method: "POST",
       pathParameters: { batchId },
     });
+    // Assess
     expect(status).toBe(200);
     expect(body).toMatchObject({
       key: `consolidated/${batchId}/results.json`,
       jobsProcessed: 1,
-      partialResults: { pagesProcessed: 1, averageScore: 40 },
+      jobsWritten: 1,
+      partialResults: { pagesProcessed: 1, averageScore: 40, items: 1 },
     });
+    const written = JSON.parse(String(s3.commandCalls(PutObjectCommand)[0]?.args[0].input.Body));
+    expect(written.jobs[0].phases[0]).toMatchObject({
+      output: { pages: 1, scoreSum: 40 },
+      items: [{ page: 1, score: 40 }],
+    });
+    expect(s3.commandCalls(ListObjectsV2Command)).toHaveLength(0);
   });
 });

@@ -1,0 +1,11 @@
+import { answer, httpHandler } from "../../commons/http";
+import { services } from "../../commons/services";
+import { assertBatchId, assertJobId, jobOutputQuerySchema, parseWith } from "../../domain/schemas";
+
+/** GET /batches/{batchId}/jobs/{jobId}/output?phase=&itemsOffset=&items= */
+export const handler = httpHandler(async (event) => {
+  const batchId = assertBatchId(event.pathParameters?.batchId);
+  const jobId = assertJobId(batchId, event.pathParameters?.jobId);
+  const query = parseWith(jobOutputQuerySchema, event.queryStringParameters ?? {});
+  return answer(200, await services().results.jobOutput(batchId, jobId, query));
+});

@@ -1,0 +1,4 @@
+import { demoPhase } from "./work";
+
+/** The demo's Digest phase. */
+export default demoPhase("Digest");

@@ -1,0 +1,4 @@
+import { demoPhase } from "./work";
+
+/** The demo's Ingest phase. */
+export default demoPhase("Ingest");
