@@ -4,8 +4,8 @@ import type {
   BatchList,
   BatchView,
   Consolidated,
+  JobOutputView,
   JobView,
-  ResultsView,
   SubmitResponse,
   SubsetCancelResponse,
 } from "../client/stepbatch-client";
@@ -60,34 +60,90 @@ export function batchList(list: BatchList): string {
   return `${rows.toString()}${list.nextCursor ? `\nMore: --cursor ${list.nextCursor}` : ""}`;
 }
 
-export function results(
-  view: Pick<ResultsView, "jobsProcessed" | "partialResults" | "hasResults"> & {
-    batchId?: string;
-    final?: boolean;
-  },
-): string {
+/** Fields of `partialResults` that are not the pipeline's own summary fields. */
+const RESULT_FIELDS = new Set([
+  "processedJobs",
+  "startTime",
+  "endTime",
+  "totalDuration",
+  "totalDurationText",
+  "items",
+  "errors",
+]);
+
+interface ResultLine {
+  readonly jobId: string;
+  readonly name: string;
+  readonly status?: string;
+  readonly numbers?: Readonly<Record<string, number>>;
+  readonly phases?: readonly { phase: string; status: string; itemCount: number }[];
+}
+
+export function results(view: {
+  batchId?: string;
+  final?: boolean;
+  jobsProcessed: number;
+  nextCursor?: string | null;
+  partialResults: Readonly<Record<string, unknown>> & {
+    processedJobs?: readonly ResultLine[];
+    totalDurationText?: string | null;
+    startTime?: string | null;
+    endTime?: string | null;
+    items?: number;
+    errors?: readonly { jobId: string; name: string; phase: string; message: string }[];
+  };
+}): string {
   const r = view.partialResults;
+  const shown = r.processedJobs ?? [];
+  const fields = Object.entries(r)
+    .filter(([key]) => !RESULT_FIELDS.has(key))
+    .map(([key, value]) => `${key} ${value ?? "n/a"}`);
   const lines = [
-    `${view.final === false ? "Results so far" : "Results"}${view.batchId ? ` of ${view.batchId}` : ""}: ${view.jobsProcessed} job${view.jobsProcessed === 1 ? "" : "s"} with results, ${r.pagesProcessed} pages, average score ${r.averageScore ?? "n/a"}`,
+    `${view.final === false ? "Results so far" : "Results"}${view.batchId ? ` of ${view.batchId}` : ""}: ${view.jobsProcessed} job${view.jobsProcessed === 1 ? "" : "s"} with results, ${r.items ?? 0} items${fields.length > 0 ? `; ${fields.join(", ")}` : ""}`,
   ];
-  if (r.totalDuration !== null)
-    lines.push(`  from ${r.startTime} to ${r.endTime} (${(r.totalDuration / 1000).toFixed(1)} s)`);
-  if (r.jobs.length > 0) {
-    const rows = table(["job", "name", "phases", "pages", "avg score"]);
-    for (const job of r.jobs)
+  if (r.totalDurationText)
+    lines.push(`  from ${r.startTime} to ${r.endTime ?? "now"} (${r.totalDurationText})`);
+  if (shown.length > 0) {
+    lines.push(
+      `  showing ${shown.length} of ${view.jobsProcessed} job${view.jobsProcessed === 1 ? "" : "s"} with results${view.nextCursor ? ` (more: --cursor ${view.nextCursor})` : ""}`,
+    );
+    const rows = table(["job", "name", "status", "phases", "items"]);
+    for (const job of shown)
       rows.push([
         job.jobId,
         job.name,
-        job.phases
+        job.status ?? "",
+        (job.phases ?? [])
           .map((p) => `${p.phase}${p.status === "complete" ? "" : ` (${p.status})`}`)
           .join(", "),
-        String(job.pagesProcessed),
-        String(job.averageScore ?? ""),
+        String(job.phases?.reduce((total, p) => total + p.itemCount, 0) ?? job.numbers?.items ?? 0),
       ]);
     lines.push(rows.toString());
   }
-  for (const error of r.errors)
+  for (const error of r.errors ?? [])
     lines.push(`  error in ${error.name} (${error.jobId}), ${error.phase}: ${error.message}`);
+  return lines.join("\n");
+}
+
+/** One job's outputs: each phase's status, output and first items, and its checkpoint. */
+export function jobOutput(view: JobOutputView): string {
+  const lines = [
+    `Output of job ${view.jobId} "${view.name}" of ${view.batchId}: ${view.status}${view.wasInPhase ? ` (stopped in ${view.wasInPhase})` : ""}`,
+  ];
+  for (const phase of view.phases) {
+    lines.push(
+      `${phase.phase}: ${phase.status}, attempt ${phase.attempt}, ${phase.itemCount} item${phase.itemCount === 1 ? "" : "s"}${phase.error ? ` (error: ${phase.error.message})` : ""}`,
+      `  output: ${JSON.stringify(phase.output)}`,
+    );
+    for (const item of phase.items) lines.push(`  - ${JSON.stringify(item)}`);
+    if (phase.itemsNext !== undefined)
+      lines.push(`  ... more items: --phase ${phase.phase} --items-offset ${phase.itemsNext}`);
+    if (phase.checkpoint)
+      lines.push(
+        `  checkpoint (${phase.checkpoint.savedAt}): ${JSON.stringify(phase.checkpoint.checkpoint)}`,
+      );
+  }
+  if (view.error) lines.push(`  error: ${view.error.name}: ${view.error.message}`);
   return lines.join("\n");
 }
 
@@ -117,25 +173,25 @@ export function job(view: JobView): string {
   const lines = [
     `Job ${view.jobId} "${view.name}" of ${view.batchId}: ${view.status}${view.wasInPhase ? ` (stopped in ${view.wasInPhase})` : ""}`,
   ];
-  const rows = table(["phase", "status", "attempt", "pages", "started", "ended"]);
+  const rows = table(["phase", "status", "attempt", "items", "started", "ended"]);
   for (const p of view.phases)
     rows.push([
       p.name,
       p.status,
       String(p.attempt),
-      String(p.pages ?? ""),
+      String(p.items ?? ""),
       p.startedAt,
       p.endedAt ?? "",
     ]);
   if (view.phases.length > 0) lines.push(rows.toString());
-  if (view.result)
+  if (view.progress && view.status === "running")
     lines.push(
-      `  result: ${view.result.pagesProcessed} pages, average score ${view.result.averageScore ?? "n/a"}`,
+      `  progress in ${view.progress.phase}: ${view.progress.done}${view.progress.total !== undefined ? ` of ${view.progress.total}` : ""}`,
     );
   if (view.error) lines.push(`  error: ${view.error.name}: ${view.error.message}`);
   return lines.join("\n");
 }
 
 export function consolidated(answer: Consolidated): string {
-  return `Results of ${answer.batchId} (${answer.status}) written to ${answer.uri}: ${answer.jobsProcessed} jobs, ${answer.partialResults.pagesProcessed} pages`;
+  return `Results of ${answer.batchId} (${answer.status}) written to ${answer.uri}: ${answer.jobsWritten} jobs with results, ${answer.partialResults.items} items`;
 }

@@ -1,9 +1,10 @@
-import { writeFileSync } from "node:fs";
+import { closeSync, openSync, writeSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { currentActor, resolveConnection } from "../client/connection";
 import {
   DEFAULT_CANCEL_TIMEOUT_MS,
   DEFAULT_TIMEOUT_MS,
+  type ResultsView,
   StepbatchClient,
   StepbatchTimeoutError,
 } from "../client/stepbatch-client";
@@ -111,6 +112,71 @@ async function cancel<T>(
   print(answer, show(answer));
 }
 
+const nonNegativeInt = (what: string) => (value: string) => {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isInteger(n))
+    throw new UsageError(`${what} must be a whole number of at least 0, not '${value}'`);
+  return n;
+};
+
+/**
+ * Writes every job with results, page by page, to a file: a JSON document (summary and jobs), or
+ * NDJSON (the summary, then one job a line) for large batches. Returns how many jobs it wrote.
+ */
+async function writeAllResults(api: StepbatchClient, batchId: string, file: string) {
+  const ndjson = file.endsWith(".ndjson");
+  const jobs: unknown[] = [];
+  let written = 0;
+  let head: Record<string, unknown> | undefined;
+  const out = openSync(file, "w");
+  try {
+    for await (const page of api.allResults(batchId, { limit: 100, items: 1000 })) {
+      const { processedJobs, ...summary } = page.partialResults;
+      if (!head) {
+        const { nextCursor: _next, partialResults: _partial, ...rest } = page;
+        head = { ...rest, partialResults: summary };
+        if (ndjson) writeSync(out, `${JSON.stringify({ summary: head })}\n`);
+      }
+      for (const page of processedJobs) {
+        const job = await withEveryItem(api, batchId, page);
+        if (ndjson) writeSync(out, `${JSON.stringify(job)}\n`);
+        else jobs.push(job);
+        written++;
+      }
+    }
+    if (!ndjson) writeSync(out, `${JSON.stringify({ ...head, jobs }, null, 2)}\n`);
+  } finally {
+    closeSync(out);
+  }
+  return written;
+}
+
+/** A job's results with every item of every phase, fetching what did not fit in the page. */
+async function withEveryItem(
+  api: StepbatchClient,
+  batchId: string,
+  job: ResultsView["partialResults"]["processedJobs"][number],
+) {
+  const phases = [];
+  for (const phase of job.phases) {
+    const items = [...phase.items];
+    let next = phase.itemsNext;
+    while (next !== undefined) {
+      const more = await api.getJobOutput(batchId, job.jobId, {
+        phase: phase.phase,
+        itemsOffset: next,
+        items: 1000,
+      });
+      const found = more.phases[0];
+      items.push(...(found?.items ?? []));
+      next = found?.itemsNext;
+    }
+    const { itemsNext: _next, ...rest } = phase;
+    phases.push({ ...rest, items });
+  }
+  return { ...job, phases };
+}
+
 /** Watches until the batch ends; Ctrl-C stops the watching, not the batch, and says so. */
 async function watch(batchId: string, intervalMs: number): Promise<number> {
   const controller = new AbortController();
@@ -215,16 +281,47 @@ program
 
 program
   .command("results")
-  .description("a batch's results so far (partial or final)")
+  .description("a batch's results so far (partial or final), a page of jobs at a time")
   .argument("<batchId>")
-  .option("-o, --output <file>", "write the full JSON results to a file")
+  .option("--limit <n>", "jobs per page (1-100)", positiveInt("--limit"), 20)
+  .option("--cursor <cursor>", "the next page, from a previous answer")
+  .option("--items <n>", "items shown per phase", nonNegativeInt("--items"), 5)
+  .option(
+    "-o, --output <file>",
+    "write every job's outputs and items to a file: JSON, or NDJSON (one job a line) if it ends in .ndjson",
+  )
   .action(async (batchId: string, options) => {
-    const view = await client().getResults(batchId);
+    const api = client();
     if (options.output) {
-      writeFileSync(options.output, `${JSON.stringify(view, null, 2)}\n`);
-      process.stderr.write(`stepbatch: results written to ${options.output}\n`);
+      const written = await writeAllResults(api, batchId, options.output as string);
+      process.stderr.write(
+        `stepbatch: ${written} job${written === 1 ? "" : "s"} with results written to ${options.output}\n`,
+      );
+      return;
     }
+    const view = await api.getResults(batchId, {
+      limit: options.limit,
+      items: options.items,
+      ...(options.cursor ? { cursor: options.cursor } : {}),
+    });
     print(view, format.results(view));
+  });
+
+program
+  .command("output")
+  .description("one job's outputs, items and checkpoints")
+  .argument("<batchId>")
+  .argument("<jobId>")
+  .option("--phase <name>", "only this phase")
+  .option("--items <n>", "items shown per phase", nonNegativeInt("--items"), 20)
+  .option("--items-offset <n>", "skip this many items first", nonNegativeInt("--items-offset"), 0)
+  .action(async (batchId: string, jobId: string, options) => {
+    const view = await client().getJobOutput(batchId, jobId, {
+      items: options.items,
+      itemsOffset: options.itemsOffset,
+      ...(options.phase ? { phase: options.phase } : {}),
+    });
+    print(view, format.jobOutput(view));
   });
 
 program

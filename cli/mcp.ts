@@ -14,14 +14,11 @@ const jobSchema = z.union([
   z.object({
     name: z.string(),
     input: z
-      .object({
-        pages: z.number().int().optional(),
-        workMs: z.number().int().optional(),
-        failIn: z.string().optional(),
-      })
-      .passthrough()
+      .record(z.string(), z.unknown())
       .optional()
-      .describe("job input: pages per phase, workMs per phase, failIn (a phase that will throw)"),
+      .describe(
+        "the job's input: a JSON object whose fields the pipeline defines (a bad one is refused, naming the field)",
+      ),
   }),
 ]);
 
@@ -117,20 +114,92 @@ export function createMcpServer(client: StepbatchClient): McpServer {
       }),
   );
 
+  /** The paging inputs of the results tools: bounded, so an answer never floods the assistant. */
+  const resultsPage = {
+    batchId: z.string(),
+    limit: z
+      .number()
+      .int()
+      .min(1)
+      .max(50)
+      .optional()
+      .describe("jobs per page (default 10, at most 50)"),
+    cursor: z.string().optional().describe("nextCursor of the previous page, for the next jobs"),
+    items: z
+      .number()
+      .int()
+      .min(0)
+      .max(100)
+      .optional()
+      .describe("items shown per phase of each job (default 10, at most 100)"),
+  };
+  const pageOfResults = async (
+    batchId: string,
+    limit: number | undefined,
+    cursor: string | undefined,
+    items: number | undefined,
+  ) => {
+    const view = await client.getResults(batchId, {
+      limit: limit ?? 10,
+      items: items ?? 10,
+      ...(cursor ? { cursor } : {}),
+    });
+    const shown = view.partialResults.processedJobs.length;
+    return {
+      message: `${view.jobsProcessed} job(s) with results in batch ${batchId} (${view.status}); this page shows ${shown}${view.nextCursor ? "; pass nextCursor for more" : ""}`,
+      ...view,
+    };
+  };
+
   server.registerTool(
     "get_bulk_job_results",
     {
       title: "Get a batch's results",
       description:
-        "The results of a batch: jobsProcessed, partialResults (pages, average score, errors, per-job lines) and hasResults. Final once the batch has ended; partial before.",
-      inputSchema: { batchId: z.string() },
+        "The results of a batch: jobsProcessed, hasResults, and partialResults with the pipeline's summary fields, errors, and processedJobs (each job's phases with their output and first items). Paged: pass nextCursor for more jobs; a phase with itemsNext has more items (get_job_output). Final once the batch has ended; partial before.",
+      inputSchema: resultsPage,
     },
-    ({ batchId }) => answer(async () => ({ ...(await client.getResults(batchId)) })),
+    ({ batchId, limit, cursor, items }) =>
+      answer(() => pageOfResults(batchId, limit, cursor, items)),
+  );
+
+  server.registerTool(
+    "get_job_output",
+    {
+      title: "Get one job's outputs and items",
+      description:
+        "One job's phases: each one's status (complete, partial, error), output, items (from itemsOffset, at most items) and last checkpoint. Use it for a job named in get_bulk_job_results, or to page through a phase's items with its itemsNext.",
+      inputSchema: {
+        batchId: z.string(),
+        jobId: z.string().describe("the job's id, e.g. job-00001"),
+        phase: z.string().optional().describe("only this phase"),
+        itemsOffset: z.number().int().min(0).optional(),
+        items: z
+          .number()
+          .int()
+          .min(0)
+          .max(100)
+          .optional()
+          .describe("at most this many (default 20)"),
+      },
+    },
+    ({ batchId, jobId, phase, itemsOffset, items }) =>
+      answer(async () => {
+        const view = await client.getJobOutput(batchId, jobId, {
+          items: items ?? 20,
+          ...(phase ? { phase } : {}),
+          ...(itemsOffset !== undefined ? { itemsOffset } : {}),
+        });
+        return { message: `Job ${jobId} (${view.name}) is ${view.status}`, ...view };
+      }),
   );
 
   /** What a cancel of some jobs or one job reports beside its outcomes: the results kept so far. */
   const resultsSoFar = async (batchId: string) => {
-    const { jobsProcessed, partialResults, hasResults } = await client.getResults(batchId);
+    const { jobsProcessed, partialResults, hasResults } = await client.getResults(batchId, {
+      limit: 10,
+      items: 5,
+    });
     return { jobsProcessed, partialResults, hasResults };
   };
 
@@ -233,18 +302,14 @@ export function createMcpServer(client: StepbatchClient): McpServer {
     {
       title: "Get the results saved so far",
       description:
-        "The phase outputs saved so far for a batch, running or not (temporary storage, expires after 30 days). To keep them, call consolidate_temporary_results.",
-      inputSchema: { batchId: z.string() },
+        "The outputs and items saved so far for a batch, running or not, a page of jobs at a time (temporary storage, expires after 30 days; pass nextCursor for more). To keep them, call consolidate_temporary_results.",
+      inputSchema: resultsPage,
     },
-    ({ batchId }) =>
-      answer(async () => {
-        const results = await client.getResults(batchId);
-        return {
-          message: `${results.jobsProcessed} job(s) with results so far in batch ${batchId}`,
-          temporary: true,
-          ...results,
-        };
-      }),
+    ({ batchId, limit, cursor, items }) =>
+      answer(async () => ({
+        temporary: true,
+        ...(await pageOfResults(batchId, limit, cursor, items)),
+      })),
   );
 
   server.registerTool(

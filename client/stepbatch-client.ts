@@ -11,6 +11,7 @@ export type BatchList = Awaited<ReturnType<BatchQueries["list"]>>;
 export type JobView = Awaited<ReturnType<BatchQueries["job"]>>;
 export type DeletedJob = Awaited<ReturnType<BatchQueries["deleteJob"]>>;
 export type ResultsView = Awaited<ReturnType<ResultsService["resultsOf"]>>;
+export type JobOutputView = Awaited<ReturnType<ResultsService["jobOutput"]>>;
 export type Consolidated = Awaited<ReturnType<ResultsService["consolidate"]>>;
 export type SubmitBody = SubmitBatchBody;
 export type { BatchCancelResponse, SubmitResponse, SubsetCancelResponse };
@@ -153,21 +154,43 @@ export class StepbatchClient {
   }
 
   async listBatches(
-    query: { status?: BatchStatus; limit?: number; cursor?: string } = {},
+    filter: { status?: BatchStatus; limit?: number; cursor?: string } = {},
   ): Promise<BatchList> {
-    const params = new URLSearchParams();
-    for (const [key, value] of Object.entries(query))
-      if (value !== undefined) params.set(key, String(value));
-    const suffix = params.size > 0 ? `?${params}` : "";
-    return this.request("GET", `/batches${suffix}`);
+    return this.request("GET", `/batches${query(filter)}`);
   }
 
   async getBatch(batchId: string): Promise<BatchView> {
     return this.request("GET", batchPath(batchId));
   }
 
-  async getResults(batchId: string): Promise<ResultsView> {
-    return this.request("GET", `${batchPath(batchId)}/results`);
+  /** One page of results: the summary, and up to `limit` jobs with their outputs and first `items`. */
+  async getResults(
+    batchId: string,
+    page: { limit?: number; cursor?: string; items?: number } = {},
+  ): Promise<ResultsView> {
+    return this.request("GET", `${batchPath(batchId)}/results${query(page)}`);
+  }
+
+  /** Every job with results, page after page (for writing them all to a file). */
+  async *allResults(
+    batchId: string,
+    page: { limit?: number; items?: number } = {},
+  ): AsyncGenerator<ResultsView> {
+    let cursor: string | undefined;
+    do {
+      const view = await this.getResults(batchId, { ...page, ...(cursor ? { cursor } : {}) });
+      yield view;
+      cursor = view.nextCursor ?? undefined;
+    } while (cursor);
+  }
+
+  /** One job's outputs, items (from `itemsOffset`, at most `items` per phase) and checkpoints. */
+  async getJobOutput(
+    batchId: string,
+    jobId: string,
+    options: { phase?: string; itemsOffset?: number; items?: number } = {},
+  ): Promise<JobOutputView> {
+    return this.request("GET", `${jobPath(batchId, jobId)}/output${query(options)}`);
   }
 
   async cancelBatch(
@@ -291,6 +314,14 @@ export class StepbatchClient {
     }
     return parsed as T;
   }
+}
+
+/** `?a=1&b=2` from the defined values, or nothing. */
+function query(values: Readonly<Record<string, string | number | undefined>>): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(values))
+    if (value !== undefined) params.set(key, String(value));
+  return params.size > 0 ? `?${params}` : "";
 }
 
 const batchPath = (batchId: string) => `/batches/${segment("batch id", batchId)}`;

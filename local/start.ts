@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { loadPipeline } from "../infra/pipeline";
 import { writeFileAtomic } from "./files";
 import { PROJECT_ROOT, startLocalStack } from "./stack";
 
@@ -10,6 +11,8 @@ Options:
   --port <n>        API port (default: STEPBATCH_PORT or 3000)
   --data-dir <dir>  where batches are kept across restarts (default: STEPBATCH_DATA_DIR or .stepbatch)
   --in-memory       keep nothing: every start is empty
+  --pipeline <name> the pipeline to run: demo (default), stock-digest, or the path of a module
+                    whose default export is definePipeline(...) (default: STEPBATCH_PIPELINE)
   -h, --help        this help
 
 The API token is STEPBATCH_TOKEN when set, else generated once and kept in <data-dir>/token.`;
@@ -20,6 +23,7 @@ async function main(): Promise<void> {
       port: { type: "string" },
       "data-dir": { type: "string" },
       "in-memory": { type: "boolean", default: false },
+      pipeline: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -40,6 +44,9 @@ async function main(): Promise<void> {
 
   if (dataDir) refuseIfInUse(dataDir);
   const startedAt = Date.now();
+  const pipeline = await loadPipeline(
+    pipelineFile(values.pipeline ?? process.env.STEPBATCH_PIPELINE ?? "demo"),
+  );
   console.log(
     "stepbatch: starting the local stack (synthesizing the CDK stack, starting DynamoDB, S3, Step Functions)...",
   );
@@ -47,6 +54,7 @@ async function main(): Promise<void> {
     port,
     ...(process.env.STEPBATCH_TOKEN ? { token: process.env.STEPBATCH_TOKEN } : {}),
     ...(dataDir ? { dataDir } : {}),
+    stackProps: { pipeline },
     log: (message) => console.log(`stepbatch: ${message}`),
   });
   const connection = join(dataDir ?? join(PROJECT_ROOT, ".stepbatch"), "local.json");
@@ -60,6 +68,7 @@ async function main(): Promise<void> {
   console.log(`
 stepbatch local stack is up in ${((Date.now() - startedAt) / 1000).toFixed(1)}s
 
+  pipeline  ${pipeline.definition.name} (${pipeline.definition.phases.map((p) => p.name).join(" -> ")}, from ${pipeline.file})
   API       ${stack.apiUrl}
   token     ${stack.token}${process.env.STEPBATCH_TOKEN ? "  (from STEPBATCH_TOKEN)" : dataDir ? `  (kept in ${join(dataDir, "token")})` : "  (in memory)"}
   data      ${dataDir ?? "in memory: nothing is kept"}
@@ -92,6 +101,17 @@ Ctrl-C stops the stack${dataDir ? "; batches are kept for the next start" : ""}.
   };
   process.on("SIGINT", () => void stop("Ctrl-C"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+/** A pipeline's module from `--pipeline`: a name under pipelines/, or a path. */
+function pipelineFile(name: string): string {
+  if (/^[a-z0-9-]+$/.test(name)) {
+    const file = join("pipelines", name, "pipeline.ts");
+    if (existsSync(join(PROJECT_ROOT, file))) return file;
+    throw new Error(`no pipeline '${name}' in pipelines/ (demo or stock-digest), and no such file`);
+  }
+  if (!existsSync(resolve(name))) throw new Error(`--pipeline ${name}: no such file`);
+  return resolve(name);
 }
 
 /** One stack per data folder: a second one would find DynamoDB's files locked. */

@@ -167,12 +167,21 @@ describe("stepbatch cancel", () => {
     // The stopped phase's partial output follows within about a second.
     const later = await waitFor(async () => {
       const results = await runCli(target, ["results", batchId]);
-      return /Ingest \(partial\)/.test(results.stdout) ? results : undefined;
+      // The job's partial output, and the batch's sums it was added to (written just after).
+      return /Ingest \(partial\)/.test(results.stdout) &&
+        /: 1 job with results/.test(results.stdout)
+        ? results
+        : undefined;
     }, "the partial output in stepbatch results");
-    expect(later.stdout).toMatch(/Results of b-\S+: 1 job with results, \d+ pages/);
+    expect(later.stdout).toMatch(
+      /Results of b-\S+: 1 job with results, \d+ items; pagesProcessed \d+, averageScore [\d.]+/,
+    );
+    expect(later.stdout).toMatch(/showing 1 of 1 job with results/);
+    // Who cancelled is the token's principal; the CLI's user@host is kept as a claim.
     expect((await api.batch(batchId)).body.cancel).toMatchObject({
       reason: "wrong batch",
-      by: expect.stringContaining("@"),
+      by: "operator",
+      claimedBy: expect.stringContaining("@"),
     });
   });
 
@@ -208,6 +217,10 @@ describe("stepbatch cancel", () => {
     // Prepare
     const batchId = await slowBatch(["only"]);
     const output = join(scratch, "results.json");
+    await waitFor(
+      async () => ((await api.job(batchId, "job-00001")).body.items?.Ingest ?? 0) > 0,
+      "a first page",
+    );
     // Act
     const cancelled = await runCli(target, [
       "cancel-job",
@@ -225,12 +238,11 @@ describe("stepbatch cancel", () => {
     // Assess
     expect(cancelled.stdout).toMatch(/Job job-00001 cancelled/);
     expect(shown.stdout).toMatch(/Job job-00001 "only" of b-\S+: cancelled/);
-    expect(results.stderr).toBe(`stepbatch: results written to ${output}\n`);
-    expect(results.stdout).toMatch(/^Results of b-\S+: 1 job with results/);
-    expect(JSON.parse(readFileSync(output, "utf8"))).toMatchObject({
-      batchId,
-      status: "cancelled",
-    });
+    expect(results.stderr).toBe(`stepbatch: 1 job with results written to ${output}\n`);
+    const written = JSON.parse(readFileSync(output, "utf8"));
+    expect(written).toMatchObject({ batchId, status: "cancelled", jobsProcessed: 1 });
+    expect(written.jobs[0].phases[0]).toMatchObject({ phase: "Ingest", status: "partial" });
+    expect(written.jobs[0].phases[0].items).toHaveLength(written.jobs[0].phases[0].itemCount);
     expect(consolidated.stdout).toMatch(/written to s3:\/\/.+\/consolidated\//);
     expect(deleted.stdout).toContain("Deleted job job-00001 (only, cancelled)");
     expect(again.code).toBe(3);

@@ -35,7 +35,7 @@ async function callTool(name: string, args: Record<string, unknown>) {
 }
 
 describe("the MCP server", () => {
-  it("introduces itself and lists its seven tools, each with a JSON-schema input and guidance", async () => {
+  it("introduces itself and lists its eight tools, each with a JSON-schema input and guidance", async () => {
     // Act
     const { tools } = await mcp.listTools();
     // Assess
@@ -45,6 +45,7 @@ describe("the MCP server", () => {
       "check_job_status",
       "consolidate_temporary_results",
       "get_bulk_job_results",
+      "get_job_output",
       "get_temporary_results",
       "list_bulk_jobs",
       "start_bulk_job",
@@ -106,6 +107,18 @@ describe("the MCP server", () => {
       hasResults: true,
     });
     expect(results.partialResults.pagesProcessed).toBeGreaterThan(0);
+    // The data itself comes back: each job's phases with their items, bounded and paged.
+    const first = results.partialResults.processedJobs[0];
+    expect(first.phases[0]).toMatchObject({ phase: "Ingest", itemCount: expect.any(Number) });
+    expect(first.phases[0].items.length).toBeLessThanOrEqual(10);
+    const output = await callTool("get_job_output", {
+      batchId,
+      jobId: first.jobId,
+      phase: "Ingest",
+      items: 3,
+    });
+    expect(output).toMatchObject({ success: true, jobId: first.jobId });
+    expect(output.phases[0].items).toEqual(first.phases[0].items.slice(0, 3));
     expect(listed.batches[0].batchId).toBe(batchId);
     expect(kept).toMatchObject({
       success: true,
