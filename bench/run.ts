@@ -19,6 +19,8 @@ const THROUGHPUT_JOBS = Number(process.env.BENCH_THROUGHPUT_JOBS ?? 1000);
 /** Jobs running at once in the cancel-latency batches: the same at every size, so size alone varies. */
 const CANCEL_CONCURRENCY = Number(process.env.BENCH_CANCEL_CONCURRENCY ?? 10);
 const OUT = join(PROJECT_ROOT, "bench", "results");
+/** Sizes of the "almost done" batches: 1 % of their jobs still running. */
+const LATE_SIZES = (process.env.BENCH_LATE_SIZES ?? "10,1000").split(",").map(Number);
 
 const counts = {
   dynamo: new Map<string, number>(),
@@ -65,6 +67,7 @@ const summary = (values: number[]) => ({
   p99: percentile(values, 99),
   max: Math.max(...values),
 });
+const ms = (v: number) => `${v.toFixed(0)} ms`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -127,6 +130,46 @@ async function main() {
         if (phase?.endedAt) abortLatency.push(Date.parse(phase.endedAt) - sentAt);
       }
     }
+    log("");
+  }
+
+  // 5: a batch almost done (99 % of 1,000 jobs, 90 % of 10): results, status and cancel answer
+  // in about the same time whatever the size, as nothing on a request's path reads every output.
+  const late: Record<
+    number,
+    { resultsMs: number[]; statusMs: number[]; cancelMs: number; cancelStatus: string }
+  > = {};
+  for (const size of LATE_SIZES) {
+    const long = Math.max(1, Math.round(size / 100));
+    process.stdout.write(`\rlate batch: ${size} jobs, waiting for ${size - long} to end   `);
+    const jobs = Array.from({ length: size }, (_, i) => ({
+      name: `late${i}`,
+      input: i < size - long ? { pages: 1, workMs: 0 } : { pages: 100, workMs: 120_000 },
+    }));
+    const { batchId } = await api.submit({ name: `late ${size}`, jobs, concurrency: 40 });
+    await waitUntil(async () => {
+      const v = await api.getBatch(batchId, { jobsLimit: 1 });
+      return v.progress.succeeded >= size - long && v.progress.running === long;
+    }, 600_000);
+    const resultsMs: number[] = [];
+    const statusMs: number[] = [];
+    for (let rep = 0; rep < 10; rep++) {
+      let t = performance.now();
+      await api.getResults(batchId);
+      resultsMs.push(performance.now() - t);
+      t = performance.now();
+      await api.getBatch(batchId);
+      statusMs.push(performance.now() - t);
+    }
+    const t = performance.now();
+    const cancelled = await api.cancelBatch(batchId, { reason: "bench" });
+    late[size] = {
+      resultsMs,
+      statusMs,
+      cancelMs: performance.now() - t,
+      cancelStatus: cancelled.status,
+    };
+    await waitUntil(async () => ended((await api.getBatch(batchId, { jobsLimit: 1 })).status));
     log("");
   }
 
@@ -210,6 +253,17 @@ async function main() {
       summary(cancelLatency[SIZES.at(-1) as number] ?? []).p95 /
       summary(cancelLatency[SIZES[0] as number] ?? []).p95,
     abortLatencyMs: summary(abortLatency),
+    lateBatch: Object.fromEntries(
+      Object.entries(late).map(([size, m]) => [
+        size,
+        {
+          resultsMs: summary(m.resultsMs),
+          statusMs: summary(m.statusMs),
+          cancelMs: m.cancelMs,
+          cancelStatus: m.cancelStatus,
+        },
+      ]),
+    ),
     throughput: {
       jobs: THROUGHPUT_JOBS,
       concurrency: 40,
@@ -261,7 +315,6 @@ async function main() {
   });
   writeFileSync(join(OUT, "cancel-latency.svg"), svg);
 
-  const ms = (v: number) => `${v.toFixed(0)} ms`;
   const table = new Table({
     head: ["measure", "p50", "p95", "p99", "n", "target"],
     style: { head: [], border: [] },
@@ -290,6 +343,10 @@ async function main() {
   log(
     `cancel p95 ratio, ${SIZES.at(-1)} vs ${SIZES[0]} jobs: ${results.cancelFlatness.toFixed(2)} (target <= 1.5)`,
   );
+  for (const [size, m] of Object.entries(results.lateBatch))
+    log(
+      `batch of ${size} jobs, 99 % done: results p50/p95 ${ms(m.resultsMs.p50)}/${ms(m.resultsMs.p95)}, status ${ms(m.statusMs.p50)}/${ms(m.statusMs.p95)}, cancel ${ms(m.cancelMs)} (${m.cancelStatus})`,
+    );
   log(
     `throughput: ${THROUGHPUT_JOBS} jobs in ${wallSeconds.toFixed(1)} s = ${results.throughput.jobsPerSecond.toFixed(1)} jobs/s at concurrency 40; ${results.throughput.overheadMsPerJob.toFixed(0)} ms of orchestration per job`,
   );

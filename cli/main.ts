@@ -7,6 +7,7 @@ import {
   type ResultsView,
   StepbatchClient,
   StepbatchTimeoutError,
+  type SubsetCancelResponse,
 } from "../client/stepbatch-client";
 import { BATCH_STATUSES } from "../functions/domain/model";
 import { type CancelTarget, readBackCancel } from "./cancel-readback";
@@ -110,6 +111,16 @@ async function cancel<T>(
     return;
   }
   print(answer, show(answer));
+}
+
+/**
+ * The exit code of a cancel of chosen jobs: 0 when one was cancelled; 3 when none exists; 4 when
+ * they had all finished (or are in their final commit), as the API's 404 and 409 would.
+ */
+function nothingCancelledExit(answer: SubsetCancelResponse): number {
+  if (answer.result !== 0) return EXIT.ok;
+  const outcomes = Object.values(answer.outcomes);
+  return outcomes.every((o) => o.outcome === "not_found") ? EXIT.notFound : EXIT.conflict;
 }
 
 const nonNegativeInt = (what: string) => (value: string) => {
@@ -343,7 +354,10 @@ program
       await cancel(
         { scope: "subset", batchId, jobs: items },
         (api) => api.cancelJobs(batchId, items, reason),
-        format.subsetCancelled,
+        (answer) => {
+          process.exitCode = nothingCancelledExit(answer);
+          return format.subsetCancelled(answer);
+        },
       );
     } else {
       await cancel(
@@ -356,15 +370,28 @@ program
 
 program
   .command("cancel-job")
-  .description("cancel one job")
+  .description("cancel one job, by its id (job-00001) or its name")
   .argument("<batchId>")
-  .argument("<jobId>")
+  .argument("<job>", "the job's id or name")
   .option("-r, --reason <reason>", "why (kept in the audit trail)")
-  .action(async (batchId: string, jobId: string, options) => {
+  .action(async (batchId: string, job: string, options) => {
+    const reason = options.reason ? { reason: options.reason as string } : {};
+    if (/^job-\d{5}$/.test(job)) {
+      await cancel(
+        { scope: "job", batchId, jobId: job },
+        (api) => api.cancelJob(batchId, job, reason),
+        (answer) => answer.message,
+      );
+      return;
+    }
+    // A name: names are never shaped like ids, so the subset cancel finds it without ambiguity.
     await cancel(
-      { scope: "job", batchId, jobId },
-      (api) => api.cancelJob(batchId, jobId, options.reason ? { reason: options.reason } : {}),
-      (answer) => answer.message,
+      { scope: "subset", batchId, jobs: [job] },
+      (api) => api.cancelJobs(batchId, [job], reason),
+      (answer) => {
+        process.exitCode = nothingCancelledExit(answer);
+        return Object.values(answer.outcomes)[0]?.text ?? answer.message;
+      },
     );
   });
 

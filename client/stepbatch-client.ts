@@ -159,8 +159,12 @@ export class StepbatchClient {
     return this.request("GET", `/batches${query(filter)}`);
   }
 
-  async getBatch(batchId: string): Promise<BatchView> {
-    return this.request("GET", batchPath(batchId));
+  /** A batch's status; its `jobs` list is paged (`jobsOffset`, `jobsLimit`, default 100). */
+  async getBatch(
+    batchId: string,
+    page: { jobsOffset?: number; jobsLimit?: number } = {},
+  ): Promise<BatchView> {
+    return this.request("GET", `${batchPath(batchId)}${query(page)}`);
   }
 
   /** One page of results: the summary, and up to `limit` jobs with their outputs and first `items`. */

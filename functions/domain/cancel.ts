@@ -250,7 +250,10 @@ export class CancelService {
       }
     });
     const outcomes: SubsetCancelResponse["outcomes"] = {};
-    for (const { item, report } of reports) {
+    for (const { item, report: found } of reports) {
+      // A job someone cancelled before is finished as far as this request goes: code 1.
+      const report: JobCancelReport =
+        found.detail === "already_cancelled" ? { ...found, outcome: "already_finished" } : found;
       outcomes[item] = {
         code: OUTCOME_CODES[report.outcome],
         outcome: report.outcome,
@@ -258,7 +261,9 @@ export class CancelService {
         ...(report.job ? { jobId: report.job.jobId } : {}),
       };
     }
-    const cancelled = reports.filter((r) => r.report.outcome === "cancelled").length;
+    const cancelled = reports.filter(
+      (r) => r.report.outcome === "cancelled" && r.report.detail !== "already_cancelled",
+    ).length;
     const result = cancelled === unique.length ? 1 : cancelled > 0 ? 2 : 0;
     await this.store.appendAudit(batchId, {
       at: intent.requestedAt,
@@ -474,7 +479,9 @@ export function describeOutcome(item: string, report: JobCancelReport): string {
         ? `${name} was already cancelled`
         : `${name} cancelled${report.job?.wasInPhase ? ` during ${report.job.wasInPhase}` : " before it started"}`;
     case "already_finished":
-      return `${name} already finished as ${report.job?.status}${report.detail === "completed_first" ? " (its completion won the race)" : ""}`;
+      return report.detail === "already_cancelled"
+        ? `${name} was already cancelled`
+        : `${name} already finished as ${report.job?.status}${report.detail === "completed_first" ? " (its completion won the race)" : ""}`;
     case "not_found":
       return `no job ${item} in this batch`;
     case "not_cancelled":

@@ -88,8 +88,12 @@ export class BatchQueries {
 
   async deleteJob(batchId: string, jobId: string) {
     const cas = await this.store.deleteFinishedJob(batchId, jobId);
-    if (cas.won)
+    if (cas.won) {
+      // Its results go with it: the batch's sums no longer count them, so totals, results and
+      // consolidate agree.
+      await this.store.addToTotals(batchId, cas.record.numbers, {});
       return { deleted: true, batchId, jobId, name: cas.record.name, status: cas.record.status };
+    }
     if (!cas.current) {
       if (!(await this.store.getBatch(batchId))) throw new BatchNotFoundError(batchId);
       throw new JobNotFoundError(batchId, jobId);

@@ -185,6 +185,19 @@ describe("stepbatch cancel", () => {
     });
   });
 
+  it("cancels a job by its name, and exits 4 when asked again and 3 for a name that is no job's", async () => {
+    const batchId = await slowBatch(["by-name", "other"]);
+    const first = await runCli(target, ["cancel-job", batchId, "by-name"]);
+    const again = await runCli(target, ["cancel-job", batchId, "by-name"]);
+    const none = await runCli(target, ["cancel", batchId, "--jobs", "ghost"]);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/by-name \(job-00001\) cancelled/);
+    expect(again.code).toBe(4);
+    expect(again.stdout).toMatch(/was already cancelled/);
+    expect(none.code).toBe(3);
+    await api.cancel(batchId);
+  });
+
   it("cancels chosen jobs and prints an outcome per job with its code", async () => {
     const batchId = await slowBatch();
     const run = await runCli(target, ["cancel", batchId, "--jobs", "slow-2,job-00003,ghost"]);

@@ -403,6 +403,24 @@ describe("cancelling a subset", () => {
     expect(aws.workflow.stopped.some((s) => s.executionArn === batch.executionArn)).toBe(false);
   });
 
+  it("reports a job cancelled before as code 1, already finished, and cancels nothing twice", async () => {
+    const { batch } = await seedBatch(aws, [{ name: "once" }, { name: "other" }]);
+    await aws.cancel.cancelJobs(batch.batchId, ["once"], { by });
+    const again = await aws.cancel.cancelJobs(batch.batchId, ["once"], { by });
+    expect(again.result).toBe(0);
+    expect(again.outcomes.once).toMatchObject({
+      code: 1,
+      outcome: "already_finished",
+      text: expect.stringMatching(/was already cancelled/),
+    });
+  });
+
+  it("finds a job by its name in another Unicode spelling of it", async () => {
+    const { batch } = await seedBatch(aws, [{ name: "caf\u00e9" }]);
+    const answer = await aws.cancel.cancelJobs(batch.batchId, ["cafe\u0301"], { by });
+    expect(answer.outcomes["cafe\u0301"]).toMatchObject({ code: 0, jobId: "job-00001" });
+  });
+
   it("gives result 1 when every item is cancelled and 0 when none is", async () => {
     const { batch } = await seedBatch(aws, [{ name: "x" }, { name: "y", status: "failed" }]);
     expect((await aws.cancel.cancelJobs(batch.batchId, ["x"], { by })).result).toBe(1);

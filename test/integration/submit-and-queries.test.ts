@@ -264,6 +264,22 @@ describe("deleting a job", () => {
     );
   });
 
+  it("takes the deleted job's numbers out of the batch's sums, so totals and results agree", async () => {
+    const { batch, jobs } = await seedBatch(
+      aws,
+      [
+        { name: "kept", status: "succeeded", numbers: { jobsProcessed: 1, items: 3, pages: 3 } },
+        { name: "gone", status: "cancelled", numbers: { jobsProcessed: 1, items: 2, pages: 2 } },
+      ],
+      { totals: { jobsProcessed: 2, items: 5, pages: 5 } },
+    );
+    await aws.queries.deleteJob(batch.batchId, jobs[1]!.jobId);
+    const results = await aws.results.resultsOf(batch.batchId);
+    expect(results.jobsProcessed).toBe(1);
+    expect(results.partialResults).toMatchObject({ items: 3, pagesProcessed: 3 });
+    expect(results.partialResults.processedJobs.map((job) => job.name)).toEqual(["kept"]);
+  });
+
   it("says which is unknown: the batch, or the job in it", async () => {
     const { batch } = await seedBatch(aws, [{ name: "kept", status: "succeeded" }]);
     await expect(aws.queries.deleteJob("b-zzzzzzzz-00000000", "job-00001")).rejects.toBeInstanceOf(
