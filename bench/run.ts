@@ -125,8 +125,11 @@ async function main() {
         return ended(v.status) && v.progress.running + v.progress.queued === 0 ? v : undefined;
       });
       for (const job of view.jobs.filter((j) => j.wasInPhase)) {
-        const detail = await api.getJob(batchId, job.jobId);
-        const phase = detail.phases.find((p) => p.name === job.wasInPhase);
+        // The stopped phase records itself within the abort latency, maybe after the batch ended.
+        const phase = await waitUntil(async () => {
+          const detail = await api.getJob(batchId, job.jobId);
+          return detail.phases.find((p) => p.name === job.wasInPhase && p.endedAt);
+        }, 10_000).catch(() => undefined);
         if (phase?.endedAt) abortLatency.push(Date.parse(phase.endedAt) - sentAt);
       }
     }
