@@ -210,7 +210,20 @@ export function createMcpServer(client: StepbatchClient): McpServer {
   ): Promise<Record<string, unknown>> => {
     if (target.scope === "job") {
       const one = await client.cancelJob(target.batchId, target.jobId, options);
-      return { message: one.message, status: one.status, wasInPhase: one.wasInPhase };
+      // As the batch cancel does: name the phase that is stopping and saving its partial output.
+      const stopping =
+        one.wasInPhase && !one.alreadyCancelled
+          ? [{ jobId: one.jobId, name: one.name, phase: one.wasInPhase }]
+          : [];
+      return {
+        message:
+          stopping.length > 0
+            ? `${one.message}; its ${one.wasInPhase} phase is stopping and saving its partial output (get_job_output shows it within about a second)`
+            : one.message,
+        status: one.status,
+        wasInPhase: one.wasInPhase,
+        stopping,
+      };
     }
     if (target.scope === "subset") {
       const subset = await client.cancelJobs(target.batchId, target.jobs, options);

@@ -142,8 +142,21 @@ describe("the MCP server", () => {
     expect(one).toMatchObject({
       success: true,
       status: "cancelled",
+      stopping: [],
       hasResults: expect.any(Boolean),
       jobsProcessed: expect.any(Number),
+    });
+    // A running job: the answer names the phase that is stopping, as a batch cancel does.
+    await waitFor(
+      async () => (await callTool("check_job_status", { batchId })).current.length === 1,
+      "X to run",
+    );
+    const running = await callTool("cancel_job", { batchId, jobId: "job-00001" });
+    expect(running).toMatchObject({
+      success: true,
+      wasInPhase: "Ingest",
+      stopping: [{ jobId: "job-00001", name: "X", phase: "Ingest" }],
+      message: expect.stringMatching(/Ingest phase is stopping and saving its partial output/),
     });
     await callTool("cancel_job", { batchId });
   });
