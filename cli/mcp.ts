@@ -22,6 +22,10 @@ const jobSchema = z.union([
   }),
 ]);
 
+/** How many items a results tool shows per phase: bounded, so an answer never floods the assistant. */
+const itemsCount = (description: string) =>
+  z.number().int().min(0).max(100).optional().describe(description);
+
 type ToolAnswer = { content: { type: "text"; text: string }[]; isError?: boolean };
 
 const reply = (success: boolean, body: Record<string, unknown>): ToolAnswer => ({
@@ -125,13 +129,7 @@ export function createMcpServer(client: StepbatchClient): McpServer {
       .optional()
       .describe("jobs per page (default 10, at most 50)"),
     cursor: z.string().optional().describe("nextCursor of the previous page, for the next jobs"),
-    items: z
-      .number()
-      .int()
-      .min(0)
-      .max(100)
-      .optional()
-      .describe("items shown per phase of each job (default 10, at most 100)"),
+    items: itemsCount("items shown per phase of each job (default 10, at most 100)"),
   };
   const pageOfResults = async (
     batchId: string,
@@ -174,13 +172,7 @@ export function createMcpServer(client: StepbatchClient): McpServer {
         jobId: z.string().describe("the job's id, e.g. job-00001"),
         phase: z.string().optional().describe("only this phase"),
         itemsOffset: z.number().int().min(0).optional(),
-        items: z
-          .number()
-          .int()
-          .min(0)
-          .max(100)
-          .optional()
-          .describe("at most this many (default 20)"),
+        items: itemsCount("at most this many (default 20, at most 100)"),
       },
     },
     ({ batchId, jobId, phase, itemsOffset, items }) =>

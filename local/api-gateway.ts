@@ -68,15 +68,7 @@ export async function startApiGateway(options: {
     const path = rawPath.replace(new RegExp(`^/${STAGE}(?=/|$)`), "") || "/";
     if (path.startsWith("/_local/") && options.localRoutes) {
       const body = await readBody(request);
-      if (body === undefined) {
-        send(response, 413, {
-          error: {
-            code: "PAYLOAD_TOO_LARGE",
-            message: `request body is larger than ${MAX_BODY_BYTES} bytes`,
-          },
-        });
-        return;
-      }
+      if (body === undefined) return tooLarge(response);
       const answer = await options.localRoutes({
         method,
         path,
@@ -103,15 +95,7 @@ export async function startApiGateway(options: {
       return;
     }
     const body = await readBody(request);
-    if (body === undefined) {
-      send(response, 413, {
-        error: {
-          code: "PAYLOAD_TOO_LARGE",
-          message: `request body is larger than ${MAX_BODY_BYTES} bytes`,
-        },
-      });
-      return;
-    }
+    if (body === undefined) return tooLarge(response);
     const headers = headersOf(request);
     const searchParams = new URLSearchParams(queryAt === -1 ? "" : target.slice(queryAt + 1));
     const query = searchParams.size > 0 ? Object.fromEntries(searchParams) : null;
@@ -332,6 +316,16 @@ function oneLine(error: unknown): string {
         ? `${error.name}: ${error.message}`
         : String(error);
   return (text.split("\n")[0] ?? "").slice(0, 300);
+}
+
+/** API Gateway's answer to a body over its payload limit. */
+function tooLarge(response: ServerResponse): void {
+  send(response, 413, {
+    error: {
+      code: "PAYLOAD_TOO_LARGE",
+      message: `request body is larger than ${MAX_BODY_BYTES} bytes`,
+    },
+  });
 }
 
 function send(response: ServerResponse, status: number, body: unknown): void {

@@ -12,6 +12,7 @@ import {
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import dynalite from "dynalite";
 import S3rver from "s3rver";
+import { STATE_TABLE, stateTableDefinition } from "../functions/domain/table";
 
 /** s3rver accepts only these fixed credentials; dynalite accepts any. They are not secrets. */
 export const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
@@ -87,37 +88,12 @@ export const s3Client = (endpoint: string) =>
 /** Creates the state table as BatchStorage defines it (keys, list index, TTL), if it is missing. */
 export async function provisionTable(client: DynamoDBClient, tableName: string): Promise<void> {
   try {
-    await client.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        BillingMode: "PAY_PER_REQUEST",
-        AttributeDefinitions: [
-          { AttributeName: "pk", AttributeType: "S" },
-          { AttributeName: "sk", AttributeType: "S" },
-          { AttributeName: "gsi1pk", AttributeType: "S" },
-          { AttributeName: "gsi1sk", AttributeType: "S" },
-        ],
-        KeySchema: [
-          { AttributeName: "pk", KeyType: "HASH" },
-          { AttributeName: "sk", KeyType: "RANGE" },
-        ],
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: "byCreatedAt",
-            KeySchema: [
-              { AttributeName: "gsi1pk", KeyType: "HASH" },
-              { AttributeName: "gsi1sk", KeyType: "RANGE" },
-            ],
-            Projection: { ProjectionType: "ALL" },
-          },
-        ],
-      }),
-    );
+    await client.send(new CreateTableCommand(stateTableDefinition(tableName)));
     await client
       .send(
         new UpdateTimeToLiveCommand({
           TableName: tableName,
-          TimeToLiveSpecification: { AttributeName: "expiresAt", Enabled: true },
+          TimeToLiveSpecification: { AttributeName: STATE_TABLE.timeToLive, Enabled: true },
         }),
       )
       .catch(() => undefined); // dynalite may not implement TTL; expiry is not needed locally

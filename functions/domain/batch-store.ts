@@ -22,6 +22,7 @@ import type {
   PhaseRecord,
 } from "./model";
 import { numbersDelta } from "./results";
+import { STATE_TABLE } from "./table";
 
 /** Result of a compare-and-set: either it won, or here is the record that won instead. */
 export type CasResult<T> =
@@ -31,7 +32,7 @@ export type CasResult<T> =
 const batchKey = (batchId: string) => ({ pk: `BATCH#${batchId}`, sk: "META" });
 const jobKey = (batchId: string, jobId: string) => ({ pk: `BATCH#${batchId}`, sk: `JOB#${jobId}` });
 const idempotencyKey = (key: string) => ({ pk: `IDEMPOTENCY#${key}`, sk: "META" });
-const LIST_INDEX = "byCreatedAt";
+const LIST_INDEX = STATE_TABLE.listIndex.name;
 const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
 
 export interface IdempotencyRecord {

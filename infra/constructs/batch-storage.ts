@@ -3,6 +3,7 @@ import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
+import { STATE_TABLE } from "../../functions/domain/table";
 import type { StepbatchFunction } from "./stepbatch-function";
 
 const STATE_READ = ["dynamodb:GetItem", "dynamodb:Query"];
@@ -30,18 +31,21 @@ export class BatchStorage extends Construct {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     this.table = new dynamodb.Table(this, "Table", {
-      partitionKey: { name: "pk", type: dynamodb.AttributeType.STRING },
-      sortKey: { name: "sk", type: dynamodb.AttributeType.STRING },
+      partitionKey: { name: STATE_TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: STATE_TABLE.sortKey, type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      timeToLiveAttribute: "expiresAt",
+      timeToLiveAttribute: STATE_TABLE.timeToLive,
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       removalPolicy,
     });
     this.table.addGlobalSecondaryIndex({
-      indexName: "byCreatedAt",
-      partitionKey: { name: "gsi1pk", type: dynamodb.AttributeType.STRING },
-      sortKey: { name: "gsi1sk", type: dynamodb.AttributeType.STRING },
+      indexName: STATE_TABLE.listIndex.name,
+      partitionKey: {
+        name: STATE_TABLE.listIndex.partitionKey,
+        type: dynamodb.AttributeType.STRING,
+      },
+      sortKey: { name: STATE_TABLE.listIndex.sortKey, type: dynamodb.AttributeType.STRING },
     });
     this.accessLogsBucket = new s3.Bucket(this, "AccessLogs", {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
@@ -79,7 +83,10 @@ export class BatchStorage extends Construct {
     fn.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: STATE_READ,
-        resources: [this.table.tableArn, `${this.table.tableArn}/index/byCreatedAt`],
+        resources: [
+          this.table.tableArn,
+          `${this.table.tableArn}/index/${STATE_TABLE.listIndex.name}`,
+        ],
       }),
     );
   }

@@ -1,5 +1,5 @@
-import { request } from "node:http";
 import { connect } from "node:net";
+import { rawRequest as sendRaw } from "./raw-requests";
 
 export interface RawAnswer {
   readonly status: number;
@@ -10,57 +10,26 @@ export interface RawAnswer {
 
 /**
  * One HTTP request with the path sent exactly as given (fetch and new URL() would normalise
- * `..`, `.` and `%2E%2E` away before the server sees them).
+ * `..`, `.` and `%2E%2E` away before the server sees them); a JSON body gets its content type.
  */
-export function rawRequest(
+export async function rawRequest(
   baseUrl: string,
   method: string,
   path: string,
   options: { headers?: Record<string, string>; body?: string } = {},
 ): Promise<RawAnswer> {
-  const { hostname, port } = new URL(baseUrl);
-  return new Promise((resolve, reject) => {
-    const outgoing = request(
-      {
-        host: hostname,
-        port,
-        method,
-        path,
-        headers: {
-          ...(options.body !== undefined
-            ? {
-                "content-type": "application/json",
-                "content-length": Buffer.byteLength(options.body),
-              }
-            : {}),
-          ...options.headers,
-        },
-      },
-      (incoming) => {
-        const chunks: Buffer[] = [];
-        incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
-        incoming.on("error", reject);
-        incoming.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let body: unknown;
-          try {
-            body = text ? JSON.parse(text) : undefined;
-          } catch {
-            body = undefined;
-          }
-          resolve({ status: incoming.statusCode ?? 0, text, body });
-        });
-      },
-    );
-    outgoing.on("error", reject);
-    outgoing.end(options.body);
+  const answer = await sendRaw(baseUrl, {
+    method,
+    path,
+    headers: {
+      ...(options.body !== undefined ? { "content-type": "application/json" } : {}),
+      ...options.headers,
+    },
+    ...(options.body !== undefined ? { body: options.body } : {}),
   });
+  return { status: answer.status, text: answer.text, body: answer.json };
 }
 
-/**
- * A client that announces a body, sends part of it and hangs up: the server sees its request
- * stream fail mid-body. Resolves once the connection is closed.
- */
 export function hangUpMidRequest(baseUrl: string, head: string, partOfBody: string): Promise<void> {
   const { hostname, port } = new URL(baseUrl);
   return new Promise((resolve, reject) => {

@@ -4,6 +4,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stateTableDefinition } from "../../functions/domain/table";
 import { provisionBucket, type RunningService, s3Client, startS3 } from "../../local/emulators";
 import { waitFor } from "../helpers/wait";
 
@@ -121,27 +122,11 @@ describe("dynalite's item writes", () => {
       store.tableDb.put(
         "state",
         {
-          TableName: "state",
+          ...stateTableDefinition("state"),
           TableStatus: "ACTIVE",
-          AttributeDefinitions: ["pk", "sk", "gsi1pk", "gsi1sk"].map((name) => ({
-            AttributeName: name,
-            AttributeType: "S",
-          })),
-          KeySchema: [
-            { AttributeName: "pk", KeyType: "HASH" },
-            { AttributeName: "sk", KeyType: "RANGE" },
-          ],
-          GlobalSecondaryIndexes: [
-            {
-              IndexName: "byCreatedAt",
-              KeySchema: [
-                { AttributeName: "gsi1pk", KeyType: "HASH" },
-                { AttributeName: "gsi1sk", KeyType: "RANGE" },
-              ],
-              Projection: { ProjectionType: "ALL" },
-              IndexStatus: "ACTIVE",
-            },
-          ],
+          GlobalSecondaryIndexes: stateTableDefinition("state").GlobalSecondaryIndexes.map(
+            (index) => ({ ...index, IndexStatus: "ACTIVE" }),
+          ),
         },
         (error: unknown) => (error ? reject(error) : resolve()),
       ),
