@@ -57,6 +57,18 @@ export async function startApiGateway(options: {
     });
   });
 
+  // A request Node's HTTP parser refuses (raw non-ASCII bytes in the request line, say) reaches no
+  // route; API Gateway answers those itself, and so does this, in the API's error shape.
+  server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || error.code === "ECONNRESET") return socket.destroy();
+    const body = JSON.stringify({
+      error: { code: "BAD_REQUEST", message: "the request is not valid HTTP" },
+    });
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
+
   const serve = async (request: IncomingMessage, response: ServerResponse, requestId: string) => {
     const method = request.method ?? "GET";
     // API Gateway routes on the path as sent: no dot-segment normalisation and no decoding before

@@ -1,3 +1,4 @@
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApiGateway } from "../../local/api-gateway";
 import { LocalLambdaRuntime } from "../../local/lambda-runtime";
@@ -89,5 +90,30 @@ describe("the local API gateway when an invocation fails at the Lambda level", (
     const answer = await get("/fine");
     // Assess
     expect(answer).toEqual({ status: 200, body: { ok: true } });
+  });
+});
+
+describe("the local API gateway given a request that is not valid HTTP", () => {
+  it("answers raw non-ASCII bytes in the request line with a 400 in the API's error shape", async () => {
+    // Prepare: what fetch would refuse to send, written to the socket as bytes.
+    const { port } = new URL(gateway.endpoint);
+    // Act
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), "127.0.0.1", () => {
+        socket.write(Buffer.from("GET /batches/\xe9\xff HTTP/1.1\r\nHost: x\r\n\r\n", "latin1"));
+      });
+      let text = "";
+      socket.on("data", (chunk) => {
+        text += String(chunk);
+      });
+      socket.on("end", () => resolve(text));
+      socket.on("error", reject);
+    });
+    // Assess
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4))).toEqual({
+      error: { code: "BAD_REQUEST", message: "the request is not valid HTTP" },
+    });
+    expect((await get("/fine")).status).toBe(200);
   });
 });
