@@ -2,6 +2,7 @@ import { closeSync, openSync, writeSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { currentActor, resolveConnection } from "../client/connection";
 import {
+  assertId,
   DEFAULT_CANCEL_TIMEOUT_MS,
   DEFAULT_TIMEOUT_MS,
   type ResultsView,
@@ -376,6 +377,7 @@ program
   .option("-r, --reason <reason>", "why (kept in the audit trail)")
   .action(async (batchId: string, job: string, options) => {
     const reason = options.reason ? { reason: options.reason as string } : {};
+    assertId("job id", job); // by name too: what could never be an id is refused before sending
     if (/^job-\d{5}$/.test(job)) {
       await cancel(
         { scope: "job", batchId, jobId: job },
@@ -407,10 +409,27 @@ program
 
 program
   .command("consolidate")
-  .description("write a batch's results so far to permanent storage")
+  .description(
+    "write a batch's results so far to permanent storage, and download them with --download",
+  )
   .argument("<batchId>")
-  .action(async (batchId: string) => {
+  .option("-d, --download <file>", "also save the consolidated results to this file")
+  .action(async (batchId: string, options) => {
     const answer = await client().consolidate(batchId);
+    if (options.download) {
+      const response = await fetch(answer.downloadUrl);
+      if (!response.ok)
+        throw new Error(
+          `the consolidated results could not be downloaded (HTTP ${response.status}); they are at ${answer.uri}`,
+        );
+      const out = openSync(options.download as string, "w");
+      try {
+        writeSync(out, Buffer.from(await response.arrayBuffer()));
+      } finally {
+        closeSync(out);
+      }
+      process.stderr.write(`stepbatch: consolidated results saved to ${options.download}\n`);
+    }
     print(answer, format.consolidated(answer));
   });
 

@@ -105,6 +105,12 @@ function printable(value: string): string {
  * so no value is ever a dot segment that the URL parser would resolve).
  */
 function segment(kind: string, value: string): string {
+  assertId(kind, value);
+  return encodeURIComponent(value).replaceAll(".", "%2E");
+}
+
+/** Refuses what cannot be an id: empty, ".", "..", or holding "/" or a control character. */
+export function assertId(kind: string, value: string): void {
   if (
     value === "" ||
     value === "." ||
@@ -113,7 +119,6 @@ function segment(kind: string, value: string): string {
     /\p{Cc}/u.test(value)
   )
     throw new InvalidIdError(kind, value);
-  return encodeURIComponent(value).replaceAll(".", "%2E");
 }
 
 export const DEFAULT_TIMEOUT_MS = 30_000;

@@ -1,4 +1,5 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { mapLimit } from "./concurrency";
 import type { PhaseOutputDocument, SavedCheckpoint } from "./results";
 
@@ -36,6 +37,13 @@ export class ResultStore {
 
   uri(key: string): string {
     return `s3://${this.bucket}/${key}`;
+  }
+
+  /** A URL anyone holding it can GET the object with, for `expiresInSeconds`: a download link. */
+  downloadUrl(key: string, expiresInSeconds = 900): Promise<string> {
+    return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: key }), {
+      expiresIn: expiresInSeconds,
+    });
   }
 
   async putOutput(output: PhaseOutputDocument): Promise<string> {

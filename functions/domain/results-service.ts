@@ -120,11 +120,19 @@ export class ResultsService {
     await this.store.setTotals(batchId, sumNumbers(jobs));
   }
 
-  /** POST /batches/{id}/consolidate: writes every job's outputs and items to permanent storage. */
+  /**
+   * POST /batches/{id}/consolidate: writes every job's outputs and items to permanent storage, and
+   * answers where, with a download link valid for 15 minutes (locally there is no S3 console).
+   */
   async consolidate(batchId: string) {
     const batch = await this.store.getBatch(batchId);
     if (!batch) throw new BatchNotFoundError(batchId);
-    return this.writeConsolidated(batch);
+    const written = await this.writeConsolidated(batch);
+    return {
+      ...written,
+      downloadUrl: await this.results.downloadUrl(written.key, 900),
+      downloadExpiresInSeconds: 900,
+    };
   }
 
   /** Writes `consolidated/<batchId>/results.json`: the summary and every job with all its items. */

@@ -221,7 +221,13 @@ export class BatchApi extends Construct {
         path: "/batches/{batchId}/consolidate",
         entry: "functions/handlers/api/consolidate.ts",
         description: "write results to permanent storage",
-        grants: [readState, readResults, writeConsolidated],
+        // Reading consolidated/ lets the download link it answers with work (it is signed as this role).
+        grants: [
+          readState,
+          readResults,
+          writeConsolidated,
+          (fn) => storage.grantResultsRead(fn, "consolidated"),
+        ],
         timeout: Duration.seconds(29),
       },
     ];

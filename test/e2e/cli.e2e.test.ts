@@ -245,7 +245,8 @@ describe("stepbatch cancel", () => {
     await waitForBatchEnd(api, batchId);
     const shown = await runCli(target, ["status", batchId, "--job", "job-00001"]);
     const results = await runCli(target, ["results", batchId, "--output", output]);
-    const consolidated = await runCli(target, ["consolidate", batchId]);
+    const downloaded = join(scratch, "consolidated.json");
+    const consolidated = await runCli(target, ["consolidate", batchId, "--download", downloaded]);
     const deleted = await runCli(target, ["delete-job", batchId, "job-00001"]);
     const again = await runCli(target, ["cancel-job", batchId, "job-00001"]);
     // Assess
@@ -257,6 +258,10 @@ describe("stepbatch cancel", () => {
     expect(written.jobs[0].phases[0]).toMatchObject({ phase: "Ingest", status: "partial" });
     expect(written.jobs[0].phases[0].items).toHaveLength(written.jobs[0].phases[0].itemCount);
     expect(consolidated.stdout).toMatch(/written to s3:\/\/.+\/consolidated\//);
+    expect(consolidated.stderr).toBe(`stepbatch: consolidated results saved to ${downloaded}\n`);
+    const saved = JSON.parse(readFileSync(downloaded, "utf8"));
+    expect(saved.batch.batchId).toBe(batchId);
+    expect(saved.jobs[0].phases[0].items).toEqual(written.jobs[0].phases[0].items);
     expect(deleted.stdout).toContain("Deleted job job-00001 (only, cancelled)");
     expect(again.code).toBe(3);
   });
