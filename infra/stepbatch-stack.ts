@@ -28,7 +28,7 @@ export interface StepbatchStackProps extends StackProps {
   readonly temporaryResultsRetention?: Duration;
   /** Scheduled batches. @default those in config/schedules.json */
   readonly schedules?: readonly ScheduleDefinition[];
-  /** The sweep that starts stranded batches. @default every 5 minutes, stranded after 1 minute */
+  /** The sweep that repairs what a crash left half-done. @default every minute, after 10 s */
   readonly sweep?: { readonly interval?: Duration; readonly strandedAfter?: Duration };
 }
 

@@ -19,8 +19,8 @@ const schema = z.object({
   RECONCILE_QUEUE_URL: z.string().default(""),
   /** Up to this many queued jobs are marked within the cancel request. */
   SYNC_MARK_LIMIT: z.coerce.number().int().min(0).default(25),
-  /** The sweep starts a batch still queued with no execution this long after it was created. */
-  STRANDED_AFTER_MS: z.coerce.number().int().min(0).default(60_000),
+  /** The sweep looks at a batch still queued or cancelling this long after it was created. */
+  STRANDED_AFTER_MS: z.coerce.number().int().min(0).default(10_000),
   /** How far back the sweep looks for such batches. */
   SWEEP_LOOKBACK_HOURS: z.coerce
     .number()

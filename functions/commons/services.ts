@@ -8,6 +8,7 @@ import { ResultStore } from "../domain/result-store";
 import { ResultsService } from "../domain/results-service";
 import type { InputCheck } from "../domain/schemas";
 import { SubmitService } from "../domain/submit";
+import { Sweeper } from "../domain/sweep";
 import { WorkflowService } from "../domain/workflow-service";
 import { dynamo, s3, sfn, sqs } from "./clients";
 import { config } from "./config";
@@ -22,6 +23,7 @@ function build() {
   const workflow = new StepFunctionsWorkflow(sfn, cfg.STATE_MACHINE_ARN);
   const results = new ResultsService(store, resultStore, { summaryFields: cfg.SUMMARY_FIELDS });
   const workflowService = new WorkflowService(store, results);
+  const reconciler = new Reconciler(store, workflowService, results);
   return {
     store,
     results,
@@ -37,7 +39,8 @@ function build() {
         : {}),
     }),
     workflow: workflowService,
-    reconciler: new Reconciler(store, workflowService, results),
+    reconciler,
+    sweeper: new Sweeper(store, workflow, reconciler),
   };
 }
 

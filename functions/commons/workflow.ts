@@ -7,6 +7,7 @@ import {
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { BatchRecord, CancelIntent } from "../domain/model";
 import type { ReconcileRequests, WorkflowPort } from "../domain/ports";
+import type { ExecutionStatusChange } from "../domain/reconcile";
 
 /**
  * Sends the reconciler the status change a cancel causes (ABORTED, BatchCancelled), shaped as
@@ -68,12 +69,19 @@ export class StepFunctionsWorkflow implements WorkflowPort {
     }
   }
 
-  async executionExists(executionArn: string): Promise<boolean> {
+  async describeExecution(executionArn: string): Promise<ExecutionStatusChange | undefined> {
     try {
-      await this.client.send(new DescribeExecutionCommand({ executionArn }));
-      return true;
+      const out = await this.client.send(new DescribeExecutionCommand({ executionArn }));
+      return {
+        executionArn,
+        name: out.name ?? executionArn.split(":").at(-1) ?? "",
+        status: (out.status ?? "RUNNING") as ExecutionStatusChange["status"],
+        stopDate: out.stopDate ? out.stopDate.getTime() : null,
+        error: out.error ?? null,
+        cause: out.cause ?? null,
+      };
     } catch (error) {
-      if ((error as Error).name === "ExecutionDoesNotExist") return false;
+      if ((error as Error).name === "ExecutionDoesNotExist") return undefined;
       throw error;
     }
   }

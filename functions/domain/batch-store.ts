@@ -225,13 +225,13 @@ export class BatchStore {
   }
 
   /**
-   * Batches still queued that were created in a time window, oldest first: what the sweep looks at.
+   * Batches in one of `statuses` created in a time window, oldest first: what the sweep looks at.
    * A range of the list index, so it reads the window's batches, never a batch's jobs.
    */
-  async listQueuedBatches(window: {
-    createdAfter: string;
-    createdBefore: string;
-  }): Promise<BatchRecord[]> {
+  async listBatchesIn(
+    statuses: readonly BatchStatus[],
+    window: { createdAfter: string; createdBefore: string },
+  ): Promise<BatchRecord[]> {
     const batches: BatchRecord[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
@@ -240,13 +240,13 @@ export class BatchStore {
           TableName: this.tableName,
           IndexName: LIST_INDEX,
           KeyConditionExpression: "gsi1pk = :all AND gsi1sk BETWEEN :from AND :to",
-          FilterExpression: "#status = :queued",
+          FilterExpression: `#status IN (${statuses.map((_, i) => `:s${i}`).join(", ")})`,
           ExpressionAttributeNames: { "#status": "status" },
           ExpressionAttributeValues: {
             ":all": "BATCHES",
             ":from": window.createdAfter,
             ":to": `${window.createdBefore}#~`,
-            ":queued": "queued",
+            ...Object.fromEntries(statuses.map((status, i) => [`:s${i}`, status])),
           },
           ExclusiveStartKey: startKey,
         }),

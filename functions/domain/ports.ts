@@ -1,4 +1,5 @@
 import type { BatchRecord, CancelIntent } from "./model";
+import type { ExecutionStatusChange } from "./reconcile";
 
 /** Hands the marking of a cancelled batch's remaining jobs to the reconciler, off the request's path. */
 export interface ReconcileRequests {
@@ -13,8 +14,8 @@ export interface WorkflowPort {
    * that already exists is not an error: a retried submit or the sweep may start it twice.
    */
   startExecution(name: string, input: unknown): Promise<string>;
-  /** Whether an execution exists (running or ended). */
-  executionExists(executionArn: string): Promise<boolean>;
+  /** An execution's status, as its status-change event would carry it; undefined if none exists. */
+  describeExecution(executionArn: string): Promise<ExecutionStatusChange | undefined>;
   /** Stops an execution; an execution that no longer runs is not an error. */
   stopExecution(executionArn: string, error: string, cause: string): Promise<void>;
 }

@@ -96,8 +96,8 @@ export interface SubmitServiceOptions {
 /**
  * Submission, recoverable at every step: claim the Idempotency-Key, write the jobs, then the batch
  * record, then start the execution named by the batch id. A replay of the same request finishes
- * whatever an earlier attempt left undone; the sweep (`startStranded`) starts any batch whose
- * execution never started.
+ * whatever an earlier attempt left undone; the sweep (sweep.ts) starts any batch whose execution
+ * never started.
  */
 export class SubmitService {
   private readonly now: () => Date;
@@ -176,25 +176,6 @@ export class SubmitService {
       }
       await sleep(Math.min(50 * 2 ** attempt, 500));
     }
-  }
-
-  /**
-   * The sweep: starts every batch still queued `olderThanMs` after it was created whose execution
-   * does not exist (its submit stopped between recording it and starting it). Returns their ids.
-   */
-  async startStranded(options: { olderThanMs: number; lookbackMs: number }): Promise<string[]> {
-    const now = this.now().getTime();
-    const stranded = await this.store.listQueuedBatches({
-      createdAfter: new Date(now - options.lookbackMs).toISOString(),
-      createdBefore: new Date(now - options.olderThanMs).toISOString(),
-    });
-    const started: string[] = [];
-    for (const batch of stranded) {
-      if (await this.workflow.executionExists(batch.executionArn)) continue;
-      await this.workflow.startExecution(batch.batchId, executionInputOf(batch));
-      started.push(batch.batchId);
-    }
-    return started;
   }
 
   private isStale(claim: IdempotencyRecord): boolean {

@@ -20,12 +20,13 @@ export interface BatchReconcilerProps {
   readonly maxReceiveCount?: number;
   /** @default true */
   readonly deployAlarms?: boolean;
-  /** How often the sweep looks for batches whose execution never started. @default 5 minutes */
+  /** How often the sweep repairs what a crash left half-done. @default 1 minute */
   readonly sweepInterval?: Duration;
   /**
-   * A batch still queued with no execution this long after it was created was stranded by a
-   * submit that stopped half-way; the sweep starts it. Longer than a submit can take.
-   * @default 1 minute
+   * The sweep looks at a batch still queued, or cancelling, this long after it was created.
+   * Starting an execution twice is harmless (StartExecution is idempotent by name), so this only
+   * keeps the sweep off batches a submit is still starting.
+   * @default 10 seconds
    */
   readonly strandedAfter?: Duration;
 }
@@ -82,24 +83,26 @@ export class BatchReconciler extends Construct {
 
     this.sweepFunction = new StepbatchFunction(this, "Sweep", {
       entry: "functions/handlers/workflow/sweep.ts",
-      description: "stepbatch: start batches whose execution never started",
+      description: "stepbatch: start batches never started, reconcile cancels cut short",
       timeout: Duration.minutes(1),
       environment: {
         ...props.stateEnvironment,
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
-        STRANDED_AFTER_MS: String((props.strandedAfter ?? Duration.minutes(1)).toMilliseconds()),
+        STRANDED_AFTER_MS: String((props.strandedAfter ?? Duration.seconds(10)).toMilliseconds()),
       },
     });
-    props.storage.grantStateRead(this.sweepFunction);
+    // It reconciles as the reconcile function does, so it may write what that one writes.
+    props.storage.grantStateWrite(this.sweepFunction);
+    props.storage.grantResultsWrite(this.sweepFunction, "manifests");
     props.stateMachine.grantStartExecution(this.sweepFunction.function);
     props.stateMachine.grantExecution(this.sweepFunction.function, "states:DescribeExecution");
     this.sweepFunction.acknowledgeWildcardResource(
       executionArnPattern(props.stateMachine),
-      "The sweep asks whether a stranded batch's execution exists; execution names are batch ids.",
+      "The sweep asks how a stranded batch's execution stands; execution names are batch ids.",
     );
     this.sweepRule = new events.Rule(this, "SweepSchedule", {
-      description: "stepbatch: start batches whose execution never started",
-      schedule: events.Schedule.rate(props.sweepInterval ?? Duration.minutes(5)),
+      description: "stepbatch: start batches never started, reconcile cancels cut short",
+      schedule: events.Schedule.rate(props.sweepInterval ?? Duration.minutes(1)),
     });
     this.sweepRule.addTarget(new targets.LambdaFunction(this.sweepFunction.function));
 

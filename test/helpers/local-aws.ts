@@ -5,10 +5,11 @@ import type { BatchRecord, JobInput, JobRecord, JobStatus } from "../../function
 import { PhaseRunner } from "../../functions/domain/phase-runner";
 import type { WorkflowPort } from "../../functions/domain/ports";
 import { BatchQueries } from "../../functions/domain/queries";
-import { Reconciler } from "../../functions/domain/reconcile";
+import { type ExecutionStatusChange, Reconciler } from "../../functions/domain/reconcile";
 import { ResultStore } from "../../functions/domain/result-store";
 import { ResultsService } from "../../functions/domain/results-service";
 import { jobIdFor, newBatchId, SubmitService } from "../../functions/domain/submit";
+import { Sweeper } from "../../functions/domain/sweep";
 import { WorkflowService } from "../../functions/domain/workflow-service";
 import {
   dynamoClient,
@@ -38,8 +39,14 @@ export class RecordingWorkflow implements WorkflowPort {
     return executionArnFor(name);
   }
 
-  async executionExists(executionArn: string): Promise<boolean> {
-    return this.started.some((s) => executionArnFor(s.name) === executionArn);
+  /** Ended executions, by ARN, as a test sets them. */
+  readonly ended = new Map<string, ExecutionStatusChange>();
+
+  async describeExecution(executionArn: string): Promise<ExecutionStatusChange | undefined> {
+    const ended = this.ended.get(executionArn);
+    if (ended) return ended;
+    const started = this.started.find((s) => executionArnFor(s.name) === executionArn);
+    return started ? { executionArn, name: started.name, status: "RUNNING" } : undefined;
   }
 
   async stopExecution(executionArn: string, error: string, cause: string): Promise<void> {
@@ -71,6 +78,7 @@ export async function startLocalAws(cancelOptions: Partial<CancelServiceOptions>
   });
   const workflow = new RecordingWorkflow();
   const workflowService = new WorkflowService(store, results);
+  const reconciler = new Reconciler(store, workflowService, results);
   return {
     /** The S3 client and bucket, for writing objects as a crash would leave them. */
     s3: s3client,
@@ -88,7 +96,8 @@ export async function startLocalAws(cancelOptions: Partial<CancelServiceOptions>
       ...cancelOptions,
     }),
     workflowService,
-    reconciler: new Reconciler(store, workflowService, results),
+    reconciler,
+    sweeper: new Sweeper(store, workflow, reconciler),
     /** The phase runner of the demo pipeline, and its phases. */
     runner: new PhaseRunner(
       store,

@@ -182,24 +182,57 @@ describe("submitting a batch", () => {
 });
 
 describe("the sweep", () => {
+  const window = { olderThanMs: 60_000, lookbackMs: 3_600_000 };
+  const old = () => new Date(Date.now() - 10 * 60_000).toISOString();
+
   it("starts a batch left queued with no execution, and only such a batch", async () => {
     // Prepare
-    const old = new Date(Date.now() - 10 * 60_000).toISOString();
-    const stranded = await seedBatch(aws, [{ name: "s" }], { status: "queued", createdAt: old });
-    const started = await seedBatch(aws, [{ name: "t" }], { status: "queued", createdAt: old });
+    const stranded = await seedBatch(aws, [{ name: "s" }], { status: "queued", createdAt: old() });
+    const started = await seedBatch(aws, [{ name: "t" }], { status: "queued", createdAt: old() });
     await aws.workflow.startExecution(started.batch.batchId, {});
     const young = await seedBatch(aws, [{ name: "u" }], { status: "queued" });
-    const running = await seedBatch(aws, [{ name: "v" }], { status: "running", createdAt: old });
+    const running = await seedBatch(aws, [{ name: "v" }], { status: "running", createdAt: old() });
     // Act
-    const swept = await aws.submit.startStranded({ olderThanMs: 60_000, lookbackMs: 3_600_000 });
+    const swept = await aws.sweeper.sweep(window);
     // Assess
-    expect(swept).toContain(stranded.batch.batchId);
-    for (const other of [started, young, running]) expect(swept).not.toContain(other.batch.batchId);
+    expect(swept.started).toContain(stranded.batch.batchId);
+    for (const other of [started, young, running])
+      expect(swept.started).not.toContain(other.batch.batchId);
     expect(aws.workflow.started.find((s) => s.name === stranded.batch.batchId)?.input).toEqual({
       batchId: stranded.batch.batchId,
       concurrency: 10,
       jobs: [{ jobId: "job-00001" }],
     });
+  });
+
+  it("finishes a cancel cut short whose execution ended while nothing listened", async () => {
+    // Prepare: the intent is written and the execution was stopped, then the cancel's Lambda and
+    // the status change were lost.
+    const cut = await seedBatch(
+      aws,
+      [{ name: "w", status: "running", phase: "Ingest" }, { name: "x" }],
+      { status: "running", createdAt: old() },
+    );
+    await aws.store.setBatchCancelIntent(cut.batch.batchId, {
+      requestedAt: new Date().toISOString(),
+      by: "operator",
+      reason: "cut short",
+      scope: "batch",
+    });
+    aws.workflow.ended.set(cut.batch.executionArn, {
+      executionArn: cut.batch.executionArn,
+      name: cut.batch.batchId,
+      status: "ABORTED",
+      error: "BatchCancelled",
+      cause: "cut short",
+    });
+    // Act
+    const swept = await aws.sweeper.sweep(window);
+    // Assess
+    expect(swept.reconciled).toContain(cut.batch.batchId);
+    const loaded = await aws.store.loadBatch(cut.batch.batchId);
+    expect(loaded?.batch.status).toBe("cancelled");
+    expect(loaded?.jobs.map((job) => job.status)).toEqual(["cancelled", "cancelled"]);
   });
 });
 
@@ -329,6 +362,7 @@ describe("reading results", () => {
         Bucket: aws.bucket,
         Key: `results/${batch.batchId}/${jobs[1]!.jobId}/Ingest/output.json`,
         Body: "",
+        ContentLength: 0,
       }),
     );
     // Act

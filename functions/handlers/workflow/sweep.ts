@@ -8,15 +8,16 @@ import { workflowHandler } from "../../commons/workflow-handler";
 const schema = z.object({}).passthrough();
 
 /**
- * The sweep, on a schedule: a submit that stopped between recording its batch and starting its
- * execution (a crash, a timeout) left the batch queued with no execution. Start it.
+ * The sweep, on a schedule: starts batches whose submit stopped before starting their execution,
+ * and reconciles batches whose cancel stopped half-way with no status change left to come.
  */
 export const handler = workflowHandler(schema, async () => {
   const { STRANDED_AFTER_MS, SWEEP_LOOKBACK_HOURS } = config();
-  const started = await services().submit.startStranded({
+  const result = await services().sweeper.sweep({
     olderThanMs: STRANDED_AFTER_MS,
     lookbackMs: SWEEP_LOOKBACK_HOURS * 60 * 60_000,
   });
-  if (started.length > 0) logger.warn("started batches whose execution never started", { started });
-  return { started };
+  if (result.started.length + result.reconciled.length > 0)
+    logger.warn("the sweep repaired batches a crash left half-done", { ...result });
+  return result;
 });
