@@ -82,9 +82,15 @@ export function executionInputOf(batch: Pick<BatchRecord, "batchId" | "concurren
 }
 
 export interface SubmitServiceOptions {
-  /** How long a request that finds its Idempotency-Key claimed waits for that batch to appear. */
+  /**
+   * How long a request that finds its Idempotency-Key claimed waits for that batch to appear (or
+   * for the claim to go stale). Less than the submit function's timeout. @default 10_000
+   */
   readonly claimWaitMs?: number;
-  /** A claim whose batch has not appeared after this long was abandoned (its request crashed). */
+  /**
+   * A claim whose batch has not appeared after this long was abandoned: longer than a submit can
+   * live (its function's timeout, 15 s). @default 20_000
+   */
   readonly claimStaleMs?: number;
   /** The pipeline's and its phases' input schemas, checked before anything is written. */
   readonly inputChecks?: readonly InputCheck[];
@@ -113,8 +119,10 @@ export class SubmitService {
     options: SubmitServiceOptions = {},
   ) {
     this.now = options.now ?? (() => new Date());
-    this.claimWaitMs = options.claimWaitMs ?? 20_000;
-    this.claimStaleMs = options.claimStaleMs ?? 60_000;
+    // A submit lives at most as long as its function (15 s): a claim older than 20 s whose batch
+    // never appeared was abandoned. A replay waits at most 10 s, well within its own time.
+    this.claimWaitMs = options.claimWaitMs ?? 10_000;
+    this.claimStaleMs = options.claimStaleMs ?? 20_000;
     this.inputChecks = options.inputChecks ?? [];
     this.defaultConcurrency = options.defaultConcurrency ?? DEFAULT_CONCURRENCY;
   }
