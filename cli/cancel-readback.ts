@@ -5,6 +5,7 @@ import {
   type StepbatchTimeoutError,
   seconds,
 } from "../client/stepbatch-client";
+import { nameKey } from "../functions/domain/model";
 
 /** What a cancel request asked for: the whole batch, some of its jobs, or one job. */
 export type CancelTarget =
@@ -52,7 +53,8 @@ export async function readBackCancel(
   try {
     if (target.scope === "job")
       return jobReadBack(lead, batchId, await client.getJob(batchId, target.jobId));
-    const view = await client.getBatch(batchId);
+    // Every job (a batch holds at most 1,000), so a subset's items are all found.
+    const view = await client.getBatch(batchId, { jobsLimit: 1000 });
     return target.scope === "batch"
       ? batchReadBack(lead, view)
       : subsetReadBack(lead, view, target.jobs);
@@ -141,7 +143,8 @@ function subsetReadBack(lead: string, view: BatchView, items: readonly string[])
   const jobs = Object.fromEntries(
     items.map((item) => [
       item,
-      view.jobs.find((j) => j.jobId === item || j.name === item)?.status ?? "not_found",
+      view.jobs.find((j) => j.jobId === item || nameKey(j.name) === nameKey(item))?.status ??
+        "not_found",
     ]),
   );
   const statuses = Object.values(jobs);

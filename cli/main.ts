@@ -382,7 +382,11 @@ program
       await cancel(
         { scope: "job", batchId, jobId: job },
         (api) => api.cancelJob(batchId, job, reason),
-        (answer) => answer.message,
+        (answer) => {
+          // As by name (code 1): a job someone cancelled before was not cancelled by this call.
+          if (answer.alreadyCancelled) process.exitCode = EXIT.conflict;
+          return answer.message;
+        },
       );
       return;
     }

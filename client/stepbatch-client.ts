@@ -129,7 +129,7 @@ export interface StepbatchClientOptions {
   /** Base URL, e.g. http://127.0.0.1:3000 or https://abc.execute-api.us-east-1.amazonaws.com/v1 */
   readonly apiUrl: string;
   readonly token: string;
-  /** Recorded in the cancel audit trail as `by`. */
+  /** Sent as X-Stepbatch-Actor: recorded in the audit trail as `claimedBy` (a claim, not `by`). */
   readonly actor?: string;
   /** Time limit of each request but cancels. @default 30_000 */
   readonly timeoutMs?: number;

@@ -424,7 +424,11 @@ export class BatchStore {
     });
   }
 
-  /** Records a failed attempt of a phase (and what the job has now); it stays running until retries run out. */
+  /**
+   * Records a failed attempt of a phase (and what the job has now); it stays running until retries
+   * run out. The commit fence stays up: a final phase that failed half-way is retried or failed,
+   * never cancelled half-committed.
+   */
   recordPhaseFailure(
     batchId: string,
     jobId: string,
@@ -433,7 +437,7 @@ export class BatchStore {
     numbers: Record<string, number>,
   ): Promise<CasResult<JobRecord>> {
     return this.casJob(batchId, jobId, {
-      set: { inCommit: false, numbers },
+      set: { numbers },
       phaseRecord: [phase, record],
       condition: "#status = :running",
       values: { ":running": "running" },
@@ -686,7 +690,9 @@ export class BatchStore {
             ...record,
             expiresAt: nowSeconds + IDEMPOTENCY_TTL_SECONDS,
           },
-          ConditionExpression: "attribute_not_exists(pk)",
+          // A claim past its 24 h is free again, whether or not TTL has deleted it yet.
+          ConditionExpression: "attribute_not_exists(pk) OR expiresAt < :now",
+          ExpressionAttributeValues: { ":now": nowSeconds },
         }),
       );
       return { won: true, record };
@@ -792,32 +798,32 @@ function encodeCursor(key: Record<string, unknown>): string {
   return Buffer.from(JSON.stringify(key)).toString("base64url");
 }
 
-/** A jobs-page cursor, checked to be one of this batch's. */
+/** A jobs-page cursor, checked to be one of this batch's, rebuilt from exactly its key. */
 function decodeJobCursor(batchId: string, cursor: string): Record<string, unknown> {
-  try {
-    const key = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
-    if (
-      key &&
-      typeof key === "object" &&
-      (key as { pk?: unknown }).pk === `BATCH#${batchId}` &&
-      String((key as { sk?: unknown }).sk).startsWith("JOB#")
-    )
-      return key as Record<string, unknown>;
-  } catch {
-    // fall through to the error below
-  }
+  const key = parseCursor(cursor);
+  if (key?.pk === `BATCH#${batchId}` && typeof key.sk === "string" && key.sk.startsWith("JOB#"))
+    return { pk: key.pk, sk: key.sk };
   throw new ValidationError("cursor is not a cursor returned for this batch's results");
 }
 
+/** A list cursor, rebuilt from exactly the list index's key (anything else is refused). */
 function decodeCursor(cursor: string): Record<string, unknown> {
+  const key = parseCursor(cursor);
+  const fields = ["pk", "sk", "gsi1pk", "gsi1sk"] as const;
+  if (key && fields.every((field) => typeof key[field] === "string"))
+    return Object.fromEntries(fields.map((field) => [field, key[field]]));
+  throw new ValidationError("cursor is not a cursor returned by GET /batches");
+}
+
+function parseCursor(cursor: string): Record<string, unknown> | undefined {
   try {
     const key = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
-    if (key && typeof key === "object" && "gsi1sk" in key && "pk" in key)
-      return key as Record<string, unknown>;
+    return key && typeof key === "object" && !Array.isArray(key)
+      ? (key as Record<string, unknown>)
+      : undefined;
   } catch {
-    // fall through to the error below
+    return undefined;
   }
-  throw new ValidationError("cursor is not a cursor returned by GET /batches");
 }
 
 export type { JobStatus };

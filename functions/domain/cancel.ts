@@ -136,6 +136,7 @@ export class CancelService {
       if (settled.cancelSummary || settled.status === "cancelled")
         return this.reportCancelled(settled);
       if (settled.status !== "cancelling") return this.reportNothingToCancel(settled);
+      // Still not done after the wait: its caller is gone.
       // Still not done: its caller is gone. Finish its work; every step below is idempotent.
       active = settled;
     }
@@ -432,7 +433,15 @@ export class CancelService {
     for (let attempt = 0; ; attempt++) {
       const batch = await this.store.getBatch(batchId);
       if (!batch) throw new BatchNotFoundError(batchId);
-      if (batch.cancelSummary || batch.status !== "cancelling" || Date.now() >= deadline)
+      // Cancelled by stepbatch itself (a console stop, a lost worker): no cancel records a summary.
+      const noSummaryComing = ["console", "system"].includes(batch.cancel?.by ?? "");
+      const endedOtherwise = batch.status !== "cancelling" && batch.status !== "cancelled";
+      if (
+        batch.cancelSummary ||
+        endedOtherwise ||
+        (batch.status === "cancelled" && noSummaryComing) ||
+        Date.now() >= deadline
+      )
         return batch;
       await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 500)));
     }

@@ -178,8 +178,9 @@ export class PhaseRunner {
     let output: unknown;
     try {
       output = await phase.run(context);
+      await run.settle(); // a checkpoint or item write that failed fails the phase
     } catch (error) {
-      await run.settle();
+      await run.settle().catch(() => undefined);
       watcher.stop();
       if (controller.signal.aborted) {
         // Thrown because of the signal: a stop, not a failure.
@@ -211,7 +212,6 @@ export class PhaseRunner {
       if (recorded.won) await this.store.addToTotals(batchId, job.numbers, numbers);
       throw new PhaseFailedError(`${request.phase} failed for ${job.name}: ${failure.message}`);
     }
-    await run.settle();
     watcher.stop();
     if (controller.signal.aborted)
       return this.stopped(request, job, base, output, controller, previous, run);
@@ -369,6 +369,7 @@ class RunState {
   readonly itemCounts: Record<string, number>;
   itemsOfPhase = 0;
   private writes: Promise<unknown> = Promise.resolve();
+  private failure: Error | undefined;
   private lastProgressAt = 0;
   private pendingProgress: { done: number; total?: number } | undefined;
   private progressTimer: NodeJS.Timeout | undefined;
@@ -421,10 +422,11 @@ class RunState {
     else this.progressTimer ??= setTimeout(() => this.flushProgress(), wait);
   }
 
-  /** Waits for every write asked for so far; a failed checkpoint or item write fails the phase. */
+  /** Waits for every write asked for so far, and throws the first that failed (it fails the phase). */
   async settle(): Promise<void> {
     clearTimeout(this.progressTimer);
     await this.writes;
+    if (this.failure) throw this.failure;
   }
 
   private flushProgress(): void {
@@ -449,7 +451,11 @@ class RunState {
 
   private enqueue(write: () => Promise<void>): Promise<void> {
     const next = this.writes.then(write);
-    this.writes = next.catch(() => undefined);
+    // Kept for settle(), so a write the phase did not await still fails it (and is never an
+    // unhandled rejection); the phase awaiting `next` gets the error too.
+    this.writes = next.catch((error: unknown) => {
+      this.failure ??= error instanceof Error ? error : new Error(String(error));
+    });
     return next;
   }
 }

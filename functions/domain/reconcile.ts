@@ -125,7 +125,10 @@ export class Reconciler {
     }
 
     const ended = await this.store.listJobs(batchId);
-    await this.results.recomputeTotals(batchId, ended);
+    // Recompute the sums exactly, unless a phase is still stopping: it adds its own part as it
+    // records itself, and a recompute now could count that part twice or not at all.
+    if (!ended.some((job) => Object.values(job.phases).some((p) => p.status === "running")))
+      await this.results.recomputeTotals(batchId, ended);
     const current = await this.store.getBatch(batchId);
     if (current) await this.results.writeManifest(current, ended);
     return {

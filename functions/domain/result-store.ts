@@ -143,6 +143,7 @@ export class ResultStore {
     options: { offset: number; limit: number },
   ): Promise<{ items: unknown[]; next?: number }> {
     const items: unknown[] = [];
+    if (options.limit === 0) return { items }; // none asked for: no chunk read, no next
     let index = 0;
     for (let chunk = 1; chunk <= chunks; chunk++) {
       const read = await this.getJson<unknown[]>(

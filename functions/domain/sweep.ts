@@ -47,7 +47,12 @@ export class Sweeper {
       if (batch.status === "queued" && !execution) {
         await this.workflow.startExecution(batch.batchId, executionInputOf(batch));
         result.started.push(batch.batchId);
-      } else if (batch.status === "cancelling" && execution?.status !== "RUNNING") {
+      } else if (
+        batch.status === "cancelling" &&
+        execution?.status !== "RUNNING" &&
+        // A cancel that began a moment ago is still being applied by its own request.
+        now - Date.parse(batch.cancel?.requestedAt ?? batch.createdAt) > options.olderThanMs
+      ) {
         await this.reconciler.reconcile(execution ?? abortedBy(batch));
         result.reconciled.push(batch.batchId);
       }

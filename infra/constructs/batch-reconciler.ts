@@ -93,7 +93,8 @@ export class BatchReconciler extends Construct {
     });
     // It reconciles as the reconcile function does, so it may write what that one writes.
     props.storage.grantStateWrite(this.sweepFunction);
-    props.storage.grantResultsWrite(this.sweepFunction, "manifests");
+    props.storage.grantResultsRead(this.sweepFunction, "results");
+    props.storage.grantResultsWrite(this.sweepFunction, "manifests", "consolidated");
     props.stateMachine.grantStartExecution(this.sweepFunction.function);
     props.stateMachine.grantExecution(this.sweepFunction.function, "states:DescribeExecution");
     this.sweepFunction.acknowledgeWildcardResource(

@@ -37,6 +37,8 @@ export class BatchSchedules extends Construct {
     this.function = new StepbatchFunction(this, "ScheduledSubmit", {
       entry: props.submitEntry,
       description: "stepbatch: start a scheduled batch",
+      // As POST /batches: an Idempotency-Key claim older than 20 s is known to be abandoned.
+      timeout: Duration.seconds(15),
       environment: {
         ...props.stateEnvironment,
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,

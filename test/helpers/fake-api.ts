@@ -75,7 +75,8 @@ export const cancelsHang =
   (request: FakeRequest): FakeAnswer | undefined =>
     request.method === "POST" && request.path.endsWith("/cancel")
       ? "hang"
-      : reads[`${request.method} ${request.path}`];
+      : // Reads are routed by path; their query (a page size, say) does not change the answer.
+        reads[`${request.method} ${request.path.split("?")[0]}`];
 
 /** A batch as GET /batches/{batchId} answers it, with the fields the CLI and MCP server read. */
 export function batchView(

@@ -148,6 +148,61 @@ describe("the phase runner", () => {
     expect(status.progress.percent).toBeGreaterThan(0);
   });
 
+  it("keeps the commit fence up after a failed attempt of the final phase, so a cancel cannot cut it", async () => {
+    // Prepare: Commit fails once, half-way.
+    const { batch, jobs } = await seedBatch(aws, [
+      { name: "half", status: "running", phase: "Digest" },
+    ]);
+    const job = jobs[0]!;
+    const failing = definePhase({
+      name: "Commit",
+      async run() {
+        throw new Error("disk full");
+      },
+    });
+    await expect(
+      aws.runner.run(phase(batch.batchId, job.jobId, "Commit", true), failing),
+    ).rejects.toBeInstanceOf(PhaseFailedError);
+    // Act: a cancel arrives while the retry waits.
+    const stored = await aws.store.getJob(batch.batchId, job.jobId);
+    const report = await aws.cancel.cancelOne(stored!, {
+      requestedAt: new Date().toISOString(),
+      by: "test",
+      reason: "during the retry's backoff",
+      scope: "job",
+    });
+    // Assess
+    expect(stored?.inCommit).toBe(true);
+    expect(report).toMatchObject({ outcome: "not_cancelled", detail: "in_commit" });
+  });
+
+  it("pages through a phase's items with itemsOffset and itemsNext", async () => {
+    // Prepare
+    const { batch, jobs } = await seedBatch(aws, [
+      { name: "many", input: { pages: 7, workMs: 0 } },
+    ]);
+    await aws.runner.run(phase(batch.batchId, jobs[0]!.jobId, "Ingest"), aws.phases.Ingest);
+    // Act
+    const pages: number[] = [];
+    let offset: number | undefined = 0;
+    let reads = 0;
+    while (offset !== undefined) {
+      const view = await aws.results.jobOutput(batch.batchId, jobs[0]!.jobId, {
+        itemsOffset: offset,
+        items: 3,
+      });
+      pages.push(...view.phases[0]!.items.map((item: any) => item.page));
+      offset = view.phases[0]!.itemsNext;
+      reads++;
+    }
+    const none = await aws.results.jobOutput(batch.batchId, jobs[0]!.jobId, { items: 0 });
+    // Assess
+    expect(pages).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(reads).toBe(3);
+    expect(none.phases[0]).toMatchObject({ itemCount: 7, items: [] });
+    expect(none.phases[0]?.itemsNext).toBeUndefined();
+  });
+
   it("moves a queued batch to running when its first phase starts", async () => {
     const { batch, jobs } = await seedBatch(aws, [{ name: "first" }], { status: "queued" });
     await aws.runner.run(phase(batch.batchId, jobs[0]!.jobId, "Ingest"), aws.phases.Ingest);

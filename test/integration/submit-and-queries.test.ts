@@ -156,6 +156,17 @@ describe("submitting a batch", () => {
     });
   });
 
+  it("frees a key once its 24 h are over, even before TTL deletes the claim", async () => {
+    const stale = newBatchId(new Date());
+    await aws.store.claimIdempotency(
+      { key: "expired", batchId: stale, requestHash: "x", createdAt: "", claimedAt: 0 },
+      Math.floor(Date.now() / 1000) - 2 * 24 * 3600,
+    );
+    const answer = await aws.submit.submit({ jobs: ["fresh"] }, { idempotencyKey: "expired" });
+    expect(answer.batchId).not.toBe(stale);
+    expect(answer.idempotentReplay).toBeUndefined();
+  });
+
   it("refuses an Idempotency-Key reused for a different request", async () => {
     await aws.submit.submit({ jobs: ["X"] }, { idempotencyKey: "reused" });
     await expect(
@@ -214,7 +225,7 @@ describe("the sweep", () => {
       { status: "running", createdAt: old() },
     );
     await aws.store.setBatchCancelIntent(cut.batch.batchId, {
-      requestedAt: new Date().toISOString(),
+      requestedAt: old(),
       by: "operator",
       reason: "cut short",
       scope: "batch",
@@ -273,8 +284,18 @@ describe("reading batches and jobs", () => {
     expect(page2.batches[0]?.batchId).toBe(a.batch.batchId);
   });
 
-  it("refuses a cursor it did not issue", async () => {
-    await expect(aws.queries.list({ cursor: "bm90LWEtY3Vyc29y" })).rejects.toThrow(/cursor/);
+  it.each([
+    ["not a cursor", "bm90LWEtY3Vyc29y"],
+    [
+      "a key with a field missing",
+      Buffer.from('{"pk":"BATCH#x","gsi1sk":"y"}').toString("base64url"),
+    ],
+    [
+      "a key with fields of the wrong type",
+      Buffer.from('{"pk":1,"sk":2,"gsi1pk":3,"gsi1sk":4}').toString("base64url"),
+    ],
+  ])("refuses a cursor it did not issue: %s", async (_, cursor) => {
+    await expect(aws.queries.list({ cursor })).rejects.toThrow(/cursor is not a cursor/);
   });
 
   it("says an unknown batch is not found", async () => {

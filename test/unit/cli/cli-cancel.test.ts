@@ -49,7 +49,7 @@ describe("a cancel that times out", () => {
         "The cancel request timed out after 1 s; batch b-1 is now cancelled: 47 of 50 jobs cancelled\n",
       stderr: "",
     });
-    expect(sent(api)).toEqual(["POST /batches/b-1/cancel", "GET /batches/b-1"]);
+    expect(sent(api)).toEqual(["POST /batches/b-1/cancel", "GET /batches/b-1?jobsLimit=1000"]);
   });
 
   it("reads one job back (time limit from STEPBATCH_TIMEOUT) and prints the read-back as JSON with --json", async () => {
