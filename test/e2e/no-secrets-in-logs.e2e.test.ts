@@ -27,10 +27,11 @@ beforeAll(async () => {
   process.stderr.write = capture;
 }, 60_000);
 afterAll(async () => {
+  // The stack first: what it still delivers while stopping (a reconcile) is captured too.
+  await stack?.stop();
   process.stdout.write = originals.out;
   process.stderr.write = originals.err;
   delete process.env.POWERTOOLS_LOGGER_LOG_EVENT;
-  await stack?.stop();
 });
 
 describe("the logs", () => {
