@@ -103,7 +103,7 @@ export function createMcpServer(client: StepbatchClient): McpServer {
     {
       title: "Check a batch's status",
       description:
-        "Status of a batch: progress (counts and percent), the jobs and phases running now, every job's state, and the cancel audit. Call it again to follow a running batch; when it has ended, call get_bulk_job_results.",
+        "Status of a batch: progress (counts and percent, running jobs counted by their phases' progress), the jobs and phases running now with their progress, the first 100 jobs' states, and the cancel audit. Call it again to follow a running batch; when it has ended, call get_bulk_job_results.",
       inputSchema: {
         batchId: z.string().describe("the batchId from start_bulk_job or list_bulk_jobs"),
       },
