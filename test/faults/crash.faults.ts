@@ -11,7 +11,7 @@ import {
   TERMINAL_JOB,
 } from "../helpers/batch-census";
 import { Dice, envInt, faultSeed } from "../helpers/dice";
-import { writeFigures } from "../helpers/fault-figures";
+import { writeFaultLog, writeFigures } from "../helpers/fault-figures";
 import { type LocalStackProcess, spawnLocalStack } from "../helpers/local-process";
 import type { RawAnswer } from "../helpers/raw-requests";
 
@@ -21,8 +21,8 @@ import type { RawAnswer } from "../helpers/raw-requests";
  * batches are ending, then started again on the same data folder. After each restart every batch
  * listed must reach a terminal state within a bounded wait (batches left queued with no execution
  * are started by the sweep the stack runs at start-up), have its record and its results, and every
- * job of a terminal batch must be terminal; a replay of any Idempotency-Key sent before a kill
- * must answer 202 with the batch any earlier answer named.
+ * job of a terminal batch must be terminal; a replay of any Idempotency-Key sent before a kill,
+ * made as soon as the stack is back, must answer 202 with the batch any earlier answer named.
  *
  * Seeded: STEPBATCH_FAULT_SEED=<seed> replays the plan (the kill moments depend on timing too).
  * STEPBATCH_CRASH_ROUNDS (default 3) kills per scenario, STEPBATCH_CRASH_RECOVERY_MS (default
@@ -65,6 +65,7 @@ interface Figures {
   killMoments: string[];
   roundMs: number[];
   restartNotes: string[];
+  logs: string[];
   failures: Partial<Record<Property, number>>;
   dataDir?: string;
 }
@@ -145,6 +146,7 @@ class CrashScenario {
     killMoments: [],
     roundMs: [],
     restartNotes: [],
+    logs: [],
     failures: {},
   };
   /** Every Idempotency-Key sent, with its body and every batch id answered for it before a kill. */
@@ -156,6 +158,8 @@ class CrashScenario {
   readonly acknowledged = new Map<string, number>();
   readonly dir = mkdtempSync(join(tmpdir(), "stepbatch-crash-"));
   stack: LocalStackProcess | undefined;
+  /** When the current stack process printed its banner. */
+  upAt = 0;
   round = 0;
 
   constructor(
@@ -187,7 +191,8 @@ class CrashScenario {
     try {
       this.stack = await spawnLocalStack(["--data-dir", this.dir]);
       children.add(this.stack);
-      this.figures.restartMs.push(Date.now() - began);
+      this.upAt = Date.now();
+      this.figures.restartMs.push(this.upAt - began);
       const note = /stepbatch: (\d+ execution\(s\) were running[^\n]*)/.exec(
         this.stack.output(),
       )?.[1];
@@ -209,6 +214,12 @@ class CrashScenario {
     stack.child.kill("SIGKILL");
     await stack.exited;
     children.delete(stack);
+    if (this.failures.size > 0) {
+      // What the stack printed (handler errors included), kept for the failures; never the token.
+      const slug = this.name.replace(/\W+/g, "-");
+      const output = stack.output().split(stack.token).join("<token>");
+      this.figures.logs.push(writeFaultLog(`crash-${slug}-round${this.round}`, output));
+    }
     this.stack = undefined;
     this.figures.kills++;
     this.figures.killMoments.push(`round ${this.round}: ${moment}`);
@@ -248,13 +259,16 @@ class CrashScenario {
   }
 
   /**
-   * After a restart: waits (bounded) until every batch listed is terminal with every job
-   * terminal, then checks every listed batch's record and results, that every batch acknowledged
-   * before a kill is still there, and replays every Idempotency-Key sent before the kill.
+   * After a restart: replays every Idempotency-Key sent so far, as a client retrying at once
+   * would; waits (bounded) until every batch listed is terminal with every job terminal; then
+   * checks every listed batch's record and results, and that every batch acknowledged before a
+   * kill is still there. (A replay starts its batch if it is still queued; batches submitted
+   * without a key are left to the sweep.)
    */
   async assess(): Promise<boolean> {
     const connection = this.connection;
-    const began = Date.now();
+    const began = this.upAt; // the bound counts from the moment the stack is back
+    await this.replayKeys();
     const deadline = began + RECOVERY_MS;
     const settled = new Set<string>();
     let unfinishedAtRestart: Set<string> | undefined;
@@ -329,8 +343,6 @@ class CrashScenario {
       if (!listedIds.has(batchId))
         this.fail("kept", `${batchId}, answered 202 in round ${round}, is no longer listed`);
     }
-
-    await this.replayKeys();
     return pending.size === 0;
   }
 
@@ -357,6 +369,7 @@ class CrashScenario {
     await Promise.all(
       [...this.keys.entries()].map(async ([key, entry]) => {
         this.figures.replays++;
+        const sentAt = Date.now();
         const answer = await call(this.connection, "POST", "/batches", entry.body, {
           "idempotency-key": key,
         }).catch((e: Error) => e);
@@ -379,7 +392,7 @@ class CrashScenario {
         if (answer.status !== 202 || !batchId || (earlier && batchId !== earlier)) {
           this.fail(
             "replays",
-            `key ${key} (sent in round ${entry.round}, earlier answer ${earlier ?? "none"}) -> ${answer.status} ${excerpt(answer.text)}`,
+            `key ${key} (sent in round ${entry.round}, earlier answer ${earlier ?? "none"}) -> ${answer.status} after ${Date.now() - sentAt} ms: ${excerpt(answer.text)}`,
           );
           return;
         }
@@ -455,8 +468,8 @@ async function floodOfSubmits(s: CrashScenario): Promise<void> {
   const plans = Array.from({ length: d.int(10, 24) }, (_, i) => {
     const body = {
       name: `flood r${s.round} #${i}`,
-      jobs: smallJobs(d.int(1, 40), { pages: 1, workMs: d.pick([0, 50, 200]) }),
-      concurrency: d.int(1, 10),
+      jobs: smallJobs(d.int(1, 40), { pages: 1, workMs: d.pick([0, 50]) }),
+      concurrency: d.int(2, 10),
     };
     const key = d.chance(0.5) ? `crash-${SEED}-r${s.round}-${i}` : undefined;
     const twice = key !== undefined && d.chance(0.25);

@@ -15,3 +15,11 @@ export function writeFigures(name: string, figures: unknown): string {
   writeFileSync(file, `${JSON.stringify(figures, null, 2)}\n`);
   return file;
 }
+
+/** Writes a text (a process's output, say) next to the counts; returns its path. */
+export function writeFaultLog(name: string, text: string): string {
+  mkdirSync(FIGURES_DIR, { recursive: true });
+  const file = join(FIGURES_DIR, `${name}.log`);
+  writeFileSync(file, text);
+  return file;
+}
