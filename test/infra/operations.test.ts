@@ -93,7 +93,13 @@ describe("the sweep of stranded batches", () => {
     expect(actions).toContain("states:StartExecution");
     expect(actions).toContain("states:DescribeExecution");
     expect(actions).not.toContain("states:StopExecution");
-    expect(actions.filter((a: string) => a.startsWith("s3:") && a !== "s3:PutObject")).toEqual([]);
+    // It reconciles (and may finalize) as the reconcile function does: it reads results and
+    // writes manifests and consolidated copies, nothing else in S3.
+    expect([...new Set(actions.filter((a: string) => a.startsWith("s3:")))].sort()).toEqual([
+      "s3:GetObject",
+      "s3:ListBucket",
+      "s3:PutObject",
+    ]);
   });
 });
 
