@@ -61,9 +61,18 @@ export class BatchStore {
     private readonly tableName: string,
   ) {}
 
-  async createBatch(batch: BatchRecord, jobs: readonly JobRecord[]): Promise<void> {
-    // Jobs first, batch record last: a batch that is visible always has all of its jobs.
+  /**
+   * Writes the jobs, then the batch record: a batch that is visible always has all of its jobs.
+   * `beforeEachWrite` runs before every write (the submit renews its Idempotency-Key lease there,
+   * and stops if another request took the key over).
+   */
+  async createBatch(
+    batch: BatchRecord,
+    jobs: readonly JobRecord[],
+    beforeEachWrite: () => Promise<void> = async () => undefined,
+  ): Promise<void> {
     for (let i = 0; i < jobs.length; i += 25) {
+      await beforeEachWrite();
       let requests = jobs.slice(i, i + 25).map((job) => ({
         PutRequest: {
           Item: {
@@ -84,6 +93,7 @@ export class BatchStore {
         if (requests.length > 0) await sleep(Math.min(1000, 50 * 2 ** attempt));
       }
     }
+    await beforeEachWrite();
     try {
       await this.db.send(
         new PutCommand({
@@ -642,6 +652,34 @@ export class BatchStore {
           claimedAt: Number(out.Item.claimedAt ?? 0),
         }
       : undefined;
+  }
+
+  /** Renews a claim's lease, only if it is still this request's; false if it was taken over. */
+  async renewIdempotency(
+    key: string,
+    batchId: string,
+    previousClaimedAt: number,
+    claimedAt: number,
+  ): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: idempotencyKey(key),
+          UpdateExpression: "SET claimedAt = :claimedAt",
+          ConditionExpression: "batchId = :batchId AND claimedAt = :previous",
+          ExpressionAttributeValues: {
+            ":claimedAt": claimedAt,
+            ":batchId": batchId,
+            ":previous": previousClaimedAt,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   /** Replaces an abandoned claim, only if it is still the one that was read. */

@@ -88,8 +88,8 @@ export interface SubmitServiceOptions {
    */
   readonly claimWaitMs?: number;
   /**
-   * A claim whose batch has not appeared after this long was abandoned: longer than a submit can
-   * live (its function's timeout, 15 s). @default 20_000
+   * A claim not renewed for this long was abandoned (its request died): the creating request
+   * renews it before every write, and stops if another request took it over. @default 8_000
    */
   readonly claimStaleMs?: number;
   /** The pipeline's and its phases' input schemas, checked before anything is written. */
@@ -119,10 +119,10 @@ export class SubmitService {
     options: SubmitServiceOptions = {},
   ) {
     this.now = options.now ?? (() => new Date());
-    // A submit lives at most as long as its function (15 s): a claim older than 20 s whose batch
-    // never appeared was abandoned. A replay waits at most 10 s, well within its own time.
+    // The claim is a lease the creating request renews as it writes (at least every 2 s): one not
+    // renewed for 8 s belongs to a request that died. A replay waits at most 10 s, within its time.
     this.claimWaitMs = options.claimWaitMs ?? 10_000;
-    this.claimStaleMs = options.claimStaleMs ?? 20_000;
+    this.claimStaleMs = options.claimStaleMs ?? 8_000;
     this.inputChecks = options.inputChecks ?? [];
     this.defaultConcurrency = options.defaultConcurrency ?? DEFAULT_CONCURRENCY;
   }
@@ -148,7 +148,7 @@ export class SubmitService {
     const deadline = at.getTime() + this.claimWaitMs;
     for (let attempt = 0; ; attempt++) {
       const result = await this.store.claimIdempotency(claim, Math.floor(at.getTime() / 1000));
-      if (result.won) return this.create(claim.batchId, at, body, jobs, options.source);
+      if (result.won) return this.create(claim.batchId, at, body, jobs, options.source, claim);
       const existing = result.current;
       if (!existing) continue; // expired between the claim and the read: claim again
 
@@ -171,7 +171,7 @@ export class SubmitService {
           : { ...claim, claimedAt: this.now().getTime() };
         if (await this.store.takeOverIdempotency(takeover, existing)) {
           const createdAt = same ? new Date(existing.createdAt) : at;
-          return this.create(takeover.batchId, createdAt, body, jobs, options.source);
+          return this.create(takeover.batchId, createdAt, body, jobs, options.source, takeover);
         }
         continue;
       }
@@ -186,6 +186,25 @@ export class SubmitService {
     }
   }
 
+  /**
+   * Renews an Idempotency-Key lease (at most every 2 s), so a replay can tell a live request from
+   * a dead one; throws if another request took the key over, since the batch is then its work.
+   */
+  private leaseRenewer(lease: IdempotencyRecord | undefined): () => Promise<void> {
+    if (!lease) return async () => undefined;
+    let renewedAt = lease.claimedAt;
+    return async () => {
+      const now = this.now().getTime();
+      if (now - renewedAt < 2_000) return;
+      if (!(await this.store.renewIdempotency(lease.key, lease.batchId, renewedAt, now)))
+        throw new IdempotencyInProgressError(
+          `Idempotency-Key '${lease.key}' was taken over by another request while this one was slow; it is creating batch ${lease.batchId}`,
+          { batchId: lease.batchId },
+        );
+      renewedAt = now;
+    };
+  }
+
   private isStale(claim: IdempotencyRecord): boolean {
     return this.now().getTime() - claim.claimedAt > this.claimStaleMs;
   }
@@ -196,6 +215,7 @@ export class SubmitService {
     body: SubmitBatchBody,
     jobs: readonly { name: string; input: JobInput }[],
     source: BatchSource | undefined,
+    lease?: IdempotencyRecord,
   ): Promise<SubmitResponse> {
     const createdAt = at.toISOString();
     const batch: BatchRecord = {
@@ -217,9 +237,11 @@ export class SubmitService {
       phases: {},
       createdAt,
     }));
-    await this.store.createBatch(batch, records);
+    const renew = this.leaseRenewer(lease);
+    await this.store.createBatch(batch, records, renew);
 
     try {
+      await renew();
       await this.workflow.startExecution(batchId, executionInputOf(batch));
     } catch (error) {
       const cause = { name: (error as Error).name, message: (error as Error).message };
