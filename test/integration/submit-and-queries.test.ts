@@ -5,6 +5,7 @@ import {
   BatchNotFoundError,
   ExecutionStartError,
   IdempotencyConflictError,
+  IdempotencyInProgressError,
   JobActiveError,
   JobNotFoundError,
   ValidationError,
@@ -154,6 +155,28 @@ describe("submitting a batch", () => {
       concurrency: 10,
       jobs: [{ jobId: "job-00001" }],
     });
+  });
+
+  it("stops writing a batch once another request has taken its key over: no two writers", async () => {
+    // Prepare: right after this request claims the key, another one takes the claim over (as if
+    // this one had been too slow); a clock that moves 3 s a call makes it renew before each write.
+    const store = Object.create(aws.store) as typeof aws.store;
+    store.claimIdempotency = async (record, nowSeconds) => {
+      const claimed = await aws.store.claimIdempotency(record, nowSeconds);
+      await aws.store.takeOverIdempotency({ ...record, claimedAt: 1 }, record);
+      return claimed;
+    };
+    let clock = Date.now();
+    const submit = new SubmitService(store, aws.workflow, executionArnFor, {
+      now: () => new Date((clock += 3_000)),
+    });
+    // Act
+    const attempt = submit.submit({ jobs: ["slow"] }, { idempotencyKey: "taken-over" });
+    // Assess
+    await expect(attempt).rejects.toBeInstanceOf(IdempotencyInProgressError);
+    const claim = await aws.store.getIdempotency("taken-over");
+    expect(await aws.store.getBatch(claim!.batchId)).toBeUndefined();
+    expect(await aws.store.getJob(claim!.batchId, "job-00001")).toBeUndefined();
   });
 
   it("frees a key once its 24 h are over, even before TTL deletes the claim", async () => {
