@@ -168,7 +168,10 @@ describe("submitting a batch", () => {
     };
     let clock = Date.now();
     const submit = new SubmitService(store, aws.workflow, executionArnFor, {
-      now: () => new Date((clock += 3_000)),
+      now: () => {
+        clock += 3_000;
+        return new Date(clock);
+      },
     });
     // Act
     const attempt = submit.submit({ jobs: ["slow"] }, { idempotencyKey: "taken-over" });
