@@ -94,24 +94,20 @@ export class BatchStore {
       }
     }
     await beforeEachWrite();
-    try {
-      await this.db.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: {
-            ...batchKey(batch.batchId),
-            type: "batch",
-            gsi1pk: "BATCHES",
-            gsi1sk: `${batch.createdAt}#${batch.batchId}`,
-            ...batch,
-          },
-          ConditionExpression: "attribute_not_exists(pk)",
-        }),
-      );
-    } catch (error) {
-      // An earlier attempt of the same submission recorded it first; that record stands.
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+    // If an earlier attempt of the same submission recorded it first, that record stands.
+    await this.conditionally(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          ...batchKey(batch.batchId),
+          type: "batch",
+          gsi1pk: "BATCHES",
+          gsi1sk: `${batch.createdAt}#${batch.batchId}`,
+          ...batch,
+        },
+        ConditionExpression: "attribute_not_exists(pk)",
+      }),
+    );
   }
 
   async getBatch(batchId: string): Promise<BatchRecord | undefined> {
@@ -661,25 +657,19 @@ export class BatchStore {
     previousClaimedAt: number,
     claimedAt: number,
   ): Promise<boolean> {
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: idempotencyKey(key),
-          UpdateExpression: "SET claimedAt = :claimedAt",
-          ConditionExpression: "batchId = :batchId AND claimedAt = :previous",
-          ExpressionAttributeValues: {
-            ":claimedAt": claimedAt,
-            ":batchId": batchId,
-            ":previous": previousClaimedAt,
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return this.conditionally(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: idempotencyKey(key),
+        UpdateExpression: "SET claimedAt = :claimedAt",
+        ConditionExpression: "batchId = :batchId AND claimedAt = :previous",
+        ExpressionAttributeValues: {
+          ":claimedAt": claimedAt,
+          ":batchId": batchId,
+          ":previous": previousClaimedAt,
+        },
+      }),
+    );
   }
 
   /** Replaces an abandoned claim, only if it is still the one that was read. */
@@ -687,30 +677,24 @@ export class BatchStore {
     record: IdempotencyRecord,
     previous: IdempotencyRecord,
   ): Promise<boolean> {
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: idempotencyKey(record.key),
-          UpdateExpression:
-            "SET batchId = :batchId, requestHash = :hash, createdAt = :createdAt, claimedAt = :claimedAt",
-          ConditionExpression:
-            "batchId = :previousBatch AND (attribute_not_exists(claimedAt) OR claimedAt = :previousClaim)",
-          ExpressionAttributeValues: {
-            ":batchId": record.batchId,
-            ":hash": record.requestHash,
-            ":createdAt": record.createdAt,
-            ":claimedAt": record.claimedAt,
-            ":previousBatch": previous.batchId,
-            ":previousClaim": previous.claimedAt,
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return this.conditionally(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: idempotencyKey(record.key),
+        UpdateExpression:
+          "SET batchId = :batchId, requestHash = :hash, createdAt = :createdAt, claimedAt = :claimedAt",
+        ConditionExpression:
+          "batchId = :previousBatch AND (attribute_not_exists(claimedAt) OR claimedAt = :previousClaim)",
+        ExpressionAttributeValues: {
+          ":batchId": record.batchId,
+          ":hash": record.requestHash,
+          ":createdAt": record.createdAt,
+          ":claimedAt": record.claimedAt,
+          ":previousBatch": previous.batchId,
+          ":previousClaim": previous.claimedAt,
+        },
+      }),
+    );
   }
 
   /** Claims an idempotency key for a batch; returns the existing claim if another request won. */
@@ -718,29 +702,36 @@ export class BatchStore {
     record: IdempotencyRecord,
     nowSeconds: number,
   ): Promise<CasResult<IdempotencyRecord>> {
-    try {
-      await this.db.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: {
-            ...idempotencyKey(record.key),
-            type: "idempotency",
-            ...record,
-            expiresAt: nowSeconds + IDEMPOTENCY_TTL_SECONDS,
-          },
-          // A claim past its 24 h is free again, whether or not TTL has deleted it yet.
-          ConditionExpression: "attribute_not_exists(pk) OR expiresAt < :now",
-          ExpressionAttributeValues: { ":now": nowSeconds },
-        }),
-      );
-      return { won: true, record };
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      return { won: false, current: await this.getIdempotency(record.key) };
-    }
+    const won = await this.conditionally(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          ...idempotencyKey(record.key),
+          type: "idempotency",
+          ...record,
+          expiresAt: nowSeconds + IDEMPOTENCY_TTL_SECONDS,
+        },
+        // A claim past its 24 h is free again, whether or not TTL has deleted it yet.
+        ConditionExpression: "attribute_not_exists(pk) OR expiresAt < :now",
+        ExpressionAttributeValues: { ":now": nowSeconds },
+      }),
+    );
+    return won ? { won, record } : { won, current: await this.getIdempotency(record.key) };
   }
 
   // ---- compare-and-set plumbing ------------------------------------------------------------
+
+  /** Sends a conditional write: false when its condition failed (another write got there first). */
+  private async conditionally(command: PutCommand | UpdateCommand): Promise<boolean> {
+    try {
+      // send() is typed per command; the union of the two needs telling which overload to take.
+      await this.db.send(command as PutCommand);
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
 
   private async casBatch(batchId: string, change: Change): Promise<CasResult<BatchRecord>> {
     const out = await this.update(batchKey(batchId), change);
