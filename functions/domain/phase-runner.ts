@@ -128,7 +128,8 @@ export class PhaseRunner {
     if (batch?.status === "queued") await this.store.markBatchRunning(batchId, startedAt);
 
     // 3. What the phase reads: the outputs of earlier phases and its last checkpoint.
-    const earlier = this.pipeline.phases.slice(0, this.pipeline.phases.indexOf(request.phase));
+    const index = this.pipeline.phases.indexOf(request.phase);
+    const earlier = index > 0 ? this.pipeline.phases.slice(0, index) : [];
     const [previous, saved] = await Promise.all([
       this.results.readOutputs(
         batchId,
@@ -143,7 +144,7 @@ export class PhaseRunner {
     const controller = new AbortController();
     const watcher = this.watch(batchId, jobId, controller, remainingMs, !isFinal);
     const run = new RunState(job, request.phase, this.store, this.results, this.options, {
-      index: Math.max(0, this.pipeline.phases.indexOf(request.phase)),
+      index: Math.max(0, index),
       of: Math.max(1, this.pipeline.phases.length),
     });
     const context: PhaseContext<unknown, Json> = {
