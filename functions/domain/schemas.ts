@@ -89,6 +89,25 @@ export function jsonDepth(value: unknown, stopAt = Number.POSITIVE_INFINITY): nu
   return deepest;
 }
 
+/** DynamoDB's number range: magnitudes from 1e-130 to just under 1e126 (and 0). */
+const DYNAMODB_NUMBER = { smallest: 1e-130, largest: 9.9999999999999999e125 };
+
+/** The first number in a JSON value that DynamoDB cannot store, walked without recursion. */
+function firstUnstorableNumber(value: unknown): number | undefined {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const current = stack.pop();
+    if (typeof current === "number") {
+      const size = Math.abs(current);
+      if (size !== 0 && (size < DYNAMODB_NUMBER.smallest || size > DYNAMODB_NUMBER.largest))
+        return current;
+    } else if (current !== null && typeof current === "object") {
+      stack.push(...Object.values(current));
+    }
+  }
+  return undefined;
+}
+
 /**
  * A job's input as the product sees it: any JSON object, small and shallow enough to store. What it
  * holds is the pipeline's business (its `input` schemas are checked at submit too).
@@ -104,10 +123,18 @@ export const jobInputSchema = z
       });
       return;
     }
-    if (Buffer.byteLength(JSON.stringify(input)) > MAX_INPUT_BYTES)
+    if (Buffer.byteLength(JSON.stringify(input)) > MAX_INPUT_BYTES) {
       ctx.addIssue({
         code: "custom",
         message: `input must be at most ${MAX_INPUT_BYTES} bytes of JSON`,
+      });
+      return;
+    }
+    const unstorable = firstUnstorableNumber(input);
+    if (unstorable !== undefined)
+      ctx.addIssue({
+        code: "custom",
+        message: `input holds the number ${unstorable}, which DynamoDB cannot store: numbers must be 0 or between 1e-130 and 9.9e125 in size`,
       });
   });
 

@@ -125,6 +125,24 @@ describe("a job input nested deeper than DynamoDB can store", () => {
   });
 });
 
+describe("numbers in a job input", () => {
+  it.each(["1e+300", "-1e200", "1e-200"])(
+    "are refused when DynamoDB cannot store them (%s), naming the job",
+    (number) => {
+      const body = `{"jobs":[{"name":"n","input":{"deep":{"x":${number}}}}]}`;
+      expect(() => parseBody(submitBatchSchema, body)).toThrow(ValidationError);
+      expect(() => parseBody(submitBatchSchema, body)).toThrow(
+        /jobs\[0\]\.input: input holds the number .*, which DynamoDB cannot store/,
+      );
+    },
+  );
+
+  it("are kept across DynamoDB's whole range", () => {
+    const body = '{"jobs":[{"name":"n","input":{"a":0,"b":1e125,"c":-1e-129,"d":3.14}}]}';
+    expect(parseBody(submitBatchSchema, body).jobs).toHaveLength(1);
+  });
+});
+
 describe("job names, which people read and cancel by", () => {
   it.each([
     ["a control character", "a\u0007b", /U\+0007/],
