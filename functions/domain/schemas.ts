@@ -89,8 +89,8 @@ export function jsonDepth(value: unknown, stopAt = Number.POSITIVE_INFINITY): nu
   return deepest;
 }
 
-/** DynamoDB's number range: magnitudes from 1e-130 to just under 1e126 (and 0). */
-const DYNAMODB_NUMBER = { smallest: 1e-130, largest: 9.9999999999999999e125 };
+/** DynamoDB's number range: magnitudes from 1e-130 up to, not including, 1e126 (and 0). */
+const DYNAMODB_NUMBER = { smallest: 1e-130, tooLarge: 1e126 };
 
 /** The first number in a JSON value that DynamoDB cannot store, walked without recursion. */
 function firstUnstorableNumber(value: unknown): number | undefined {
@@ -99,7 +99,7 @@ function firstUnstorableNumber(value: unknown): number | undefined {
     const current = stack.pop();
     if (typeof current === "number") {
       const size = Math.abs(current);
-      if (size !== 0 && (size < DYNAMODB_NUMBER.smallest || size > DYNAMODB_NUMBER.largest))
+      if (size !== 0 && (size < DYNAMODB_NUMBER.smallest || size >= DYNAMODB_NUMBER.tooLarge))
         return current;
     } else if (current !== null && typeof current === "object") {
       stack.push(...Object.values(current));
