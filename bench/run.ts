@@ -2,10 +2,10 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { join } from "node:path";
 import Table from "cli-table3";
-import { StepbatchClient } from "../client/stepbatch-client";
-import { PROJECT_ROOT, startLocalStack } from "../local/stack";
-import { barChart } from "./chart";
-import { PRICES } from "./prices";
+import { StepbatchClient } from "../client/stepbatch-client.ts";
+import { PROJECT_ROOT, startLocalStack } from "../local/stack.ts";
+import { barChart } from "./chart.ts";
+import { PRICES } from "./prices.ts";
 
 /**
  * `npm run bench`: cancel API latency by batch size, abort latency, orchestration throughput and

@@ -4,8 +4,8 @@ import {
   type StepbatchClient,
   type StepbatchTimeoutError,
   seconds,
-} from "../client/stepbatch-client";
-import { nameKey } from "../functions/domain/model";
+} from "../client/stepbatch-client.ts";
+import { nameKey } from "../functions/domain/model.ts";
 
 /** What a cancel request asked for: the whole batch, some of its jobs, or one job. */
 export type CancelTarget =

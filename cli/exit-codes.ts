@@ -1,11 +1,11 @@
-import { MissingTokenError } from "../client/connection";
+import { MissingTokenError } from "../client/connection.ts";
 import {
   InvalidIdError,
   StepbatchApiError,
   StepbatchConnectionError,
   StepbatchTimeoutError,
-} from "../client/stepbatch-client";
-import type { ReadBackOutcome } from "./cancel-readback";
+} from "../client/stepbatch-client.ts";
+import type { ReadBackOutcome } from "./cancel-readback.ts";
 
 /** Exit codes scripts can rely on (documented in the README and in `stepbatch --help`). */
 export const EXIT = {

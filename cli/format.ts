@@ -8,7 +8,7 @@ import type {
   JobView,
   SubmitResponse,
   SubsetCancelResponse,
-} from "../client/stepbatch-client";
+} from "../client/stepbatch-client.ts";
 
 /** Human renderings of the API's answers. `--json` prints the answers as they are instead. */
 

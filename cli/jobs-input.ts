@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
-import type { SubmitBody } from "../client/stepbatch-client";
-import { UsageError } from "./exit-codes";
+import type { SubmitBody } from "../client/stepbatch-client.ts";
+import { UsageError } from "./exit-codes.ts";
 
 type Job = SubmitBody["jobs"][number];
 

@@ -1,6 +1,6 @@
 import { closeSync, openSync, writeSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
-import { currentActor, resolveConnection } from "../client/connection";
+import { currentActor, resolveConnection } from "../client/connection.ts";
 import {
   assertId,
   DEFAULT_CANCEL_TIMEOUT_MS,
@@ -9,14 +9,20 @@ import {
   StepbatchClient,
   StepbatchTimeoutError,
   type SubsetCancelResponse,
-} from "../client/stepbatch-client";
-import { BATCH_STATUSES } from "../functions/domain/model";
-import { type CancelTarget, readBackCancel } from "./cancel-readback";
-import { describeFailure, EXIT, EXIT_CODES_HELP, READ_BACK_EXIT, UsageError } from "./exit-codes";
-import * as format from "./format";
-import { readJobs } from "./jobs-input";
-import { serveMcp } from "./mcp";
-import { hasEnded, watchBatch } from "./watch";
+} from "../client/stepbatch-client.ts";
+import { BATCH_STATUSES } from "../functions/domain/model.ts";
+import { type CancelTarget, readBackCancel } from "./cancel-readback.ts";
+import {
+  describeFailure,
+  EXIT,
+  EXIT_CODES_HELP,
+  READ_BACK_EXIT,
+  UsageError,
+} from "./exit-codes.ts";
+import * as format from "./format.ts";
+import { readJobs } from "./jobs-input.ts";
+import { serveMcp } from "./mcp.ts";
+import { hasEnded, watchBatch } from "./watch.ts";
 
 interface GlobalOptions {
   apiUrl?: string;

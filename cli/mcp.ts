@@ -5,9 +5,9 @@ import {
   StepbatchApiError,
   type StepbatchClient,
   StepbatchTimeoutError,
-} from "../client/stepbatch-client";
-import { BATCH_STATUSES } from "../functions/domain/model";
-import { type CancelTarget, readBackCancel } from "./cancel-readback";
+} from "../client/stepbatch-client.ts";
+import { BATCH_STATUSES } from "../functions/domain/model.ts";
+import { type CancelTarget, readBackCancel } from "./cancel-readback.ts";
 
 const jobSchema = z.union([
   z.string().describe('a job name, e.g. "RY.TO"'),

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { SingleBar } from "cli-progress";
-import type { BatchView, StepbatchClient } from "../client/stepbatch-client";
-import { progressLine } from "./format";
+import type { BatchView, StepbatchClient } from "../client/stepbatch-client.ts";
+import { progressLine } from "./format.ts";
 
 const TERMINAL = new Set(["succeeded", "completed_with_errors", "failed", "cancelled"]);
 

@@ -1,7 +1,7 @@
 import { App, Validations } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
-import { loadPipeline } from "./pipeline";
-import { DEMO_PIPELINE, StepbatchStack } from "./stepbatch-stack";
+import { loadPipeline } from "./pipeline.ts";
+import { DEMO_PIPELINE, StepbatchStack } from "./stepbatch-stack.ts";
 
 const app = new App();
 // The pipeline every batch runs: STEPBATCH_PIPELINE names its module (the demo by default).

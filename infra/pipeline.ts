@@ -1,9 +1,9 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
-import { defaultExport } from "../functions/commons/default-export";
-import type { PipelineDefinition } from "../sdk";
-import { PROJECT_ROOT } from "./constructs/stepbatch-function";
+import { defaultExport } from "../functions/commons/default-export.ts";
+import type { PipelineDefinition } from "../sdk/index.ts";
+import { PROJECT_ROOT } from "./constructs/stepbatch-function.ts";
 
 /** A pipeline and the module it is defined in (its default export), relative to the project. */
 export interface PipelineSource {

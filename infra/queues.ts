@@ -1,7 +1,7 @@
 import { Duration } from "aws-cdk-lib";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
-import { acknowledge } from "./nag";
+import { acknowledge } from "./nag.ts";
 
 /** An encrypted, TLS-only dead-letter queue that keeps messages 14 days. */
 export function deadLetterQueue(scope: Construct, id: string, deadLettersOf: string): sqs.Queue {

@@ -2,16 +2,16 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CfnOutput, type Duration, type RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
 import type { Construct } from "constructs";
-import { parseSchedules, type ScheduleDefinition } from "../functions/domain/schedules";
-import demo from "../pipelines/demo/pipeline";
-import { BatchApi } from "./constructs/batch-api";
-import { BatchMonitoring } from "./constructs/batch-monitoring";
-import { BatchReconciler } from "./constructs/batch-reconciler";
-import { BatchSchedules } from "./constructs/batch-schedules";
-import { BatchStorage } from "./constructs/batch-storage";
-import { BatchWorkflow } from "./constructs/batch-workflow";
-import { PROJECT_ROOT } from "./constructs/stepbatch-function";
-import { generateEntry, type PipelineSource } from "./pipeline";
+import { parseSchedules, type ScheduleDefinition } from "../functions/domain/schedules.ts";
+import demo from "../pipelines/demo/pipeline.ts";
+import { BatchApi } from "./constructs/batch-api.ts";
+import { BatchMonitoring } from "./constructs/batch-monitoring.ts";
+import { BatchReconciler } from "./constructs/batch-reconciler.ts";
+import { BatchSchedules } from "./constructs/batch-schedules.ts";
+import { BatchStorage } from "./constructs/batch-storage.ts";
+import { BatchWorkflow } from "./constructs/batch-workflow.ts";
+import { PROJECT_ROOT } from "./constructs/stepbatch-function.ts";
+import { generateEntry, type PipelineSource } from "./pipeline.ts";
 
 /** The pipeline this repository runs by default: the deterministic demo. */
 export const DEMO_PIPELINE: PipelineSource = {

@@ -6,9 +6,9 @@ import type {
   APIGatewayProxyEvent,
   APIGatewayProxyResult,
 } from "aws-lambda";
-import type { RunningService } from "./emulators";
-import { LambdaInvocationError, type LocalLambdaRuntime } from "./lambda-runtime";
-import type { LocalRoute } from "./template";
+import type { RunningService } from "./emulators.ts";
+import { LambdaInvocationError, type LocalLambdaRuntime } from "./lambda-runtime.ts";
+import type { LocalRoute } from "./template.ts";
 
 const STAGE = "v1";
 

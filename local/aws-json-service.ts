@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { RunningService } from "./emulators";
+import type { RunningService } from "./emulators.ts";
 
 /** An error answered in the AWS JSON protocol's shape, e.g. `ExecutionDoesNotExist`. */
 export class AwsServiceError extends Error {

@@ -12,7 +12,7 @@ import {
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import dynalite from "dynalite";
 import S3rver from "s3rver";
-import { STATE_TABLE, stateTableDefinition } from "../functions/domain/table";
+import { STATE_TABLE, stateTableDefinition } from "../functions/domain/table.ts";
 
 /** s3rver accepts only these fixed credentials; dynalite accepts any. They are not secrets. */
 export const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Context } from "aws-lambda";
-import type { LocalFunction } from "./template";
+import type { LocalFunction } from "./template.ts";
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { LocalLambdaRuntime } from "./lambda-runtime";
-import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalScheduledRule } from "./template";
+import type { LocalLambdaRuntime } from "./lambda-runtime.ts";
+import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalScheduledRule } from "./template.ts";
 
 /**
  * EventBridge rules on a rate, run as EventBridge runs them: their Lambda targets get a

@@ -2,10 +2,10 @@ import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { tokenFromHeaders, tokensMatch } from "../functions/domain/token";
-import type { StepbatchStackProps } from "../infra/stepbatch-stack";
-import { type LocalRoutes, startApiGateway } from "./api-gateway";
-import { AwsServiceError, startAwsJsonService } from "./aws-json-service";
+import { tokenFromHeaders, tokensMatch } from "../functions/domain/token.ts";
+import type { StepbatchStackProps } from "../infra/stepbatch-stack.ts";
+import { type LocalRoutes, startApiGateway } from "./api-gateway.ts";
+import { AwsServiceError, startAwsJsonService } from "./aws-json-service.ts";
 import {
   dynamoClient,
   LOCAL_CREDENTIALS,
@@ -17,13 +17,18 @@ import {
   s3Client,
   startDynamo,
   startS3,
-} from "./emulators";
-import { holdPrivateUmask, makePrivate, PRIVATE_DIR_MODE, writeFileAtomic } from "./files";
-import { LambdaInvocationError, LocalLambdaRuntime } from "./lambda-runtime";
-import { startScheduledRules } from "./scheduled-rules";
-import { StatusEventDelivery } from "./status-events";
-import { LocalStepFunctions } from "./stepfunctions";
-import { type LocalQueue, type LocalSchedule, readAppModel, synthesizeTemplate } from "./template";
+} from "./emulators.ts";
+import { holdPrivateUmask, makePrivate, PRIVATE_DIR_MODE, writeFileAtomic } from "./files.ts";
+import { LambdaInvocationError, LocalLambdaRuntime } from "./lambda-runtime.ts";
+import { startScheduledRules } from "./scheduled-rules.ts";
+import { StatusEventDelivery } from "./status-events.ts";
+import { LocalStepFunctions } from "./stepfunctions.ts";
+import {
+  type LocalQueue,
+  type LocalSchedule,
+  readAppModel,
+  synthesizeTemplate,
+} from "./template.ts";
 
 export const PROJECT_ROOT = join(fileURLToPath(new URL(".", import.meta.url)), "..");
 

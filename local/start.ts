@@ -1,9 +1,9 @@
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { loadPipeline } from "../infra/pipeline";
-import { writeFileAtomic } from "./files";
-import { PROJECT_ROOT, startLocalStack } from "./stack";
+import { loadPipeline } from "../infra/pipeline.ts";
+import { writeFileAtomic } from "./files.ts";
+import { PROJECT_ROOT, startLocalStack } from "./stack.ts";
 
 const HELP = `npm start [-- options]    the embedded local stack: stepbatch on this machine, no Docker, no AWS
 

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
-import type { LocalLambdaRuntime } from "./lambda-runtime";
-import type { StatusChangeEvent } from "./stepfunctions";
-import type { StatusChangeConsumer } from "./template";
+import type { LocalLambdaRuntime } from "./lambda-runtime.ts";
+import type { StatusChangeEvent } from "./stepfunctions.ts";
+import type { StatusChangeConsumer } from "./template.ts";
 
 export interface DeadLetter {
   readonly queueArn: string;

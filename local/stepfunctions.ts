@@ -7,9 +7,9 @@ import {
   ExecutionTimeoutError,
   StateMachine,
 } from "aws-local-stepfunctions";
-import { AwsServiceError, type Operations } from "./aws-json-service";
-import { PRIVATE_DIR_MODE, writeFileAtomic } from "./files";
-import { LOCAL_ACCOUNT, LOCAL_REGION } from "./template";
+import { AwsServiceError, type Operations } from "./aws-json-service.ts";
+import { PRIVATE_DIR_MODE, writeFileAtomic } from "./files.ts";
+import { LOCAL_ACCOUNT, LOCAL_REGION } from "./template.ts";
 
 export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED";
 

@@ -1,6 +1,6 @@
 import { App } from "aws-cdk-lib";
-import { ENTRY_METADATA } from "../infra/constructs/stepbatch-function";
-import { StepbatchStack, type StepbatchStackProps } from "../infra/stepbatch-stack";
+import { ENTRY_METADATA } from "../infra/constructs/stepbatch-function.ts";
+import { StepbatchStack, type StepbatchStackProps } from "../infra/stepbatch-stack.ts";
 
 export const LOCAL_ACCOUNT = "000000000000";
 export const LOCAL_REGION = "us-east-1";

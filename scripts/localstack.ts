@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { PROJECT_ROOT } from "../local/stack";
+import { PROJECT_ROOT } from "../local/stack.ts";
 
 /**
  * The LocalStack path: `deploy` deploys the very same CDK stack to a running LocalStack with

@@ -3,7 +3,7 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { tracer } from "./observability";
+import { tracer } from "./observability.ts";
 
 /**
  * SDK clients, created once per function instance. Endpoints come only from the standard SDK

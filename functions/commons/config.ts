@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { SummaryField } from "../../sdk";
+import type { SummaryField } from "../../sdk/index.ts";
 
 /**
  * Configuration, read from the environment once at cold start and validated, so a misdeployed

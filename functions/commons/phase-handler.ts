@@ -4,11 +4,11 @@ import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import { z } from "zod";
-import type { AnyPhase, PipelineDefinition } from "../../sdk";
-import type { PhaseRequest, PhaseResponse } from "../domain/phase-runner";
-import { parseWith } from "../domain/schemas";
-import { logger, metrics, tracer } from "./observability";
-import { phaseRunner } from "./services";
+import type { AnyPhase, PipelineDefinition } from "../../sdk/index.ts";
+import type { PhaseRequest, PhaseResponse } from "../domain/phase-runner.ts";
+import { parseWith } from "../domain/schemas.ts";
+import { logger, metrics, tracer } from "./observability.ts";
+import { phaseRunner } from "./services.ts";
 
 const phaseRequestSchema = z.object({
   batchId: z.string().min(1),

@@ -1,19 +1,19 @@
-import type { AnyPhase, PhaseLogger, PipelineDefinition } from "../../sdk";
-import { BatchStore } from "../domain/batch-store";
-import { CancelService } from "../domain/cancel";
-import { PhaseRunner } from "../domain/phase-runner";
-import { BatchQueries } from "../domain/queries";
-import { Reconciler } from "../domain/reconcile";
-import { ResultStore } from "../domain/result-store";
-import { ResultsService } from "../domain/results-service";
-import type { InputCheck } from "../domain/schemas";
-import { SubmitService } from "../domain/submit";
-import { Sweeper } from "../domain/sweep";
-import { WorkflowService } from "../domain/workflow-service";
-import { dynamo, s3, sfn, sqs } from "./clients";
-import { config } from "./config";
-import { logger } from "./observability";
-import { SqsReconcileRequests, StepFunctionsWorkflow } from "./workflow";
+import type { AnyPhase, PhaseLogger, PipelineDefinition } from "../../sdk/index.ts";
+import { BatchStore } from "../domain/batch-store.ts";
+import { CancelService } from "../domain/cancel.ts";
+import { PhaseRunner } from "../domain/phase-runner.ts";
+import { BatchQueries } from "../domain/queries.ts";
+import { Reconciler } from "../domain/reconcile.ts";
+import { ResultStore } from "../domain/result-store.ts";
+import { ResultsService } from "../domain/results-service.ts";
+import type { InputCheck } from "../domain/schemas.ts";
+import { SubmitService } from "../domain/submit.ts";
+import { Sweeper } from "../domain/sweep.ts";
+import { WorkflowService } from "../domain/workflow-service.ts";
+import { dynamo, s3, sfn, sqs } from "./clients.ts";
+import { config } from "./config.ts";
+import { logger } from "./observability.ts";
+import { SqsReconcileRequests, StepFunctionsWorkflow } from "./workflow.ts";
 
 /** The domain services wired to the SDK clients, built once per function instance on first use. */
 function build() {

@@ -2,8 +2,8 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import middy from "@middy/core";
 import type { z } from "zod";
-import { parseWith } from "../domain/schemas";
-import { logger, tracer } from "./observability";
+import { parseWith } from "../domain/schemas.ts";
+import { logger, tracer } from "./observability.ts";
 
 /** The pipeline for the state machine's own steps (not phases): validated input, logs, tracing. */
 export function workflowHandler<S extends z.ZodType, R>(

@@ -5,9 +5,9 @@ import {
   StopExecutionCommand,
 } from "@aws-sdk/client-sfn";
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import type { BatchRecord, CancelIntent } from "../domain/model";
-import type { ReconcileRequests, WorkflowPort } from "../domain/ports";
-import type { ExecutionStatusChange } from "../domain/reconcile";
+import type { BatchRecord, CancelIntent } from "../domain/model.ts";
+import type { ReconcileRequests, WorkflowPort } from "../domain/ports.ts";
+import type { ExecutionStatusChange } from "../domain/reconcile.ts";
 
 /**
  * Sends the reconciler the status change a cancel causes (ABORTED, BatchCancelled), shaped as

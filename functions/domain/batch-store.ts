@@ -9,7 +9,7 @@ import {
   type QueryCommandOutput,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { ValidationError } from "./errors";
+import { ValidationError } from "./errors.ts";
 import type {
   AuditEntry,
   BatchRecord,
@@ -20,9 +20,9 @@ import type {
   JobStatus,
   PhaseProgress,
   PhaseRecord,
-} from "./model";
-import { numbersDelta } from "./results";
-import { STATE_TABLE } from "./table";
+} from "./model.ts";
+import { numbersDelta } from "./results.ts";
+import { STATE_TABLE } from "./table.ts";
 
 /** Result of a compare-and-set: either it won, or here is the record that won instead. */
 export type CasResult<T> =

@@ -1,11 +1,11 @@
-import type { BatchStore } from "./batch-store";
-import { mapLimit } from "./concurrency";
+import type { BatchStore } from "./batch-store.ts";
+import { mapLimit } from "./concurrency.ts";
 import {
   BatchNotFoundError,
   JobAlreadyFinishedError,
   JobInCommitError,
   JobNotFoundError,
-} from "./errors";
+} from "./errors.ts";
 import {
   type BatchRecord,
   type CancelIntent,
@@ -13,11 +13,11 @@ import {
   decideJobCancel,
   type JobRecord,
   nameKey,
-} from "./model";
-import type { ReconcileRequests, WorkflowPort } from "./ports";
-import type { ResultsSummary } from "./results";
-import type { ResultsService } from "./results-service";
-import { isJobId } from "./schemas";
+} from "./model.ts";
+import type { ReconcileRequests, WorkflowPort } from "./ports.ts";
+import type { ResultsSummary } from "./results.ts";
+import type { ResultsService } from "./results-service.ts";
+import { isJobId } from "./schemas.ts";
 
 /** The outcome of a cancel for one job, with the numeric codes existing bulk-cancel clients read. */
 export type JobCancelOutcome =

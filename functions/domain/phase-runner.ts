@@ -5,18 +5,18 @@ import {
   type PhaseContext,
   type PhaseLogger,
   type PipelineSummary,
-} from "../../sdk";
-import type { BatchStore } from "./batch-store";
+} from "../../sdk/index.ts";
+import type { BatchStore } from "./batch-store.ts";
 import {
   JobNotFoundError,
   PhaseFailedError,
   PhaseInputInvalidError,
   PhaseTimeoutError,
-} from "./errors";
-import type { JobRecord, PhaseRecord } from "./model";
-import type { ResultStore } from "./result-store";
-import { jobNumbers, type PhaseOutputDocument, type PhaseOutputStatus } from "./results";
-import { describeIssues } from "./schemas";
+} from "./errors.ts";
+import type { JobRecord, PhaseRecord } from "./model.ts";
+import type { ResultStore } from "./result-store.ts";
+import { jobNumbers, type PhaseOutputDocument, type PhaseOutputStatus } from "./results.ts";
+import { describeIssues } from "./schemas.ts";
 
 export interface PhaseRequest {
   readonly batchId: string;

@@ -1,5 +1,5 @@
-import type { BatchRecord, CancelIntent } from "./model";
-import type { ExecutionStatusChange } from "./reconcile";
+import type { BatchRecord, CancelIntent } from "./model.ts";
+import type { ExecutionStatusChange } from "./reconcile.ts";
 
 /** Hands the marking of a cancelled batch's remaining jobs to the reconciler, off the request's path. */
 export interface ReconcileRequests {

@@ -1,6 +1,6 @@
-import type { BatchStore } from "./batch-store";
-import { BatchNotFoundError, JobActiveError, JobNotFoundError } from "./errors";
-import { type BatchStatus, countJobs, type JobRecord, percentDone } from "./model";
+import type { BatchStore } from "./batch-store.ts";
+import { BatchNotFoundError, JobActiveError, JobNotFoundError } from "./errors.ts";
+import { type BatchStatus, countJobs, type JobRecord, percentDone } from "./model.ts";
 
 /** Jobs listed per page in a batch's status. */
 export const JOBS_PAGE = 100;

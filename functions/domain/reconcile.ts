@@ -1,14 +1,14 @@
-import type { BatchStore } from "./batch-store";
-import { mapLimit } from "./concurrency";
+import type { BatchStore } from "./batch-store.ts";
+import { mapLimit } from "./concurrency.ts";
 import {
   type BatchStatus,
   type CancelIntent,
   isBatchTerminal,
   isJobTerminal,
   type JobRecord,
-} from "./model";
-import type { ResultsService } from "./results-service";
-import type { WorkflowService } from "./workflow-service";
+} from "./model.ts";
+import type { ResultsService } from "./results-service.ts";
+import type { WorkflowService } from "./workflow-service.ts";
 
 export type ExecutionStatus =
   | "RUNNING"

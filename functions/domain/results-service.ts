@@ -1,9 +1,9 @@
-import type { SummaryField } from "../../sdk";
-import type { BatchStore } from "./batch-store";
-import { mapLimit } from "./concurrency";
-import { BatchNotFoundError, JobNotFoundError } from "./errors";
-import { type BatchRecord, isBatchTerminal, type JobRecord } from "./model";
-import { ResultStore } from "./result-store";
+import type { SummaryField } from "../../sdk/index.ts";
+import type { BatchStore } from "./batch-store.ts";
+import { mapLimit } from "./concurrency.ts";
+import { BatchNotFoundError, JobNotFoundError } from "./errors.ts";
+import { type BatchRecord, isBatchTerminal, type JobRecord } from "./model.ts";
+import { ResultStore } from "./result-store.ts";
 import {
   type JobResult,
   type PhaseResult,
@@ -11,7 +11,7 @@ import {
   type ResultsSummary,
   summarize,
   sumNumbers,
-} from "./results";
+} from "./results.ts";
 
 export interface ConsolidatedLocation {
   readonly bucket: string;

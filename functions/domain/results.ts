@@ -3,8 +3,8 @@
  * checkpoints live in S3; each job's numbers live on its record and their sums on the batch's, so
  * a batch's results are answered from DynamoDB whatever its size.
  */
-import type { JobOutcome, PipelineSummary, SummaryField } from "../../sdk";
-import type { BatchRecord, JobRecord } from "./model";
+import type { JobOutcome, PipelineSummary, SummaryField } from "../../sdk/index.ts";
+import type { BatchRecord, JobRecord } from "./model.ts";
 
 export type PhaseOutputStatus = "complete" | "partial" | "error";
 

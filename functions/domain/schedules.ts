@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { describeIssues, submitBatchSchema } from "./schemas";
+import { describeIssues, submitBatchSchema } from "./schemas.ts";
 
 /** One scheduled batch, as written in config/schedules.json. */
 export const scheduleSchema = z

@@ -4,9 +4,9 @@ import {
   JobNotFoundError,
   PayloadTooLargeError,
   ValidationError,
-} from "./errors";
-import { BATCH_STATUSES } from "./model";
-import { RESULTS_PAGE } from "./results";
+} from "./errors.ts";
+import { BATCH_STATUSES } from "./model.ts";
+import { RESULTS_PAGE } from "./results.ts";
 
 /** Inline Map executions stay far below the 25,000-event history limit up to this size. */
 export const MAX_JOBS_PER_BATCH = 1000;

@@ -1,25 +1,25 @@
 import { createHash, randomBytes } from "node:crypto";
-import type { BatchStore, IdempotencyRecord } from "./batch-store";
+import type { BatchStore, IdempotencyRecord } from "./batch-store.ts";
 import {
   ExecutionStartError,
   IdempotencyConflictError,
   IdempotencyInProgressError,
   ValidationError,
-} from "./errors";
+} from "./errors.ts";
 import {
   type BatchRecord,
   type BatchSource,
   type JobInput,
   type JobRecord,
   nameKey,
-} from "./model";
-import type { WorkflowPort } from "./ports";
+} from "./model.ts";
+import type { WorkflowPort } from "./ports.ts";
 import {
   checkJobInputs,
   DEFAULT_CONCURRENCY,
   type InputCheck,
   type SubmitBatchBody,
-} from "./schemas";
+} from "./schemas.ts";
 
 export interface SubmitResponse {
   readonly batchId: string;

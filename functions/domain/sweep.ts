@@ -1,8 +1,8 @@
-import type { BatchStore } from "./batch-store";
-import type { BatchRecord } from "./model";
-import type { WorkflowPort } from "./ports";
-import type { Reconciler } from "./reconcile";
-import { executionInputOf } from "./submit";
+import type { BatchStore } from "./batch-store.ts";
+import type { BatchRecord } from "./model.ts";
+import type { WorkflowPort } from "./ports.ts";
+import type { Reconciler } from "./reconcile.ts";
+import { executionInputOf } from "./submit.ts";
 
 export interface SweepOptions {
   /** A batch in a short-lived state (queued, cancelling) this long is looked at. */

@@ -1,5 +1,5 @@
-import type { BatchStore } from "./batch-store";
-import { BatchNotFoundError } from "./errors";
+import type { BatchStore } from "./batch-store.ts";
+import { BatchNotFoundError } from "./errors.ts";
 import {
   type BatchStatus,
   type CancelIntent,
@@ -9,8 +9,8 @@ import {
   isJobTerminal,
   type JobCounts,
   type JobRecord,
-} from "./model";
-import type { ResultsService } from "./results-service";
+} from "./model.ts";
+import type { ResultsService } from "./results-service.ts";
 
 export interface FinalizeResponse {
   readonly batchId: string;

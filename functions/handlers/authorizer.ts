@@ -3,8 +3,8 @@ import { getSecret } from "@aws-lambda-powertools/parameters/secrets";
 import middy from "@middy/core";
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from "aws-lambda";
 import { z } from "zod";
-import { logger } from "../commons/observability";
-import { tokenFromHeaders, tokensMatch } from "../domain/token";
+import { logger } from "../commons/observability.ts";
+import { tokenFromHeaders, tokensMatch } from "../domain/token.ts";
 
 const { TOKEN_SECRET_ARN } = z.object({ TOKEN_SECRET_ARN: z.string().min(1) }).parse(process.env);
 

@@ -5,11 +5,11 @@ import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
-import { MAX_CONCURRENCY, MAX_JOBS_PER_BATCH } from "../../functions/domain/schemas";
-import { executionArnPattern } from "../executions";
-import { acknowledge } from "../nag";
-import type { BatchStorage } from "./batch-storage";
-import { StepbatchFunction } from "./stepbatch-function";
+import { MAX_CONCURRENCY, MAX_JOBS_PER_BATCH } from "../../functions/domain/schemas.ts";
+import { executionArnPattern } from "../executions.ts";
+import { acknowledge } from "../nag.ts";
+import type { BatchStorage } from "./batch-storage.ts";
+import { StepbatchFunction } from "./stepbatch-function.ts";
 
 export interface BatchApiProps {
   readonly storage: BatchStorage;

@@ -4,8 +4,8 @@ import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
-import { alarmOnAny } from "../alarms";
-import type { StepbatchFunction } from "./stepbatch-function";
+import { alarmOnAny } from "../alarms.ts";
+import type { StepbatchFunction } from "./stepbatch-function.ts";
 
 export interface BatchMonitoringProps {
   readonly stateMachine: sfn.StateMachine;

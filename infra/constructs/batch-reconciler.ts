@@ -6,11 +6,11 @@ import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
-import { alarmOnAny } from "../alarms";
-import { executionArnPattern } from "../executions";
-import { deadLetterQueue } from "../queues";
-import type { BatchStorage } from "./batch-storage";
-import { StepbatchFunction } from "./stepbatch-function";
+import { alarmOnAny } from "../alarms.ts";
+import { executionArnPattern } from "../executions.ts";
+import { deadLetterQueue } from "../queues.ts";
+import type { BatchStorage } from "./batch-storage.ts";
+import { StepbatchFunction } from "./stepbatch-function.ts";
 
 export interface BatchReconcilerProps {
   readonly storage: BatchStorage;

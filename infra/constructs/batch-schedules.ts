@@ -4,10 +4,10 @@ import * as scheduler from "aws-cdk-lib/aws-scheduler";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
-import type { ScheduleDefinition } from "../../functions/domain/schedules";
-import { deadLetterQueue } from "../queues";
-import type { BatchStorage } from "./batch-storage";
-import { StepbatchFunction } from "./stepbatch-function";
+import type { ScheduleDefinition } from "../../functions/domain/schedules.ts";
+import { deadLetterQueue } from "../queues.ts";
+import type { BatchStorage } from "./batch-storage.ts";
+import { StepbatchFunction } from "./stepbatch-function.ts";
 
 export interface BatchSchedulesProps {
   readonly schedules: readonly ScheduleDefinition[];

@@ -3,8 +3,8 @@ import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
-import { STATE_TABLE } from "../../functions/domain/table";
-import type { StepbatchFunction } from "./stepbatch-function";
+import { STATE_TABLE } from "../../functions/domain/table.ts";
+import type { StepbatchFunction } from "./stepbatch-function.ts";
 
 const STATE_READ = ["dynamodb:GetItem", "dynamodb:Query"];
 const STATE_WRITE = [

@@ -4,13 +4,13 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import * as tasks from "aws-cdk-lib/aws-stepfunctions-tasks";
 import { Construct } from "constructs";
-import { NON_RETRYABLE_ERRORS } from "../../functions/domain/errors";
-import type { PipelinePhase } from "../../sdk";
-import { alarmOnAny } from "../alarms";
-import { acknowledge, acknowledgeWildcardResource } from "../nag";
-import { generateEntry, type PipelineSource } from "../pipeline";
-import type { BatchStorage } from "./batch-storage";
-import { StepbatchFunction } from "./stepbatch-function";
+import { NON_RETRYABLE_ERRORS } from "../../functions/domain/errors.ts";
+import type { PipelinePhase } from "../../sdk/index.ts";
+import { alarmOnAny } from "../alarms.ts";
+import { acknowledge, acknowledgeWildcardResource } from "../nag.ts";
+import { generateEntry, type PipelineSource } from "../pipeline.ts";
+import type { BatchStorage } from "./batch-storage.ts";
+import { StepbatchFunction } from "./stepbatch-function.ts";
 
 export interface BatchWorkflowProps {
   readonly storage: BatchStorage;

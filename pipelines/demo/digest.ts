@@ -1,4 +1,4 @@
-import { demoPhase } from "./work";
+import { demoPhase } from "./work.ts";
 
 /** The demo's Digest phase. */
 export default demoPhase("Digest");

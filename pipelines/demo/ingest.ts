@@ -1,4 +1,4 @@
-import { demoPhase } from "./work";
+import { demoPhase } from "./work.ts";
 
 /** The demo's Ingest phase. */
 export default demoPhase("Ingest");

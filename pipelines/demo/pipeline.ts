@@ -1,5 +1,5 @@
-import { definePipeline, ratio, sum } from "../../sdk";
-import { type DemoOutput, demoInput } from "./work";
+import { definePipeline, ratio, sum } from "../../sdk/index.ts";
+import { type DemoOutput, demoInput } from "./work.ts";
 
 /**
  * The demo pipeline: deterministic, no network. Each job runs Ingest, Digest and Commit over

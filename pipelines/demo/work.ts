@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
-import { definePhase } from "../../sdk";
+import { definePhase } from "../../sdk/index.ts";
 
 /** The demo's job input: how many pages each phase processes, over how long; a phase to fail in. */
 export const demoInput = z

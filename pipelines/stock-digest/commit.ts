@@ -1,5 +1,5 @@
-import { definePhase } from "../../sdk";
-import type { Digest } from "./digest";
+import { definePhase } from "../../sdk/index.ts";
+import type { Digest } from "./digest.ts";
 
 /** Where Commit stored the digest, and whether this run was the one that stored it. */
 export interface Committed {

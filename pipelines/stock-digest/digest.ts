@@ -1,5 +1,5 @@
-import { definePhase } from "../../sdk";
-import type { Ingested } from "./ingest";
+import { definePhase } from "../../sdk/index.ts";
+import type { Ingested } from "./ingest.ts";
 
 /** A ticker's digest: what Commit stores. */
 export interface Digest {

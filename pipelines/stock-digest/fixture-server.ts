@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { articlesOf } from "./news";
+import { articlesOf } from "./news.ts";
 
 export interface NewsServerOptions {
   /** @default 0: a free port */

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { definePhase } from "../../sdk";
-import type { Article } from "./news";
+import { definePhase } from "../../sdk/index.ts";
+import type { Article } from "./news.ts";
 
 /** What Ingest hands to Digest: every article fetched for the ticker. */
 export interface Ingested {

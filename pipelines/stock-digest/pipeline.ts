@@ -1,7 +1,7 @@
-import { definePipeline, ratio, sum } from "../../sdk";
-import type { Committed } from "./commit";
-import type { Digest } from "./digest";
-import { stockInput } from "./ingest";
+import { definePipeline, ratio, sum } from "../../sdk/index.ts";
+import type { Committed } from "./commit.ts";
+import type { Digest } from "./digest.ts";
+import { stockInput } from "./ingest.ts";
 
 /** The news API the phases call: STOCK_NEWS_URL when the stack is built, or the local fixture. */
 const NEWS_API_URL = process.env.STOCK_NEWS_URL ?? "http://127.0.0.1:4010";

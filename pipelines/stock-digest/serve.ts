@@ -1,4 +1,4 @@
-import { startNewsServer } from "./fixture-server";
+import { startNewsServer } from "./fixture-server.ts";
 
 /** `npm run stock-news`: the stock digest's news API on 127.0.0.1:4010 (STOCK_NEWS_PORT moves it). */
 const port = Number(process.env.STOCK_NEWS_PORT ?? 4010);

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Api, client, type E2ETarget, startTarget } from "../helpers/e2e";
+import { type Api, client, type E2ETarget, startTarget } from "../helpers/e2e.ts";
 
 // Property-based: whatever arrives, the answer is a 4xx with a JSON error that says something,
 // never a 5xx, and nothing is written.

@@ -9,7 +9,7 @@ import {
   stopFromConsole,
   waitFor,
   waitForBatchEnd,
-} from "../helpers/e2e";
+} from "../helpers/e2e.ts";
 
 let target: E2ETarget;
 let api: Api;

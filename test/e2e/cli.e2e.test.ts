@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { collect, runCli, startCli } from "../helpers/cli";
+import { collect, runCli, startCli } from "../helpers/cli.ts";
 import {
   type Api,
   client,
@@ -11,7 +11,7 @@ import {
   startTarget,
   waitFor,
   waitForBatchEnd,
-} from "../helpers/e2e";
+} from "../helpers/e2e.ts";
 
 let target: E2ETarget;
 let api: Api;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadPipeline } from "../../infra/pipeline";
-import { type LocalStack, startLocalStack } from "../../local/stack";
+import { loadPipeline } from "../../infra/pipeline.ts";
+import { type LocalStack, startLocalStack } from "../../local/stack.ts";
 import {
   type Api,
   client,
@@ -9,7 +9,7 @@ import {
   job,
   waitFor,
   waitForBatchEnd,
-} from "../helpers/e2e";
+} from "../helpers/e2e.ts";
 
 // Fault injection needs phases the deployed stack does not have (short timeouts, a phase that
 // ignores its abort signal), so this suite runs its own local stack built from those props.

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LocalStack, startLocalStack } from "../../local/stack";
-import { type Api, client, type E2ETarget, job } from "../helpers/e2e";
+import { type LocalStack, startLocalStack } from "../../local/stack.ts";
+import { type Api, client, type E2ETarget, job } from "../helpers/e2e.ts";
 import {
   dynamoRequest,
   hangUpMidRequest,
   nestedAttributeJson,
   rawRequest,
-} from "../helpers/raw-http";
+} from "../helpers/raw-http.ts";
 
 // The embedded local stack itself: its emulators, its API gateway and its /_local routes. So this
 // suite always runs the local stack, whatever E2E_API_URL says.

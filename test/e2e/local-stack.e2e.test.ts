@@ -3,9 +3,9 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { startLocalStack } from "../../local/stack";
-import { client, type E2ETarget, job, waitFor, waitForBatchEnd } from "../helpers/e2e";
-import { spawnLocalStack } from "../helpers/local-process";
+import { startLocalStack } from "../../local/stack.ts";
+import { client, type E2ETarget, job, waitFor, waitForBatchEnd } from "../helpers/e2e.ts";
+import { spawnLocalStack } from "../helpers/local-process.ts";
 
 // These tests are about the embedded local stack itself, so they always run it, as real processes:
 // a restart is a new process, as it is for a user.

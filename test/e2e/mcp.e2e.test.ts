@@ -1,8 +1,8 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cliEnv, STEPBATCH_BIN } from "../helpers/cli";
-import { type E2ETarget, startTarget, waitFor } from "../helpers/e2e";
+import { cliEnv, STEPBATCH_BIN } from "../helpers/cli.ts";
+import { type E2ETarget, startTarget, waitFor } from "../helpers/e2e.ts";
 
 let target: E2ETarget;
 let mcp: Client;

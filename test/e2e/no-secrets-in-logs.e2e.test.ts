@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LocalStack, startLocalStack } from "../../local/stack";
-import { type Api, client, type E2ETarget, job, waitForBatchEnd } from "../helpers/e2e";
+import { type LocalStack, startLocalStack } from "../../local/stack.ts";
+import { type Api, client, type E2ETarget, job, waitForBatchEnd } from "../helpers/e2e.ts";
 
 // Everything the handlers print goes through this process's stdout and stderr: capture it all,
 // with the most talkative settings an operator could choose.

@@ -10,8 +10,8 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { startLocalStack } from "../../local/stack";
-import { client, type E2ETarget, job, waitForBatchEnd } from "../helpers/e2e";
+import { startLocalStack } from "../../local/stack.ts";
+import { client, type E2ETarget, job, waitForBatchEnd } from "../helpers/e2e.ts";
 
 // Job inputs, results and the token live in the data folder: no other local user may read them.
 // This is about the embedded local stack itself, so it always runs it.

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LocalStack, startLocalStack } from "../../local/stack";
-import { runCli } from "../helpers/cli";
-import { type Api, client, type E2ETarget, waitForBatchEnd } from "../helpers/e2e";
+import { type LocalStack, startLocalStack } from "../../local/stack.ts";
+import { runCli } from "../helpers/cli.ts";
+import { type Api, client, type E2ETarget, waitForBatchEnd } from "../helpers/e2e.ts";
 
 // Running a schedule by hand is a local-stack feature (EventBridge Scheduler runs them on AWS),
 // so this suite always runs the local stack, whatever E2E_API_URL says.

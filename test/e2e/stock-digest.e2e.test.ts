@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadPipeline } from "../../infra/pipeline";
-import { type LocalStack, startLocalStack } from "../../local/stack";
-import { startNewsServer } from "../../pipelines/stock-digest/fixture-server";
-import { articlesOf } from "../../pipelines/stock-digest/news";
-import { runCli } from "../helpers/cli";
-import { type Api, client, type E2ETarget, waitFor, waitForBatchEnd } from "../helpers/e2e";
+import { loadPipeline } from "../../infra/pipeline.ts";
+import { type LocalStack, startLocalStack } from "../../local/stack.ts";
+import { startNewsServer } from "../../pipelines/stock-digest/fixture-server.ts";
+import { articlesOf } from "../../pipelines/stock-digest/news.ts";
+import { runCli } from "../helpers/cli.ts";
+import { type Api, client, type E2ETarget, waitFor, waitForBatchEnd } from "../helpers/e2e.ts";
 
 // A user's pipeline on the local stack: the stock digest, whose Ingest calls a news API over HTTP.
 // The news API is a fixture on 127.0.0.1 that counts every request, so the tests can tell that

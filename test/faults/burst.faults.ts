@@ -2,8 +2,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LocalStack, startLocalStack } from "../../local/stack";
-import { type Api, client, type E2ETarget, waitForBatchEnd } from "../helpers/e2e";
+import { type LocalStack, startLocalStack } from "../../local/stack.ts";
+import { type Api, client, type E2ETarget, waitForBatchEnd } from "../helpers/e2e.ts";
 
 /**
  * A burst of concurrent batches with random cancels (whole batches, subsets, single jobs) at

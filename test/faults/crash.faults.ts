@@ -9,11 +9,11 @@ import {
   listEveryBatch,
   TERMINAL_BATCH,
   TERMINAL_JOB,
-} from "../helpers/batch-census";
-import { Dice, envInt, faultSeed } from "../helpers/dice";
-import { writeFaultLog, writeFigures } from "../helpers/fault-figures";
-import { type LocalStackProcess, spawnLocalStack } from "../helpers/local-process";
-import type { RawAnswer } from "../helpers/raw-requests";
+} from "../helpers/batch-census.ts";
+import { Dice, envInt, faultSeed } from "../helpers/dice.ts";
+import { writeFaultLog, writeFigures } from "../helpers/fault-figures.ts";
+import { type LocalStackProcess, spawnLocalStack } from "../helpers/local-process.ts";
+import type { RawAnswer } from "../helpers/raw-requests.ts";
 
 /**
  * Crash runs: the local stack as a real process (what `npm start` runs), killed with SIGKILL at

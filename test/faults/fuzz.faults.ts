@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LocalStack, PROJECT_ROOT, startLocalStack } from "../../local/stack";
-import { call, listEveryBatch, TERMINAL_BATCH } from "../helpers/batch-census";
-import { Dice, envInt, faultSeed } from "../helpers/dice";
-import { writeFigures } from "../helpers/fault-figures";
+import { type LocalStack, PROJECT_ROOT, startLocalStack } from "../../local/stack.ts";
+import { call, listEveryBatch, TERMINAL_BATCH } from "../helpers/batch-census.ts";
+import { Dice, envInt, faultSeed } from "../helpers/dice.ts";
+import { writeFigures } from "../helpers/fault-figures.ts";
 import {
   encodeUtf8,
   type RawAnswer,
@@ -10,7 +10,7 @@ import {
   sendablePath,
   UNSENDABLE_IN_HEADER,
   utf8AsLatin1,
-} from "../helpers/raw-requests";
+} from "../helpers/raw-requests.ts";
 
 /**
  * A seeded random fuzzer over every route of the API, against the local stack started in this

@@ -1,4 +1,4 @@
-import { type RawAnswer, rawRequest } from "./raw-requests";
+import { type RawAnswer, rawRequest } from "./raw-requests.ts";
 
 /** Batch states that never change again. */
 export const TERMINAL_BATCH = ["succeeded", "completed_with_errors", "failed", "cancelled"];

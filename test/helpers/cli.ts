@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { E2ETarget } from "./e2e";
+import type { E2ETarget } from "./e2e.ts";
 
 // Found from here rather than imported from the local stack, so unit tests that run the CLI
 // against a fake API do not load the stack.

@@ -1,6 +1,6 @@
 import { DescribeExecutionCommand, SFNClient, StopExecutionCommand } from "@aws-sdk/client-sfn";
-import type { LocalStack } from "../../local/stack";
-import { waitFor } from "./wait";
+import type { LocalStack } from "../../local/stack.ts";
+import { waitFor } from "./wait.ts";
 
 export { waitFor };
 
@@ -29,7 +29,7 @@ export async function startTarget(): Promise<E2ETarget> {
       close: async () => undefined,
     };
   }
-  const { startLocalStack } = await import("../../local/stack");
+  const { startLocalStack } = await import("../../local/stack.ts");
   const local = await startLocalStack({ port: 0 });
   const sfn = new SFNClient({ endpoint: local.endpoints.stepfunctions });
   return { apiUrl: local.apiUrl, token: local.token, sfn, local, close: () => local.stop() };

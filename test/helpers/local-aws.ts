@@ -1,16 +1,16 @@
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { BatchStore } from "../../functions/domain/batch-store";
-import { CancelService, type CancelServiceOptions } from "../../functions/domain/cancel";
-import type { BatchRecord, JobInput, JobRecord, JobStatus } from "../../functions/domain/model";
-import { PhaseRunner } from "../../functions/domain/phase-runner";
-import type { WorkflowPort } from "../../functions/domain/ports";
-import { BatchQueries } from "../../functions/domain/queries";
-import { type ExecutionStatusChange, Reconciler } from "../../functions/domain/reconcile";
-import { ResultStore } from "../../functions/domain/result-store";
-import { ResultsService } from "../../functions/domain/results-service";
-import { jobIdFor, newBatchId, SubmitService } from "../../functions/domain/submit";
-import { Sweeper } from "../../functions/domain/sweep";
-import { WorkflowService } from "../../functions/domain/workflow-service";
+import { BatchStore } from "../../functions/domain/batch-store.ts";
+import { CancelService, type CancelServiceOptions } from "../../functions/domain/cancel.ts";
+import type { BatchRecord, JobInput, JobRecord, JobStatus } from "../../functions/domain/model.ts";
+import { PhaseRunner } from "../../functions/domain/phase-runner.ts";
+import type { WorkflowPort } from "../../functions/domain/ports.ts";
+import { BatchQueries } from "../../functions/domain/queries.ts";
+import { type ExecutionStatusChange, Reconciler } from "../../functions/domain/reconcile.ts";
+import { ResultStore } from "../../functions/domain/result-store.ts";
+import { ResultsService } from "../../functions/domain/results-service.ts";
+import { jobIdFor, newBatchId, SubmitService } from "../../functions/domain/submit.ts";
+import { Sweeper } from "../../functions/domain/sweep.ts";
+import { WorkflowService } from "../../functions/domain/workflow-service.ts";
 import {
   dynamoClient,
   provisionBucket,
@@ -18,9 +18,9 @@ import {
   s3Client,
   startDynamo,
   startS3,
-} from "../../local/emulators";
-import demo from "../../pipelines/demo/pipeline";
-import { demoPhase } from "../../pipelines/demo/work";
+} from "../../local/emulators.ts";
+import demo from "../../pipelines/demo/pipeline.ts";
+import { demoPhase } from "../../pipelines/demo/work.ts";
 
 /** A Step Functions port that records what the domain asked of it. */
 export class RecordingWorkflow implements WorkflowPort {

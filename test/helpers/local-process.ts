@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { PROJECT_ROOT } from "../../local/stack";
-import { waitFor } from "./e2e";
+import { PROJECT_ROOT } from "../../local/stack.ts";
+import { waitFor } from "./e2e.ts";
 
 export interface LocalStackProcess {
   readonly apiUrl: string;

@@ -1,4 +1,4 @@
-import type { Json, PhaseContext, PhaseDefinition } from "../../sdk";
+import type { Json, PhaseContext, PhaseDefinition } from "../../sdk/index.ts";
 
 /**
  * Runs a phase the way the runner would, with everything it writes kept in memory: what it

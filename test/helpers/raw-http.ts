@@ -1,5 +1,5 @@
 import { connect } from "node:net";
-import { rawRequest as sendRaw } from "./raw-requests";
+import { rawRequest as sendRaw } from "./raw-requests.ts";
 
 export interface RawAnswer {
   readonly status: number;

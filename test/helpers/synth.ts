@@ -1,6 +1,6 @@
 import { App } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
-import { StepbatchStack, type StepbatchStackProps } from "../../infra/stepbatch-stack";
+import { StepbatchStack, type StepbatchStackProps } from "../../infra/stepbatch-stack.ts";
 
 /**
  * Synthesizes the stack as `cdk synth` does, but without bundling the Lambda code (not needed to

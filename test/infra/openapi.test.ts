@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { PROJECT_ROOT } from "../../infra/constructs/stepbatch-function";
-import { readAppModel, synthesizeTemplate } from "../../local/template";
+import { PROJECT_ROOT } from "../../infra/constructs/stepbatch-function.ts";
+import { readAppModel, synthesizeTemplate } from "../../local/template.ts";
 
 describe("the OpenAPI document", () => {
   it("describes exactly the routes the stack deploys", () => {

@@ -1,6 +1,6 @@
 import { Match } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
-import { synthStack } from "../helpers/synth";
+import { synthStack } from "../helpers/synth.ts";
 
 let synth: ReturnType<typeof synthStack>;
 beforeAll(() => {

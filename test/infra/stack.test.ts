@@ -1,8 +1,8 @@
 import { Match } from "aws-cdk-lib/assertions";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadPipeline } from "../../infra/pipeline";
-import { stateMachineDefinition, synthStack } from "../helpers/synth";
+import { loadPipeline } from "../../infra/pipeline.ts";
+import { stateMachineDefinition, synthStack } from "../helpers/synth.ts";
 
 let synth: ReturnType<typeof synthStack>;
 beforeAll(() => {

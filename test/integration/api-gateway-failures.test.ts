@@ -1,9 +1,9 @@
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApiGateway } from "../../local/api-gateway";
-import { LocalLambdaRuntime } from "../../local/lambda-runtime";
-import { PROJECT_ROOT } from "../../local/stack";
-import type { LocalFunction } from "../../local/template";
+import { startApiGateway } from "../../local/api-gateway.ts";
+import { LocalLambdaRuntime } from "../../local/lambda-runtime.ts";
+import { PROJECT_ROOT } from "../../local/stack.ts";
+import type { LocalFunction } from "../../local/template.ts";
 
 const fn = (name: string, entry: string, timeoutSeconds = 5): LocalFunction => ({
   logicalId: name,

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CancelService } from "../../functions/domain/cancel";
+import { CancelService } from "../../functions/domain/cancel.ts";
 import {
   BatchNotFoundError,
   JobAlreadyFinishedError,
   JobInCommitError,
   JobNotFoundError,
-} from "../../functions/domain/errors";
-import { definePhase } from "../../sdk";
-import { type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws";
-import { waitFor } from "../helpers/wait";
+} from "../../functions/domain/errors.ts";
+import { definePhase } from "../../sdk/index.ts";
+import { type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 let aws: LocalAws;
 beforeAll(async () => {

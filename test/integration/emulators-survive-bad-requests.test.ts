@@ -1,7 +1,7 @@
 import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startAwsJsonService } from "../../local/aws-json-service";
+import { startAwsJsonService } from "../../local/aws-json-service.ts";
 import {
   dynamoClient,
   provisionBucket,
@@ -10,13 +10,13 @@ import {
   s3Client,
   startDynamo,
   startS3,
-} from "../../local/emulators";
+} from "../../local/emulators.ts";
 import {
   dynamoRequest,
   hangUpMidRequest,
   nestedAttributeJson,
   rawRequest,
-} from "../helpers/raw-http";
+} from "../helpers/raw-http.ts";
 
 // Each emulator runs in the local stack's process: whatever one request does, the answer is an
 // error for that request, and the next request is served.

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PhaseFailedError } from "../../functions/domain/errors";
-import { definePhase } from "../../sdk";
-import { type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws";
-import { waitFor } from "../helpers/wait";
+import { PhaseFailedError } from "../../functions/domain/errors.ts";
+import { definePhase } from "../../sdk/index.ts";
+import { type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 let aws: LocalAws;
 beforeAll(async () => {

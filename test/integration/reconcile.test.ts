@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ExecutionStatusChange } from "../../functions/domain/reconcile";
-import { type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws";
+import type { ExecutionStatusChange } from "../../functions/domain/reconcile.ts";
+import { type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws.ts";
 
 let aws: LocalAws;
 beforeAll(async () => {

@@ -1,6 +1,6 @@
 import { ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { provisionBucket, type RunningService, s3Client, startS3 } from "../../local/emulators";
+import { provisionBucket, type RunningService, s3Client, startS3 } from "../../local/emulators.ts";
 
 // s3rver 3.7.1 made its ListObjectsV2 continuation token with DES, which Node 24's OpenSSL refuses:
 // every listing with a second page answered 500. patches/s3rver+3.7.1.patch replaces the token.

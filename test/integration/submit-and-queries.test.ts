@@ -9,9 +9,9 @@ import {
   JobActiveError,
   JobNotFoundError,
   ValidationError,
-} from "../../functions/domain/errors";
-import { type ExecutionInput, newBatchId, SubmitService } from "../../functions/domain/submit";
-import { executionArnFor, type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws";
+} from "../../functions/domain/errors.ts";
+import { type ExecutionInput, newBatchId, SubmitService } from "../../functions/domain/submit.ts";
+import { executionArnFor, type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws.ts";
 
 let aws: LocalAws;
 beforeAll(async () => {

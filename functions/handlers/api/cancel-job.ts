@@ -1,6 +1,11 @@
-import { actorOf, answer, httpHandler } from "../../commons/http";
-import { services } from "../../commons/services";
-import { assertBatchId, assertJobId, cancelJobBodySchema, parseBody } from "../../domain/schemas";
+import { actorOf, answer, httpHandler } from "../../commons/http.ts";
+import { services } from "../../commons/services.ts";
+import {
+  assertBatchId,
+  assertJobId,
+  cancelJobBodySchema,
+  parseBody,
+} from "../../domain/schemas.ts";
 
 /** POST /batches/{batchId}/jobs/{jobId}/cancel */
 export const handler = httpHandler(async (event) => {

@@ -1,6 +1,6 @@
-import { answer, httpHandler } from "../../commons/http";
-import { services } from "../../commons/services";
-import { assertBatchId } from "../../domain/schemas";
+import { answer, httpHandler } from "../../commons/http.ts";
+import { services } from "../../commons/services.ts";
+import { assertBatchId } from "../../domain/schemas.ts";
 
 /** POST /batches/{batchId}/consolidate */
 export const handler = httpHandler(async (event) => {

@@ -1,6 +1,11 @@
-import { answer, httpHandler } from "../../commons/http";
-import { services } from "../../commons/services";
-import { assertBatchId, assertJobId, jobOutputQuerySchema, parseWith } from "../../domain/schemas";
+import { answer, httpHandler } from "../../commons/http.ts";
+import { services } from "../../commons/services.ts";
+import {
+  assertBatchId,
+  assertJobId,
+  jobOutputQuerySchema,
+  parseWith,
+} from "../../domain/schemas.ts";
 
 /** GET /batches/{batchId}/jobs/{jobId}/output?phase=&itemsOffset=&items= */
 export const handler = httpHandler(async (event) => {

@@ -1,6 +1,6 @@
-import { answer, httpHandler } from "../../commons/http";
-import { services } from "../../commons/services";
-import { listBatchesQuerySchema, parseWith } from "../../domain/schemas";
+import { answer, httpHandler } from "../../commons/http.ts";
+import { services } from "../../commons/services.ts";
+import { listBatchesQuerySchema, parseWith } from "../../domain/schemas.ts";
 
 /** GET /batches?status=&limit=&cursor= */
 export const handler = httpHandler(async (event) => {

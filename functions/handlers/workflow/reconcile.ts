@@ -3,9 +3,9 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { z } from "zod";
-import { logger } from "../../commons/observability";
-import { services } from "../../commons/services";
-import { parseWith } from "../../domain/schemas";
+import { logger } from "../../commons/observability.ts";
+import { services } from "../../commons/services.ts";
+import { parseWith } from "../../domain/schemas.ts";
 
 /** The EventBridge event, as the SQS queue delivers it in each record's body. */
 const statusChangeSchema = z.object({

@@ -1,7 +1,7 @@
-import type { AnyPhase, PipelineDefinition } from "../../../sdk";
-import { pipelineSubmit } from "../../commons/services";
-import { workflowHandler } from "../../commons/workflow-handler";
-import { scheduledStartSchema } from "../../domain/schedules";
+import type { AnyPhase, PipelineDefinition } from "../../../sdk/index.ts";
+import { pipelineSubmit } from "../../commons/services.ts";
+import { workflowHandler } from "../../commons/workflow-handler.ts";
+import { scheduledStartSchema } from "../../domain/schedules.ts";
 
 /**
  * The EventBridge Scheduler target: starts a schedule's batch through the same submit path as

@@ -1,6 +1,12 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { runCli } from "../../helpers/cli";
-import { batchView, cancelsHang, type FakeApi, jobsOf, startFakeApi } from "../../helpers/fake-api";
+import { runCli } from "../../helpers/cli.ts";
+import {
+  batchView,
+  cancelsHang,
+  type FakeApi,
+  jobsOf,
+  startFakeApi,
+} from "../../helpers/fake-api.ts";
 
 // The CLI as a real process, against a fake API that can do what the real stack will not on
 // demand: record the exact path sent, and leave a cancel unanswered past the CLI's time limit.

@@ -4,8 +4,8 @@ import {
   StepbatchClient,
   StepbatchConnectionError,
   StepbatchTimeoutError,
-} from "../../../client/stepbatch-client";
-import { type FakeAnswer, type FakeApi, startFakeApi } from "../../helpers/fake-api";
+} from "../../../client/stepbatch-client.ts";
+import { type FakeAnswer, type FakeApi, startFakeApi } from "../../helpers/fake-api.ts";
 
 let api: FakeApi | undefined;
 afterEach(async () => {

@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { readJobs } from "../../../cli/jobs-input";
-import { MissingTokenError, resolveConnection } from "../../../client/connection";
+import { readJobs } from "../../../cli/jobs-input.ts";
+import { MissingTokenError, resolveConnection } from "../../../client/connection.ts";
 
 const localStackDir = () => {
   const dir = mkdtempSync(join(tmpdir(), "stepbatch-conn-"));

@@ -1,8 +1,8 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { afterEach, describe, expect, it } from "vitest";
-import { createMcpServer } from "../../../cli/mcp";
-import { StepbatchClient } from "../../../client/stepbatch-client";
+import { createMcpServer } from "../../../cli/mcp.ts";
+import { StepbatchClient } from "../../../client/stepbatch-client.ts";
 import {
   batchView,
   cancelsHang,
@@ -10,7 +10,7 @@ import {
   type FakeApi,
   jobsOf,
   startFakeApi,
-} from "../../helpers/fake-api";
+} from "../../helpers/fake-api.ts";
 
 // The MCP server over an in-memory transport, its client pointed at a fake API whose cancels
 // never answer within the client's (short) cancel time limit.

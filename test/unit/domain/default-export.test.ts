@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { defaultExport } from "../../../functions/commons/default-export";
+import { defaultExport } from "../../../functions/commons/default-export.ts";
 
 const pipeline = { kind: "stepbatch.pipeline", name: "words" } as const;
 

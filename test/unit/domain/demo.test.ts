@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { DemoFailureError, demoPhase, pageScore } from "../../../pipelines/demo/work";
-import { runPhase } from "../../helpers/phase-context";
+import { DemoFailureError, demoPhase, pageScore } from "../../../pipelines/demo/work.ts";
+import { runPhase } from "../../helpers/phase-context.ts";
 
 const digest = demoPhase("Digest");
 

@@ -6,9 +6,9 @@ import {
   summarize,
   summaryFields,
   sumNumbers,
-} from "../../../functions/domain/results";
-import demo from "../../../pipelines/demo/pipeline";
-import { ratio, sum } from "../../../sdk";
+} from "../../../functions/domain/results.ts";
+import demo from "../../../pipelines/demo/pipeline.ts";
+import { ratio, sum } from "../../../sdk/index.ts";
 
 describe("a job's numbers", () => {
   it("hold the built-in jobsProcessed and items, and the pipeline's own", () => {

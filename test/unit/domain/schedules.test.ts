@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseSchedules } from "../../../functions/domain/schedules";
-import { PROJECT_ROOT } from "../../../infra/constructs/stepbatch-function";
+import { parseSchedules } from "../../../functions/domain/schedules.ts";
+import { PROJECT_ROOT } from "../../../infra/constructs/stepbatch-function.ts";
 
 const file = (schedules: unknown[]) => ({ schedules });
 const valid = {

@@ -4,7 +4,7 @@ import {
   JobNotFoundError,
   PayloadTooLargeError,
   ValidationError,
-} from "../../../functions/domain/errors";
+} from "../../../functions/domain/errors.ts";
 import {
   assertBatchId,
   assertJobId,
@@ -13,8 +13,8 @@ import {
   parseBody,
   parseWith,
   submitBatchSchema,
-} from "../../../functions/domain/schemas";
-import { normalizeJobs } from "../../../functions/domain/submit";
+} from "../../../functions/domain/schemas.ts";
+import { normalizeJobs } from "../../../functions/domain/submit.ts";
 
 describe("a submitted batch body", () => {
   it("accepts names, objects with input, a name and a concurrency", () => {

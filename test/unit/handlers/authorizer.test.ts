@@ -2,9 +2,9 @@ import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-sec
 import type { APIGatewayRequestAuthorizerEvent } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeAll, describe, expect, it } from "vitest";
-import { tokenFromHeaders, tokensMatch } from "../../../functions/domain/token";
-import { handler } from "../../../functions/handlers/authorizer";
-import { lambdaContext } from "../../helpers/lambda";
+import { tokenFromHeaders, tokensMatch } from "../../../functions/domain/token.ts";
+import { handler } from "../../../functions/handlers/authorizer.ts";
+import { lambdaContext } from "../../helpers/lambda.ts";
 
 const secrets = mockClient(SecretsManagerClient);
 const TOKEN = "s3cr3t-token-value";

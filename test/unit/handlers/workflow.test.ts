@@ -14,20 +14,20 @@ import {
 import type { SQSEvent } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
-import { phaseHandler } from "../../../functions/commons/phase-handler";
-import { handler as consolidate } from "../../../functions/handlers/api/consolidate";
-import { handler as finalize } from "../../../functions/handlers/workflow/finalize";
-import { handler as reconcile } from "../../../functions/handlers/workflow/reconcile";
-import { handler as recordFailure } from "../../../functions/handlers/workflow/record-job-failure";
-import demo from "../../../pipelines/demo/pipeline";
-import { demoPhase } from "../../../pipelines/demo/work";
+import { phaseHandler } from "../../../functions/commons/phase-handler.ts";
+import { handler as consolidate } from "../../../functions/handlers/api/consolidate.ts";
+import { handler as finalize } from "../../../functions/handlers/workflow/finalize.ts";
+import { handler as reconcile } from "../../../functions/handlers/workflow/reconcile.ts";
+import { handler as recordFailure } from "../../../functions/handlers/workflow/record-job-failure.ts";
+import demo from "../../../pipelines/demo/pipeline.ts";
+import { demoPhase } from "../../../pipelines/demo/work.ts";
 import {
   batchItem as batchBase,
   batchId,
   executionArn,
   jobItem as jobBase,
-} from "../../helpers/items";
-import { call, lambdaContext } from "../../helpers/lambda";
+} from "../../helpers/items.ts";
+import { call, lambdaContext } from "../../helpers/lambda.ts";
 
 const batch = (over: Record<string, unknown> = {}) => batchBase({ concurrency: 1, ...over });
 const jobItem = (over: Record<string, unknown> = {}) =>

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import commit from "../../../pipelines/stock-digest/commit";
-import digest from "../../../pipelines/stock-digest/digest";
-import { startNewsServer } from "../../../pipelines/stock-digest/fixture-server";
-import { articlesOf } from "../../../pipelines/stock-digest/news";
-import { runPhase } from "../../helpers/phase-context";
+import commit from "../../../pipelines/stock-digest/commit.ts";
+import digest from "../../../pipelines/stock-digest/digest.ts";
+import { startNewsServer } from "../../../pipelines/stock-digest/fixture-server.ts";
+import { articlesOf } from "../../../pipelines/stock-digest/news.ts";
+import { runPhase } from "../../helpers/phase-context.ts";
 
 let news: Awaited<ReturnType<typeof startNewsServer>>;
 beforeAll(async () => {
