@@ -59,7 +59,7 @@ export function describeFailure(error: unknown): { code: number; line: string } 
   if (error instanceof StepbatchConnectionError)
     return {
       code: EXIT.unreachable,
-      line: `${error.message}; is the local stack running (npm start)?`,
+      line: `${error.message}; is the local stack running (npx stepbatch dev)?`,
     };
   if (error instanceof StepbatchTimeoutError)
     return {

@@ -46,7 +46,7 @@ const program = new Command("stepbatch")
   .description(
     [
       "Run batches of long jobs on AWS and stop them safely.",
-      "The API URL and token come from --api-url/--token, STEPBATCH_API_URL/STEPBATCH_TOKEN, or the local stack (npm start).",
+      "The API URL and token come from --api-url/--token, STEPBATCH_API_URL/STEPBATCH_TOKEN, or the local stack of the project you are in (npx stepbatch dev).",
       `A request gives up after ${DEFAULT_TIMEOUT_MS / 1000} s, a cancel after ${DEFAULT_CANCEL_TIMEOUT_MS / 1000} s; --timeout <seconds> (or STEPBATCH_TIMEOUT) sets both.`,
       "A cancel that times out is not reported as failed: the batch is read back and what it shows is reported (exit 0 if the cancel took effect, 9 if it cannot tell; see Exit codes).",
     ].join("\n"),
@@ -472,6 +472,29 @@ program
       answer,
       `Schedule ${answer.schedule} (${answer.scheduledTime}): ${format.submitted(answer)}`,
     );
+  });
+
+program
+  .command("dev")
+  .description("run your pipeline on this machine: the embedded local stack (dev --help)")
+  .helpOption(false)
+  .allowUnknownOption()
+  .allowExcessArguments()
+  .action(async (_options, command: Command) => {
+    // Loaded on demand: only `dev` needs the CDK and the emulators.
+    const { dev } = await import("../local/dev.ts");
+    await dev(command.args);
+  });
+
+program
+  .command("init")
+  .description("create a stepbatch project in the current folder (init --help)")
+  .helpOption(false)
+  .allowUnknownOption()
+  .allowExcessArguments()
+  .action(async (_options, command: Command) => {
+    const { init } = await import("./init.ts");
+    await init(command.args);
   });
 
 program

@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { hostname, userInfo } from "node:os";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, join, resolve } from "node:path";
 
 export interface Connection {
   readonly apiUrl: string;
@@ -10,7 +9,6 @@ export interface Connection {
   readonly source: string;
 }
 
-const PROJECT_ROOT = resolve(fileURLToPath(new URL(".", import.meta.url)), "..");
 export const DEFAULT_LOCAL_URL = "http://127.0.0.1:3000";
 
 /** Thrown when no token can be found anywhere. */
@@ -20,14 +18,15 @@ export class MissingTokenError extends Error {
 
 /**
  * Finds the API URL and token: explicit values first, then STEPBATCH_API_URL / STEPBATCH_TOKEN,
- * then the local stack's own files (`.stepbatch/local.json` and `.stepbatch/token`, or under
- * STEPBATCH_DATA_DIR), then the local stack's default URL.
+ * then the local stack's own files (`.stepbatch/local.json` and `.stepbatch/token` of the project
+ * the command runs in, or under STEPBATCH_DATA_DIR), then the local stack's default URL.
  */
 export function resolveConnection(
   explicit: { apiUrl?: string; token?: string } = {},
   env: NodeJS.ProcessEnv = process.env,
+  cwd: string = process.cwd(),
 ): Connection {
-  const dataDir = resolve(env.STEPBATCH_DATA_DIR ?? join(PROJECT_ROOT, ".stepbatch"));
+  const dataDir = resolve(env.STEPBATCH_DATA_DIR ?? localDataDir(cwd));
   const local = readJson(join(dataDir, "local.json")) as { apiUrl?: string } | undefined;
   const localToken = readText(join(dataDir, "token"));
 
@@ -39,7 +38,7 @@ export function resolveConnection(
   const token = explicit.token ?? env.STEPBATCH_TOKEN ?? localToken;
   if (!token) {
     throw new MissingTokenError(
-      `no API token: pass --token, set STEPBATCH_TOKEN, or start the local stack (npm start), which keeps one in ${join(dataDir, "token")}`,
+      `no API token: pass --token, set STEPBATCH_TOKEN, or start the local stack (npx stepbatch dev), which keeps one in ${join(dataDir, "token")}`,
     );
   }
   const source = explicit.apiUrl
@@ -50,6 +49,17 @@ export function resolveConnection(
         ? join(dataDir, "local.json")
         : "the local stack default";
   return { apiUrl: apiUrl.replace(/\/+$/, ""), token, source };
+}
+
+/**
+ * The local stack's data folder for a command run in `cwd`: the nearest `.stepbatch` folder with a
+ * token at or above it (the CLI works from anywhere inside the project), else `./.stepbatch`.
+ */
+export function localDataDir(cwd: string): string {
+  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, ".stepbatch", "token"))) return join(dir, ".stepbatch");
+    if (dirname(dir) === dir) return join(resolve(cwd), ".stepbatch");
+  }
 }
 
 /** `user@host`, sent as the actor of cancels for the audit trail. */

@@ -1,17 +1,14 @@
 import { App, Validations } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
-import { loadPipeline } from "./pipeline.ts";
-import { DEMO_PIPELINE, StepbatchStack } from "./stepbatch-stack.ts";
+import { StepbatchStack } from "./stepbatch-stack.ts";
 
+// This repository's own CDK app: the pipeline of stepbatch.config.ts (the demo), or the config
+// file STEPBATCH_CONFIG names. A project of yours has an app like it (npx stepbatch init).
 const app = new App();
-// The pipeline every batch runs: STEPBATCH_PIPELINE names its module (the demo by default).
-const pipeline = process.env.STEPBATCH_PIPELINE
-  ? await loadPipeline(process.env.STEPBATCH_PIPELINE)
-  : DEMO_PIPELINE;
 new StepbatchStack(app, process.env.STEPBATCH_STACK_NAME ?? "Stepbatch", {
   description: "stepbatch: run and safely stop batches of long jobs",
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
-  pipeline,
+  ...(process.env.STEPBATCH_CONFIG ? { config: process.env.STEPBATCH_CONFIG } : {}),
 });
 // cdk-nag's AwsSolutions checks run at synth: an unacknowledged finding fails `cdk synth`.
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -1,54 +1,114 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import * as path from "node:path";
-import { pathToFileURL } from "node:url";
+import { buildSync } from "esbuild";
 import { defaultExport } from "../functions/commons/default-export.ts";
 import type { PipelineDefinition } from "../sdk/index.ts";
-import { PROJECT_ROOT } from "./constructs/stepbatch-function.ts";
+import { packageModule, projectRootOf } from "./paths.ts";
 
-/** A pipeline and the module it is defined in (its default export), relative to the project. */
+/** The names a pipeline's config file may have, in the order they are looked for. */
+export const CONFIG_FILES = [
+  "stepbatch.config.ts",
+  "stepbatch.config.mts",
+  "stepbatch.config.js",
+  "stepbatch.config.mjs",
+] as const;
+
+/** A pipeline and where it is defined. */
 export interface PipelineSource {
   readonly definition: PipelineDefinition;
+  /** The config module (its default export is the pipeline), absolute. */
   readonly file: string;
+  /** The user's project: where `.stepbatch/` and the lock file are. */
+  readonly projectRoot: string;
+  /** The project's lock file, when it has one (Lambda bundles are built against it). */
+  readonly lockFile?: string;
 }
 
-/** Loads a pipeline module (`export default definePipeline(...)`), checking what it exports. */
-export async function loadPipeline(file: string): Promise<PipelineSource> {
-  const absolute = path.resolve(PROJECT_ROOT, file);
-  const definition = defaultExport<PipelineDefinition>(
-    await import(pathToFileURL(absolute).href),
-    "stepbatch.pipeline",
-    file,
+/** The config file in `dir` (stepbatch.config.ts, .mts, .js or .mjs), or an error naming them. */
+export function findConfig(dir: string = process.cwd()): string {
+  for (const name of CONFIG_FILES) {
+    const file = path.join(dir, name);
+    if (existsSync(file)) return file;
+  }
+  throw new Error(
+    `no stepbatch config in ${dir}: create ${CONFIG_FILES[0]} (export default definePipeline({...})), or run \`npx stepbatch init\``,
   );
-  return { definition, file: path.relative(PROJECT_ROOT, absolute) };
 }
-
-/** Where generated entry modules go: inside the project (bundlers need it), never committed. */
-const ENTRIES_DIR = path.join(".stepbatch", "build", "entries");
 
 /**
- * Writes the Lambda entry module of one of the pipeline's functions and returns its path relative
- * to the project. Each imports the pipeline and the phase modules it needs, so that esbuild (on
- * AWS) and the local stack (from sources) run exactly the pipeline's code. Rewritten only when its
- * text changes.
+ * Loads a pipeline's config module (`export default definePipeline(...)`), TypeScript or
+ * JavaScript, synchronously, so a CDK construct can read it in its constructor: esbuild bundles the
+ * module's own files (its packages stay imports) into `.stepbatch/build/config/`, and Node loads it.
+ */
+export function loadPipeline(file: string = findConfig()): PipelineSource {
+  const absolute = path.resolve(file);
+  if (!existsSync(absolute)) throw new Error(`no stepbatch config at ${absolute}`);
+  const { root, lockFile } = projectRootOf(path.dirname(absolute));
+  const built = buildSync({
+    entryPoints: [absolute],
+    bundle: true,
+    packages: "external",
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    write: false,
+    sourcemap: "inline",
+    logLevel: "silent",
+  });
+  const text = built.outputFiles[0]?.text ?? "";
+  // Named by content: Node keeps each module it loaded, so a changed config gets a new name.
+  const hash = createHash("sha256").update(absolute).update(text).digest("hex").slice(0, 16);
+  const outfile = path.join(root, ".stepbatch", "build", "config", `config-${hash}.mjs`);
+  writeIfChanged(outfile, text);
+  const module = createRequire(import.meta.url)(outfile) as unknown;
+  const definition = defaultExport<PipelineDefinition>(module, "stepbatch.pipeline", absolute);
+  validatePipeline(definition, absolute);
+  return { definition, file: absolute, projectRoot: root, ...(lockFile ? { lockFile } : {}) };
+}
+
+/** What a construct cannot build: no phases, a phase whose entry is missing. */
+function validatePipeline(definition: PipelineDefinition, file: string): void {
+  if (!Array.isArray(definition.phases) || definition.phases.length === 0)
+    throw new Error(`${file}: the pipeline lists no phases`);
+  for (const phase of definition.phases) {
+    const entry = path.resolve(path.dirname(file), phase.entry);
+    if (!existsSync(entry))
+      throw new Error(
+        `${file}: phase ${phase.name}'s entry ${phase.entry} does not exist (entries are relative to the config file: ${entry})`,
+      );
+  }
+}
+
+/**
+ * Writes the Lambda entry module of one of the pipeline's functions into the project's
+ * `.stepbatch/build/entries/` and returns its absolute path. Each imports the config module and the
+ * phase modules it needs, so that esbuild (on AWS and locally) bundles exactly the pipeline's code.
+ * Rewritten only when its text changes.
  */
 export function generateEntry(
   pipeline: PipelineSource,
   kind: "phase" | "submit" | "scheduled-submit",
   phase?: string,
 ): string {
-  const from = (file: string) => JSON.stringify(path.resolve(PROJECT_ROOT, file));
-  const handlerModule = {
-    phase: "functions/commons/phase-handler.ts",
-    submit: "functions/handlers/api/submit-batch.ts",
-    "scheduled-submit": "functions/handlers/workflow/scheduled-submit.ts",
-  }[kind];
+  const configDir = path.dirname(pipeline.file);
+  const from = (file: string) => JSON.stringify(file);
+  const handlerModule = packageModule(
+    {
+      phase: "functions/commons/phase-handler.ts",
+      submit: "functions/handlers/api/submit-batch.ts",
+      "scheduled-submit": "functions/handlers/workflow/scheduled-submit.ts",
+    }[kind],
+  );
+  const shown = path.relative(pipeline.projectRoot, pipeline.file);
   // Modules are imported whole and their default export taken by defaultExport(), which finds it
   // whether the user's project compiles them as ESM or as CommonJS.
   const lines = [
-    `// Generated by stepbatch from ${pipeline.file}: do not edit.`,
-    `import { defaultExport } from ${from("functions/commons/default-export.ts")};`,
+    `// Generated by stepbatch from ${shown}: do not edit.`,
+    `import { defaultExport } from ${from(packageModule("functions/commons/default-export.ts"))};`,
     `import * as pipelineModule from ${from(pipeline.file)};`,
-    `const pipeline = defaultExport(pipelineModule, "stepbatch.pipeline", ${JSON.stringify(pipeline.file)});`,
+    `const pipeline = defaultExport(pipelineModule, "stepbatch.pipeline", ${JSON.stringify(shown)});`,
   ];
   const phases =
     kind === "phase"
@@ -58,7 +118,7 @@ export function generateEntry(
     throw new Error(`pipeline ${pipeline.definition.name} has no phase '${phase}'`);
   phases.forEach((p, i) => {
     lines.push(
-      `import * as phaseModule${i} from ${from(p.entry)};`,
+      `import * as phaseModule${i} from ${from(path.resolve(configDir, p.entry))};`,
       `const phase${i} = defaultExport(phaseModule${i}, "stepbatch.phase", ${JSON.stringify(p.entry)});`,
     );
   });
@@ -75,21 +135,24 @@ export function generateEntry(
     `import { ${factory} } from ${from(handlerModule)};`,
     `export const handler = ${factory}(${args});`,
   );
-  const name = `${slug(pipeline.definition.name)}-${kind}${phase ? `-${slug(phase)}` : ""}.ts`;
-  const relative = path.join(ENTRIES_DIR, name);
-  const absolute = path.join(PROJECT_ROOT, relative);
-  const text = `${lines.join("\n")}\n`;
-  mkdirSync(path.dirname(absolute), { recursive: true, mode: 0o700 });
-  if (readIfExists(absolute) !== text) {
-    // Several synths may run at once (test workers): write aside, then rename into place.
-    const temporary = `${absolute}.${process.pid}.tmp`;
-    writeFileSync(temporary, text, { mode: 0o600 });
-    renameSync(temporary, absolute);
-  }
-  return relative;
+  // Named by the config's path too: two configs of one project may give their pipelines one name.
+  const configId = createHash("sha256").update(pipeline.file).digest("hex").slice(0, 8);
+  const name = `${slug(pipeline.definition.name)}-${configId}-${kind}${phase ? `-${slug(phase)}` : ""}.ts`;
+  const file = path.join(pipeline.projectRoot, ".stepbatch", "build", "entries", name);
+  writeIfChanged(file, `${lines.join("\n")}\n`);
+  return file;
 }
 
 const slug = (text: string) => text.toLowerCase().replace(/[^a-z0-9]+/g, "-");
+
+/** Several synths may run at once (test workers): write aside, then rename into place. */
+function writeIfChanged(file: string, text: string): void {
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  if (readIfExists(file) === text) return;
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, text, { mode: 0o600 });
+  renameSync(temporary, file);
+}
 
 function readIfExists(file: string): string | undefined {
   try {

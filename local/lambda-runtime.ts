@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Context } from "aws-lambda";
 import type { LocalFunction } from "./template.ts";
@@ -137,13 +137,12 @@ export class LocalLambdaRuntime {
   private load(fn: LocalFunction): Promise<Handler> {
     let loaded = this.modules.get(fn.entry);
     if (!loaded) {
-      loaded = import(pathToFileURL(join(this.projectRoot, fn.entry)).href).then(
-        (module: { handler?: Handler }) => {
-          if (typeof module.handler !== "function")
-            throw new Error(`${fn.entry} exports no handler`);
-          return module.handler;
-        },
-      );
+      loaded = import(
+        pathToFileURL(isAbsolute(fn.entry) ? fn.entry : join(this.projectRoot, fn.entry)).href
+      ).then((module: { handler?: Handler }) => {
+        if (typeof module.handler !== "function") throw new Error(`${fn.entry} exports no handler`);
+        return module.handler;
+      });
       this.modules.set(fn.entry, loaded);
       // A module that failed to load is loaded again by the next invocation (a new cold start).
       loaded.catch(() => this.modules.delete(fn.entry));

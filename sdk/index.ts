@@ -83,7 +83,7 @@ export class PhaseCancelledError extends Error {
 export interface PipelinePhase {
   /** The state name in the console, e.g. "Ingest": letters, digits and spaces. */
   readonly name: string;
-  /** The module whose default export is this phase's `definePhase(...)`, relative to the project. */
+  /** The module whose default export is this phase's `definePhase(...)`, relative to the config file. */
   readonly entry: string;
   /** @default 300 */
   readonly timeoutSeconds?: number;
@@ -128,6 +128,29 @@ export interface PipelineSummary {
   readonly fields: Readonly<Record<string, SummaryField>>;
 }
 
+/** A batch started on a schedule (EventBridge Scheduler on AWS). */
+export interface PipelineSchedule {
+  /** 1 to 64 letters, digits, '-' or '_'. */
+  readonly name: string;
+  readonly description?: string;
+  /** `cron(...)`, `rate(N unit)` or `at(...)`, as EventBridge Scheduler reads them. */
+  readonly expression: string;
+  /** An IANA time zone for cron expressions. @default "UTC" */
+  readonly timezone?: string;
+  /** @default true */
+  readonly enabled?: boolean;
+  /** The batch to start: the body of `POST /batches`. */
+  readonly batch: {
+    readonly name?: string;
+    readonly jobs: readonly (string | { readonly name: string; readonly input?: Json })[];
+    readonly concurrency?: number;
+  };
+}
+
+/**
+ * A pipeline: the default export of `stepbatch.config.ts` in your project. The CDK construct
+ * (`stepbatch/cdk`) and `npx stepbatch dev` both read it.
+ */
 export interface PipelineDefinition {
   readonly kind: "stepbatch.pipeline";
   /** A name for people: shown in the banner and the console. */
@@ -139,6 +162,8 @@ export interface PipelineDefinition {
   /** Jobs running at once when a submit does not say. @default 10 */
   readonly concurrency?: number;
   readonly summary?: PipelineSummary;
+  /** Batches started on a schedule. @default none */
+  readonly schedules?: readonly PipelineSchedule[];
 }
 
 export function definePipeline(pipeline: Omit<PipelineDefinition, "kind">): PipelineDefinition {

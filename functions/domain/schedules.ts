@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { describeIssues, submitBatchSchema } from "./schemas.ts";
 
-/** One scheduled batch, as written in config/schedules.json. */
+/** One scheduled batch, as written in the config's `schedules`. */
 export const scheduleSchema = z
   .object({
     name: z
@@ -29,7 +29,7 @@ export type ScheduleDefinition = z.infer<typeof scheduleSchema>;
 /** Validates the schedules configuration; the message names the schedule and the field at fault. */
 export function parseSchedules(
   raw: unknown,
-  source = "config/schedules.json",
+  source = "the config's schedules",
 ): ScheduleDefinition[] {
   const parsed = schedulesFileSchema.safeParse(raw);
   if (!parsed.success) {

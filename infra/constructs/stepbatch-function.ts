@@ -1,5 +1,4 @@
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
@@ -7,14 +6,22 @@ import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 import { acknowledge, acknowledgeWildcardResource, XRAY_REASON } from "../nag.ts";
+import { packageModule } from "../paths.ts";
 
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+/**
+ * Context key under which the Stepbatch construct records the user's project (`{root, lockFile?}`):
+ * where every function is bundled from. Without it, CDK's defaults apply (the current directory).
+ */
+export const PROJECT_CONTEXT = "stepbatch:project";
 
 /** Metadata key under which each function records its handler module (the local stack reads it). */
 export const ENTRY_METADATA = "stepbatch:entry";
 
 export interface StepbatchFunctionProps {
-  /** Handler module, relative to the project root, e.g. `functions/handlers/api/get-batch.ts`. */
+  /**
+   * Handler module: one of stepbatch's own, relative to the package (`functions/handlers/api/get-batch.ts`),
+   * or an absolute path (a generated pipeline entry).
+   */
   readonly entry: string;
   readonly description: string;
   /** @default Duration.seconds(30) */
@@ -47,9 +54,10 @@ export class StepbatchFunction extends Construct {
       assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
     });
     this.logGroup.grantWrite(this.role);
+    const entry = path.isAbsolute(props.entry) ? props.entry : packageModule(props.entry);
     this.function = new NodejsFunction(this, "Function", {
       role: this.role,
-      entry: path.join(PROJECT_ROOT, props.entry),
+      entry,
       handler: "handler",
       description: props.description,
       runtime: lambda.Runtime.NODEJS_24_X,
@@ -59,8 +67,7 @@ export class StepbatchFunction extends Construct {
       tracing: lambda.Tracing.ACTIVE,
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: path.join(PROJECT_ROOT, "package-lock.json"),
+      ...projectOf(this),
       environment: {
         NODE_OPTIONS: "--enable-source-maps",
         POWERTOOLS_SERVICE_NAME: "stepbatch",
@@ -79,10 +86,7 @@ export class StepbatchFunction extends Construct {
         externalModules: ["@aws-sdk/*"],
       },
     });
-    (this.function.node.defaultChild as lambda.CfnFunction).addMetadata(
-      ENTRY_METADATA,
-      props.entry,
-    );
+    (this.function.node.defaultChild as lambda.CfnFunction).addMetadata(ENTRY_METADATA, entry);
     acknowledge(this, "AwsSolutions-IAM5[Resource::*]", XRAY_REASON);
   }
 
@@ -90,4 +94,16 @@ export class StepbatchFunction extends Construct {
   acknowledgeWildcardResource(resource: string, reason: string): void {
     acknowledgeWildcardResource(this, resource, reason);
   }
+}
+
+/** Where the user's project is, as the Stepbatch construct recorded it, in NodejsFunction's terms. */
+function projectOf(scope: Construct): { projectRoot?: string; depsLockFilePath?: string } {
+  const project = scope.node.tryGetContext(PROJECT_CONTEXT) as
+    | { root: string; lockFile?: string }
+    | undefined;
+  if (!project) return {};
+  return {
+    projectRoot: project.root,
+    ...(project.lockFile ? { depsLockFilePath: project.lockFile } : {}),
+  };
 }

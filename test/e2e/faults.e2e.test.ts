@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadPipeline } from "../../infra/pipeline.ts";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
 import {
   type Api,
@@ -19,7 +18,7 @@ let api: Api;
 beforeAll(async () => {
   stack = await startLocalStack({
     port: 0,
-    stackProps: { pipeline: await loadPipeline("test/fixtures/fault-pipeline.ts") },
+    stackProps: { config: "test/fixtures/fault-pipeline.ts" },
   });
   const { SFNClient } = await import("@aws-sdk/client-sfn");
   target = {

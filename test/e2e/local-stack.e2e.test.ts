@@ -78,7 +78,7 @@ describe("starting the local stack", () => {
     }
   });
 
-  it("runs as `npm start`: prints the URL, the token and an example, serves the API, and stops cleanly on Ctrl-C", async () => {
+  it("runs as `npm start` (stepbatch dev on the demo): prints the URL, the token and an example, serves the API, and stops cleanly on Ctrl-C", async () => {
     // Prepare
     const stack = await spawnLocalStack(["--in-memory"], {
       STEPBATCH_TOKEN: "e2e-token-for-the-banner",
@@ -96,7 +96,7 @@ describe("starting the local stack", () => {
         "token     e2e-token-for-the-banner  (from STEPBATCH_TOKEN)",
       );
       expect(stack.output()).toMatch(/curl -s -X POST http:\/\/127\.0\.0\.1:\d+\/batches/);
-      expect(stack.output()).toContain("/cancel");
+      expect(stack.output()).toContain("npx stepbatch cancel <batchId>");
       expect(stack.output()).toContain("stepbatch: stopped.");
       expect(code).toBe(0);
     } finally {

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadPipeline } from "../../infra/pipeline.ts";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
 import { startNewsServer } from "../../pipelines/stock-digest/fixture-server.ts";
 import { articlesOf } from "../../pipelines/stock-digest/news.ts";
@@ -21,7 +20,7 @@ beforeAll(async () => {
   process.env.STOCK_NEWS_URL = news.url; // read when the pipeline module is loaded, as at synth
   stack = await startLocalStack({
     port: 0,
-    stackProps: { pipeline: await loadPipeline("pipelines/stock-digest/pipeline.ts") },
+    stackProps: { config: "pipelines/stock-digest/stepbatch.config.ts" },
   });
   target = { apiUrl: stack.apiUrl, token: stack.token } as E2ETarget;
   api = client(target);

@@ -1,4 +1,4 @@
-import demo from "../../pipelines/demo/pipeline.ts";
+import demo from "../../stepbatch.config.ts";
 
 // Loaded before every test file (vitest setupFiles): settings the handlers read at cold start,
 // and Powertools kept quiet. Nothing here reaches AWS.

@@ -19,8 +19,8 @@ import {
   startDynamo,
   startS3,
 } from "../../local/emulators.ts";
-import demo from "../../pipelines/demo/pipeline.ts";
 import { demoPhase } from "../../pipelines/demo/work.ts";
+import demo from "../../stepbatch.config.ts";
 
 /** A Step Functions port that records what the domain asked of it. */
 export class RecordingWorkflow implements WorkflowPort {

@@ -12,22 +12,18 @@ export interface LocalStackProcess {
 }
 
 /**
- * Runs what `npm start` runs (`node --import tsx local/start.ts`, one process, so a signal reaches
+ * Runs what `npm start` runs (`node bin/stepbatch.mjs dev`, one process, so a signal reaches
  * the stack itself) and waits for its banner.
  */
 export async function spawnLocalStack(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<LocalStackProcess> {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", "local/start.ts", "--port", "0", ...args],
-    {
-      cwd: PROJECT_ROOT,
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
+  const child = spawn(process.execPath, ["bin/stepbatch.mjs", "dev", "--port", "0", ...args], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   child.stdout?.on("data", (chunk) => {
     output += String(chunk);

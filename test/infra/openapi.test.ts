@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { PROJECT_ROOT } from "../../infra/constructs/stepbatch-function.ts";
+import { PACKAGE_ROOT as PROJECT_ROOT } from "../../infra/paths.ts";
 import { readAppModel, synthesizeTemplate } from "../../local/template.ts";
 
 describe("the OpenAPI document", () => {

@@ -7,8 +7,8 @@ const digest = demoPhase("Digest");
 describe("the demo pipeline's phases", () => {
   it("emit every page with a score that depends only on job, phase and page, and return the sums", async () => {
     // Act
-    const first = await runPhase(digest, { input: { pages: 3, workMs: 3 } });
-    const again = await runPhase(digest, { input: { pages: 3, workMs: 3 } });
+    const first = await runPhase(digest, { input: { pages: 3, workMs: 3 }, name: "RY.TO" });
+    const again = await runPhase(digest, { input: { pages: 3, workMs: 3 }, name: "RY.TO" });
     // Assess
     const pages = [1, 2, 3].map((page) => ({ page, score: pageScore("RY.TO", "Digest", page) }));
     expect(first.emitted).toEqual(pages);

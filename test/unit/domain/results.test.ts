@@ -7,8 +7,8 @@ import {
   summaryFields,
   sumNumbers,
 } from "../../../functions/domain/results.ts";
-import demo from "../../../pipelines/demo/pipeline.ts";
 import { ratio, sum } from "../../../sdk/index.ts";
+import demo from "../../../stepbatch.config.ts";
 
 describe("a job's numbers", () => {
   it("hold the built-in jobsProcessed and items, and the pipeline's own", () => {

@@ -1,8 +1,6 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseSchedules } from "../../../functions/domain/schedules.ts";
-import { PROJECT_ROOT } from "../../../infra/constructs/stepbatch-function.ts";
+import demo from "../../../stepbatch.config.ts";
 
 const file = (schedules: unknown[]) => ({ schedules });
 const valid = {
@@ -13,10 +11,8 @@ const valid = {
 };
 
 describe("the schedules configuration", () => {
-  it("accepts the shipped config/schedules.json", () => {
-    const shipped = JSON.parse(
-      readFileSync(join(PROJECT_ROOT, "config", "schedules.json"), "utf8"),
-    );
+  it("accepts the demo pipeline's schedules", () => {
+    const shipped = { schedules: demo.schedules };
     expect(parseSchedules(shipped).map((s) => s.name)).toEqual(["nightly-tickers"]);
   });
 

@@ -20,8 +20,8 @@ import { handler as getJob } from "../../../functions/handlers/api/get-job.ts";
 import { handler as getResults } from "../../../functions/handlers/api/get-results.ts";
 import { handler as listBatches } from "../../../functions/handlers/api/list-batches.ts";
 import { submitHandler } from "../../../functions/handlers/api/submit-batch.ts";
-import demo from "../../../pipelines/demo/pipeline.ts";
 import { demoPhase } from "../../../pipelines/demo/work.ts";
+import demo from "../../../stepbatch.config.ts";
 import { batchId, batchItem, jobItem } from "../../helpers/items.ts";
 import { call } from "../../helpers/lambda.ts";
 

@@ -19,8 +19,8 @@ import { handler as consolidate } from "../../../functions/handlers/api/consolid
 import { handler as finalize } from "../../../functions/handlers/workflow/finalize.ts";
 import { handler as reconcile } from "../../../functions/handlers/workflow/reconcile.ts";
 import { handler as recordFailure } from "../../../functions/handlers/workflow/record-job-failure.ts";
-import demo from "../../../pipelines/demo/pipeline.ts";
 import { demoPhase } from "../../../pipelines/demo/work.ts";
+import demo from "../../../stepbatch.config.ts";
 import {
   batchItem as batchBase,
   batchId,

@@ -1,5 +1,5 @@
-import { definePipeline, ratio, sum } from "../../sdk/index.ts";
-import { type DemoOutput, demoInput } from "./work.ts";
+import { type DemoOutput, demoInput } from "./pipelines/demo/work.ts";
+import { definePipeline, ratio, sum } from "./sdk/index.ts";
 
 /**
  * The demo pipeline: deterministic, no network. Each job runs Ingest, Digest and Commit over
@@ -23,4 +23,19 @@ export default definePipeline({
     },
     fields: { pagesProcessed: sum("pages"), averageScore: ratio("scoreSum", "pages") },
   },
+  // Deployed as EventBridge Scheduler schedules; on the local stack: npx stepbatch run-schedule <name>.
+  schedules: [
+    {
+      name: "nightly-tickers",
+      description: "Digest the bank tickers every night",
+      expression: "cron(0 2 * * ? *)",
+      timezone: "America/Toronto",
+      enabled: false,
+      batch: {
+        name: "nightly tickers",
+        jobs: ["RY.TO", "TD.TO", "BNS.TO", "BMO.TO", "CM.TO"],
+        concurrency: 5,
+      },
+    },
+  ],
 });

@@ -13,9 +13,9 @@ const NEWS_API_URL = process.env.STOCK_NEWS_URL ?? "http://127.0.0.1:4010";
 export default definePipeline({
   name: "stock-digest",
   phases: [
-    { name: "Ingest", entry: "pipelines/stock-digest/ingest.ts", environment: { NEWS_API_URL } },
-    { name: "Digest", entry: "pipelines/stock-digest/digest.ts" },
-    { name: "Commit", entry: "pipelines/stock-digest/commit.ts", environment: { NEWS_API_URL } },
+    { name: "Ingest", entry: "ingest.ts", environment: { NEWS_API_URL } },
+    { name: "Digest", entry: "digest.ts" },
+    { name: "Commit", entry: "commit.ts", environment: { NEWS_API_URL } },
   ],
   input: stockInput,
   concurrency: 5,

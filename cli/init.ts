@@ -1,0 +1,135 @@
+import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { parseArgs } from "node:util";
+import { PACKAGE_DIR } from "../infra/paths.ts";
+
+export const INIT_HELP = `npx stepbatch init [folder]   create a stepbatch project (default: the current folder)
+
+Writes stepbatch.config.ts (the pipeline), phases/ (one file per phase), infra/app.ts (a CDK app
+with the Stepbatch construct), test/ (a phase tested in memory), tsconfig.json, cdk.json and a
+README, and adds what they need to package.json (created if there is none). It never overwrites a
+file: if one of them exists, it stops and names it.
+
+Then: npm install, npx stepbatch dev, npx cdk deploy.`;
+
+/** stepbatch's own package.json: its version, and the versions of what a project needs beside it. */
+function ownPackage(): {
+  version: string;
+  dependencies: Record<string, string>;
+  devDependencies?: Record<string, string>;
+  peerDependencies: Record<string, string>;
+} {
+  const file = join(PACKAGE_DIR, "package.json");
+  if (!existsSync(file)) throw new Error(`stepbatch's own ${file} is missing: reinstall stepbatch`);
+  return JSON.parse(readFileSync(file, "utf8"));
+}
+
+/** The parts of a project's package.json that init reads. */
+interface ProjectPackage {
+  name?: string;
+  version?: string;
+  private?: boolean;
+  type?: string;
+  scripts?: Record<string, string>;
+  dependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
+}
+
+/** `npx stepbatch init [folder]`: scaffolds a working project; refuses to overwrite anything. */
+export async function init(args: readonly string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    allowPositionals: true,
+    options: { help: { type: "boolean", short: "h", default: false } },
+  });
+  if (values.help) {
+    console.log(INIT_HELP);
+    return;
+  }
+  const target = join(process.cwd(), positionals[0] ?? ".");
+  const templateDir = join(PACKAGE_DIR, "templates", "init");
+  const files = listFiles(templateDir).map((file) => ({
+    from: join(templateDir, file),
+    // npm leaves out files named .gitignore when it packs: the template calls it gitignore.
+    to: join(target, file === "gitignore" ? ".gitignore" : file),
+  }));
+  const taken = files.filter(({ to }) => existsSync(to)).map(({ to }) => relative(target, to));
+  if (taken.length > 0)
+    throw new Error(
+      `${target} already has ${taken.join(", ")}: init writes a new project and never overwrites a file`,
+    );
+
+  const own = ownPackage();
+  const packageFile = join(target, "package.json");
+  const existing = existsSync(packageFile)
+    ? (JSON.parse(readFileSync(packageFile, "utf8")) as ProjectPackage)
+    : {};
+  const wanted = (name: string) =>
+    own.dependencies[name] ?? own.peerDependencies[name] ?? own.devDependencies?.[name] ?? "*";
+  const project = {
+    name: existing.name ?? safeName(target),
+    version: existing.version ?? "0.1.0",
+    private: existing.private ?? true,
+    type: existing.type ?? "module",
+    ...existing,
+    scripts: {
+      dev: "stepbatch dev",
+      test: "node --import tsx --test test/*.test.ts",
+      typecheck: "tsc --noEmit",
+      synth: "cdk synth",
+      deploy: "cdk deploy",
+      ...existing.scripts,
+    },
+    dependencies: {
+      stepbatch: `^${own.version}`,
+      zod: wanted("zod"),
+      ...existing.dependencies,
+    },
+    devDependencies: {
+      "aws-cdk": wanted("aws-cdk"),
+      "aws-cdk-lib": wanted("aws-cdk-lib"),
+      constructs: wanted("constructs"),
+      tsx: wanted("tsx"),
+      typescript: wanted("typescript"),
+      "@types/node": wanted("@types/node"),
+      ...existing.devDependencies,
+    },
+  };
+  if (project.type !== "module")
+    throw new Error(
+      `package.json says "type": "${project.type}"; the project init writes is ES modules: use an empty folder`,
+    );
+
+  for (const { from, to } of files) cpSync(from, to, { recursive: false });
+  writeFileSync(packageFile, `${JSON.stringify(project, null, 2)}\n`);
+  console.log(`stepbatch: created a project in ${target}
+
+  stepbatch.config.ts   the pipeline: Fetch -> Publish
+  phases/               one file per phase
+  infra/app.ts          the CDK app (the Stepbatch construct)
+  test/                 npm test: a phase run in memory
+
+Next:
+  npm install
+  npx stepbatch dev
+  npx cdk deploy`);
+}
+
+function listFiles(dir: string, prefix = ""): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    const shown = prefix ? `${prefix}/${name}` : name;
+    return statSync(path).isDirectory() ? listFiles(path, shown) : [shown];
+  });
+}
+
+/** A package name from a folder's name: lower case, letters, digits and dashes. */
+function safeName(dir: string): string {
+  const base = dir.split(/[\\/]/).filter(Boolean).at(-1) ?? "my-batches";
+  return (
+    base
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, "-")
+      .replace(/^-+|-+$/g, "") || "my-batches"
+  );
+}

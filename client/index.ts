@@ -1,0 +1,29 @@
+/**
+ * `stepbatch/client`: the typed client of the stepbatch HTTP API, for your own scripts and services.
+ *
+ *   const api = new StepbatchClient(resolveConnection());  // the local stack of this project, or
+ *   const api = new StepbatchClient({ apiUrl, token });    // a deployed one
+ */
+export { type Connection, MissingTokenError, resolveConnection } from "./connection.ts";
+export {
+  type BatchCancelResponse,
+  type BatchList,
+  type BatchView,
+  type Consolidated,
+  DEFAULT_CANCEL_TIMEOUT_MS,
+  DEFAULT_TIMEOUT_MS,
+  type DeletedJob,
+  InvalidIdError,
+  type JobCancelled,
+  type JobOutputView,
+  type JobView,
+  type ResultsView,
+  StepbatchApiError,
+  StepbatchClient,
+  type StepbatchClientOptions,
+  StepbatchConnectionError,
+  StepbatchTimeoutError,
+  type SubmitBody,
+  type SubmitResponse,
+  type SubsetCancelResponse,
+} from "./stepbatch-client.ts";
