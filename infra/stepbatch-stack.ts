@@ -9,7 +9,7 @@ import { BatchMonitoring } from "./constructs/batch-monitoring.ts";
 import { BatchReconciler } from "./constructs/batch-reconciler.ts";
 import { BatchSchedules } from "./constructs/batch-schedules.ts";
 import { BatchStorage } from "./constructs/batch-storage.ts";
-import { BatchWorkflow } from "./constructs/batch-workflow.ts";
+import { BatchWorkflow, type PhaseFunctionOptions } from "./constructs/batch-workflow.ts";
 import { PROJECT_ROOT } from "./constructs/stepbatch-function.ts";
 import { generateEntry, type PipelineSource } from "./pipeline.ts";
 
@@ -30,6 +30,12 @@ export interface StepbatchStackProps extends StackProps {
   readonly schedules?: readonly ScheduleDefinition[];
   /** The sweep that repairs what a crash left half-done. @default every minute, after 10 s */
   readonly sweep?: { readonly interval?: Duration; readonly strandedAfter?: Duration };
+  /**
+   * What each phase's function needs on AWS, keyed by phase name: function props (layers, VPC),
+   * grants, policy statements, or a function of your own (see PhaseFunctionOptions).
+   * @default the functions stepbatch builds, with the grants a phase needs
+   */
+  readonly phaseFunctions?: Readonly<Record<string, PhaseFunctionOptions>>;
 }
 
 /** The scheduled batches of config/schedules.json, validated like POST /batches bodies. */
@@ -57,7 +63,11 @@ export class StepbatchStack extends Stack {
         : {}),
     });
     const pipeline = props.pipeline ?? DEMO_PIPELINE;
-    this.workflow = new BatchWorkflow(this, "Workflow", { storage: this.storage, pipeline });
+    this.workflow = new BatchWorkflow(this, "Workflow", {
+      storage: this.storage,
+      pipeline,
+      phaseFunctions: props.phaseFunctions,
+    });
     this.reconciler = new BatchReconciler(this, "Reconciler", {
       storage: this.storage,
       stateMachine: this.workflow.stateMachine,
