@@ -42,7 +42,8 @@ export interface PhaseFunctionOptions {
    * times out 30 s after the function does). Its memory, timeout and environment are yours, so the
    * pipeline may not set them for this phase. It must be in the workflow's stack, since both refer
    * to each other: give a function of a scope to build it there (a StepbatchStack exists only once
-   * its props are given). Runs on AWS; the local stack runs the functions stepbatch builds.
+   * its props are given). The local stack runs only functions stepbatch builds: there, this phase
+   * fails as `Function not found`.
    * @default stepbatch builds the phase's function
    */
   readonly existingFunction?: lambda.Function | ((scope: Construct) => lambda.Function);
