@@ -8,7 +8,11 @@ export { BatchMonitoring, type BatchMonitoringProps } from "./constructs/batch-m
 export { BatchReconciler, type BatchReconcilerProps } from "./constructs/batch-reconciler.ts";
 export { BatchSchedules, type BatchSchedulesProps } from "./constructs/batch-schedules.ts";
 export { BatchStorage, type BatchStorageProps } from "./constructs/batch-storage.ts";
-export { BatchWorkflow, type BatchWorkflowProps } from "./constructs/batch-workflow.ts";
+export {
+  BatchWorkflow,
+  type BatchWorkflowProps,
+  type PhaseFunctionOptions,
+} from "./constructs/batch-workflow.ts";
 export { StepbatchFunction, type StepbatchFunctionProps } from "./constructs/stepbatch-function.ts";
 export { CONFIG_FILES, findConfig, loadPipeline, type PipelineSource } from "./pipeline.ts";
 export { Stepbatch, type StepbatchProps } from "./stepbatch.ts";

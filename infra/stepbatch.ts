@@ -6,7 +6,7 @@ import { BatchMonitoring } from "./constructs/batch-monitoring.ts";
 import { BatchReconciler } from "./constructs/batch-reconciler.ts";
 import { BatchSchedules } from "./constructs/batch-schedules.ts";
 import { BatchStorage } from "./constructs/batch-storage.ts";
-import { BatchWorkflow } from "./constructs/batch-workflow.ts";
+import { BatchWorkflow, type PhaseFunctionOptions } from "./constructs/batch-workflow.ts";
 import { PROJECT_CONTEXT } from "./constructs/stepbatch-function.ts";
 import { generateEntry, loadPipeline, type PipelineSource } from "./pipeline.ts";
 
@@ -24,6 +24,12 @@ export interface StepbatchProps {
   readonly schedules?: readonly ScheduleDefinition[];
   /** The sweep that repairs what a crash left half-done. @default every minute, after 10 s */
   readonly sweep?: { readonly interval?: Duration; readonly strandedAfter?: Duration };
+  /**
+   * What each phase's function needs on AWS, keyed by phase name: function props (layers, VPC),
+   * grants, policy statements, or a function of your own (see PhaseFunctionOptions).
+   * @default the functions stepbatch builds, with the grants a phase needs
+   */
+  readonly phaseFunctions?: Readonly<Record<string, PhaseFunctionOptions>>;
 }
 
 /**
@@ -57,7 +63,11 @@ export class Stepbatch extends Construct {
         ? { temporaryResultsRetention: props.temporaryResultsRetention }
         : {}),
     });
-    this.workflow = new BatchWorkflow(this, "Workflow", { storage: this.storage, pipeline });
+    this.workflow = new BatchWorkflow(this, "Workflow", {
+      storage: this.storage,
+      pipeline,
+      ...(props.phaseFunctions ? { phaseFunctions: props.phaseFunctions } : {}),
+    });
     this.reconciler = new BatchReconciler(this, "Reconciler", {
       storage: this.storage,
       stateMachine: this.workflow.stateMachine,

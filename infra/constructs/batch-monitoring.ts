@@ -1,17 +1,22 @@
 import { Duration } from "aws-cdk-lib";
 import type * as apigateway from "aws-cdk-lib/aws-apigateway";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import type * as lambda from "aws-cdk-lib/aws-lambda";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
 import { alarmOnAny } from "../alarms.ts";
-import type { StepbatchFunction } from "./stepbatch-function.ts";
+
+/** A function the alarms and the dashboard watch: a StepbatchFunction, or a phase's own function. */
+export interface MonitoredFunction {
+  readonly function: lambda.IFunction;
+}
 
 export interface BatchMonitoringProps {
   readonly stateMachine: sfn.StateMachine;
   readonly api: apigateway.RestApi;
   /** Functions by group; one errors alarm and one throttles alarm per group (10 functions at most). */
-  readonly functionGroups: Readonly<Record<string, readonly StepbatchFunction[]>>;
+  readonly functionGroups: Readonly<Record<string, readonly MonitoredFunction[]>>;
   /** Queues whose depth means something was not delivered. */
   readonly deadLetterQueues: Readonly<Record<string, sqs.IQueue>>;
   /** @default a name CloudFormation generates (two stacks can share an account) */

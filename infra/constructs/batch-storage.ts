@@ -4,7 +4,6 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
 import { STATE_TABLE } from "../../functions/domain/table.ts";
-import type { StepbatchFunction } from "./stepbatch-function.ts";
 
 const STATE_READ = ["dynamodb:GetItem", "dynamodb:Query"];
 const STATE_WRITE = [
@@ -13,6 +12,15 @@ const STATE_WRITE = [
   "dynamodb:DeleteItem",
   "dynamodb:BatchWriteItem",
 ];
+
+/**
+ * What the grants below act on: a function's role, and where to acknowledge the object-prefix
+ * wildcards they grant. A StepbatchFunction is one; so is a phase that runs your own function.
+ */
+export interface StorageGrantee {
+  readonly role: iam.IRole;
+  acknowledgeWildcardResource(resource: string, reason: string): void;
+}
 
 export interface BatchStorageProps {
   /** How long phase outputs under `results/` are kept before S3 expires them. @default Duration.days(30) */
@@ -79,7 +87,7 @@ export class BatchStorage extends Construct {
   }
 
   /** Read batches and jobs: the table and its list index, no wildcard. */
-  grantStateRead(fn: StepbatchFunction): void {
+  grantStateRead(fn: StorageGrantee): void {
     fn.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: STATE_READ,
@@ -91,7 +99,7 @@ export class BatchStorage extends Construct {
     );
   }
 
-  grantStateWrite(fn: StepbatchFunction): void {
+  grantStateWrite(fn: StorageGrantee): void {
     this.grantStateRead(fn);
     fn.role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: STATE_WRITE, resources: [this.table.tableArn] }),
@@ -99,7 +107,7 @@ export class BatchStorage extends Construct {
   }
 
   /** Read objects under the given prefixes (and list them). */
-  grantResultsRead(fn: StepbatchFunction, ...prefixes: string[]): void {
+  grantResultsRead(fn: StorageGrantee, ...prefixes: string[]): void {
     fn.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ["s3:GetObject"],
@@ -117,7 +125,7 @@ export class BatchStorage extends Construct {
   }
 
   /** Write objects under the given prefixes. */
-  grantResultsWrite(fn: StepbatchFunction, ...prefixes: string[]): void {
+  grantResultsWrite(fn: StorageGrantee, ...prefixes: string[]): void {
     fn.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ["s3:PutObject"],
@@ -127,7 +135,7 @@ export class BatchStorage extends Construct {
     this.acknowledgeObjectPrefixes(fn, prefixes);
   }
 
-  private acknowledgeObjectPrefixes(fn: StepbatchFunction, prefixes: readonly string[]): void {
+  private acknowledgeObjectPrefixes(fn: StorageGrantee, prefixes: readonly string[]): void {
     for (const prefix of prefixes) {
       fn.acknowledgeWildcardResource(
         this.bucket.arnForObjects(`${prefix}/*`),

@@ -2,7 +2,12 @@ import * as path from "node:path";
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
-import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
+import {
+  type BundlingOptions,
+  NodejsFunction,
+  type NodejsFunctionProps,
+  OutputFormat,
+} from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 import { acknowledge, acknowledgeWildcardResource, XRAY_REASON } from "../nag.ts";
@@ -31,7 +36,41 @@ export interface StepbatchFunctionProps {
   readonly environment?: Record<string, string>;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Extra props for the function (layers, VPC, architecture, ephemeral storage, ...), merged over
+   * stepbatch's defaults: `environment` key by key (`environment` above wins), `bundling` option by
+   * option (`externalModules` are added to `@aws-sdk/*`). Those in STEPBATCH_OWNED_PROPS are
+   * ignored here; BatchWorkflow refuses them. With a `vpc`, the role may manage the function's
+   * network interfaces.
+   * @default none
+   */
+  readonly functionProps?: NodejsFunctionProps;
 }
+
+/**
+ * Function props that stay stepbatch's whatever `functionProps` says: who the function runs as,
+ * what code it runs and how that is bundled (ESM with a `createRequire` banner), and where it logs
+ * (its role may write to its own log group only).
+ */
+export const STEPBATCH_OWNED_PROPS: {
+  readonly function: readonly (keyof NodejsFunctionProps)[];
+  readonly bundling: readonly (keyof BundlingOptions)[];
+} = {
+  function: [
+    "role",
+    "runtime",
+    "handler",
+    "entry",
+    "projectRoot",
+    "depsLockFilePath",
+    "logGroup",
+    "logRetention",
+  ],
+  bundling: ["format", "banner"],
+};
+
+const VPC_ACCESS_REASON =
+  "As AWSLambdaVPCAccessExecutionRole: Lambda manages the network interfaces of a function in a VPC, and EC2 Describe actions support no resource-level permissions.";
 
 /**
  * A Node.js 24 Lambda bundled as ESM by local esbuild, with X-Ray tracing, its own log group with
@@ -55,35 +94,57 @@ export class StepbatchFunction extends Construct {
     });
     this.logGroup.grantWrite(this.role);
     const entry = path.isAbsolute(props.entry) ? props.entry : packageModule(props.entry);
+    const extra = props.functionProps ?? {};
+    if (extra.vpc) {
+      // What AWSLambdaVPCAccessExecutionRole holds, which Lambda adds only to roles it creates.
+      this.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: [
+            "ec2:CreateNetworkInterface",
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:DescribeSubnets",
+            "ec2:DeleteNetworkInterface",
+            "ec2:AssignPrivateIpAddresses",
+            "ec2:UnassignPrivateIpAddresses",
+          ],
+          resources: ["*"],
+        }),
+      );
+      acknowledge(this, "AwsSolutions-IAM5[Resource::*]", VPC_ACCESS_REASON);
+    }
     this.function = new NodejsFunction(this, "Function", {
+      // Yours first: what follows is stepbatch's, or a default that yours overrides.
+      ...extra,
       role: this.role,
       entry,
       handler: "handler",
-      description: props.description,
+      description: extra.description ?? props.description,
       runtime: lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
-      timeout: props.timeout ?? Duration.seconds(30),
-      memorySize: props.memorySize ?? 512,
-      tracing: lambda.Tracing.ACTIVE,
+      architecture: extra.architecture ?? lambda.Architecture.ARM_64,
+      timeout: props.timeout ?? extra.timeout ?? Duration.seconds(30),
+      memorySize: props.memorySize ?? extra.memorySize ?? 512,
+      tracing: extra.tracing ?? lambda.Tracing.ACTIVE,
       logGroup: this.logGroup,
-      loggingFormat: lambda.LoggingFormat.JSON,
+      loggingFormat: extra.loggingFormat ?? lambda.LoggingFormat.JSON,
       ...projectOf(this),
       environment: {
         NODE_OPTIONS: "--enable-source-maps",
         POWERTOOLS_SERVICE_NAME: "stepbatch",
         POWERTOOLS_METRICS_NAMESPACE: "stepbatch",
+        ...extra.environment,
         ...props.environment,
       },
       bundling: {
-        format: OutputFormat.ESM,
         target: "node24",
         mainFields: ["module", "main"],
         minify: true,
         sourceMap: true,
+        ...extra.bundling,
+        format: OutputFormat.ESM,
         // ESM bundles have no `require`; some dependencies still call it.
         banner:
           "import { createRequire } from 'module';const require = createRequire(import.meta.url);",
-        externalModules: ["@aws-sdk/*"],
+        externalModules: ["@aws-sdk/*", ...(extra.bundling?.externalModules ?? [])],
       },
     });
     (this.function.node.defaultChild as lambda.CfnFunction).addMetadata(ENTRY_METADATA, entry);

@@ -1,0 +1,207 @@
+/**
+ * stepbatch used from the outside, exactly as the README's "Use stepbatch in your project" says:
+ * the package packed, installed into a new project outside this repository (npm registry only),
+ * `npx stepbatch init`, the phases replaced with the stock digest, `npx stepbatch dev`, a batch
+ * submitted and one job cancelled mid-phase through `stepbatch/client`, and `npx cdk synth`.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PACKAGE_ROOT } from "../../infra/paths.ts";
+import { startNewsServer } from "../../pipelines/stock-digest/fixture-server.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+const run = promisify(execFile);
+const workspace = mkdtempSync(join(tmpdir(), "stepbatch-outside-"));
+const project = join(workspace, "my-batches");
+/** npm and npx from this repository's Node 24, quiet, never asking, from the npm cache first. */
+const npmEnv = {
+  ...process.env,
+  npm_config_audit: "false",
+  npm_config_fund: "false",
+  npm_config_prefer_offline: "true",
+  npm_config_yes: "true",
+  npm_config_update_notifier: "false",
+};
+const sh = (command: string, args: string[], cwd = project, env: NodeJS.ProcessEnv = npmEnv) =>
+  run(command, args, { cwd, env, maxBuffer: 64 * 1024 * 1024 });
+
+let tarball = "";
+let news: Awaited<ReturnType<typeof startNewsServer>>;
+let dev: ChildProcess | undefined;
+let devExited: Promise<number | null> = Promise.resolve(null);
+let devOutput = "";
+
+beforeAll(async () => {
+  news = await startNewsServer({ delayMs: (ticker) => (ticker === "SLOW.TO" ? 1_500 : 20) });
+});
+afterAll(async () => {
+  if (dev?.pid && dev.exitCode === null) process.kill(-dev.pid, "SIGKILL");
+  await news?.close();
+  rmSync(workspace, { recursive: true, force: true });
+});
+
+describe("stepbatch in a project of its own", () => {
+  it("packs into one tarball with compiled JavaScript, type declarations and the bin", async () => {
+    // Act: npm pack runs the build first (prepack).
+    const { stdout } = await sh("npm", ["pack", "--pack-destination", workspace], PACKAGE_ROOT);
+    tarball = join(workspace, stdout.trim().split("\n").at(-1) ?? "");
+    const { stdout: listing } = await sh("tar", ["tzf", tarball], workspace);
+    // Assess
+    for (const file of [
+      "package/dist/sdk/index.js",
+      "package/dist/sdk/index.d.ts",
+      "package/dist/infra/index.js",
+      "package/dist/client/index.d.ts",
+      "package/dist/vendor/dynalite.cjs",
+      "package/bin/stepbatch.mjs",
+      "package/templates/init/stepbatch.config.ts",
+    ])
+      expect(listing).toContain(file);
+    expect(listing).not.toMatch(/package\/(test|node_modules|cli\/main\.ts)/);
+  });
+
+  it("installs from the tarball, and `npx stepbatch init` writes a project whose test and type-check pass", async () => {
+    // Prepare
+    await sh("mkdir", ["-p", project], workspace);
+    await sh("npm", ["install", tarball]);
+    // Act
+    const { stdout } = await sh("npx", ["stepbatch", "init"]);
+    await sh("npm", ["install"]);
+    const tested = await sh("npm", ["test"]);
+    const typed = await sh("npm", ["run", "typecheck"]);
+    // Assess
+    expect(stdout).toContain("npx stepbatch dev");
+    for (const file of ["stepbatch.config.ts", "phases/fetch.ts", "infra/app.ts", ".gitignore"])
+      expect(existsSync(join(project, file)), file).toBe(true);
+    expect(`${tested.stdout}${tested.stderr}`).toMatch(/pass 1/);
+    expect(typed.stderr).not.toMatch(/error/i);
+  });
+
+  it("runs the stock digest with `npx stepbatch dev`: one job cancelled mid-phase, the others done, outputs read through stepbatch/client", async () => {
+    // Prepare: the stock digest's phases in place of the scaffolded ones.
+    useStockDigest();
+    dev = spawn("npx", ["stepbatch", "dev", "--port", "0"], {
+      cwd: project,
+      env: { ...npmEnv, STOCK_NEWS_URL: news.url },
+      stdio: ["ignore", "pipe", "pipe"],
+      // Its own process group, as in a terminal: Ctrl-C reaches npx and the stack it runs.
+      detached: true,
+    });
+    const started = dev;
+    devExited = new Promise((resolve) => started.on("exit", (code) => resolve(code)));
+    dev.stdout?.on("data", (chunk) => {
+      devOutput += String(chunk);
+    });
+    dev.stderr?.on("data", (chunk) => {
+      devOutput += String(chunk);
+    });
+    await waitFor(
+      async () => /API\s+http:\/\/127\.0\.0\.1:\d+/.test(devOutput) || undefined,
+      `the dev banner (so far: ${devOutput})`,
+      120_000,
+    );
+    writeFileSync(join(project, "check.ts"), CHECK_SCRIPT);
+    // Act
+    const { stdout } = await sh("npx", ["tsx", "check.ts"]);
+    const seen = JSON.parse(stdout) as CheckResult;
+    // Assess
+    expect(devOutput).toContain("pipeline  stock-digest (Ingest -> Digest -> Commit");
+    expect(seen.cancelled).toMatchObject({
+      status: "cancelled",
+      name: "SLOW.TO",
+      wasInPhase: "Ingest",
+    });
+    expect(seen.status).toBe("completed_with_errors");
+    expect(seen.jobs).toEqual({
+      "RY.TO": "succeeded",
+      "SLOW.TO": "cancelled",
+      "TD.TO": "succeeded",
+    });
+    expect(seen.jobsProcessed).toBe(3);
+    expect(seen.articlesDigested).toBeGreaterThan(0);
+    expect(seen.ryPhases).toEqual(["Ingest", "Digest", "Commit"]);
+    expect(seen.ryItems).toBeGreaterThan(0);
+  });
+
+  it("stops `npx stepbatch dev` cleanly on Ctrl-C", async () => {
+    // Act: what Ctrl-C does in a terminal, SIGINT to the foreground process group.
+    if (dev?.pid) process.kill(-dev.pid, "SIGINT");
+    const code = await devExited;
+    // Assess
+    expect(code).toBe(0);
+    expect(devOutput).toContain("stepbatch: stopped.");
+  });
+
+  it("synthesizes the project's CDK app with `npx cdk synth`: one function per phase, states named after them", async () => {
+    // Act
+    await sh("npx", ["cdk", "synth", "--quiet"]);
+    // Assess
+    const templateFile = readdirSync(join(project, "cdk.out")).find((f) =>
+      f.endsWith(".template.json"),
+    );
+    const template = readFileSync(join(project, "cdk.out", templateFile ?? "none"), "utf8");
+    for (const phase of ["Ingest", "Digest", "Commit"])
+      expect(template).toContain(`stock-digest pipeline: phase ${phase}`);
+    expect(template).toContain("AWS::StepFunctions::StateMachine");
+  });
+});
+
+/** Copies the stock digest's phases and config into the project, importing `stepbatch` as users do. */
+function useStockDigest(): void {
+  const from = join(PACKAGE_ROOT, "pipelines", "stock-digest");
+  for (const file of readdirSync(join(project, "phases"))) rmSync(join(project, "phases", file));
+  rmSync(join(project, "test", "fetch.test.ts"));
+  const asUser = (text: string) => text.replaceAll('"../../sdk/index.ts"', '"stepbatch"');
+  for (const file of ["ingest.ts", "digest.ts", "commit.ts", "news.ts"])
+    writeFileSync(join(project, "phases", file), asUser(readFileSync(join(from, file), "utf8")));
+  const config = asUser(readFileSync(join(from, "stepbatch.config.ts"), "utf8"))
+    .replaceAll('from "./', 'from "./phases/')
+    .replaceAll('entry: "', 'entry: "phases/');
+  writeFileSync(join(project, "stepbatch.config.ts"), config);
+}
+
+interface CheckResult {
+  cancelled: Record<string, unknown>;
+  status: string;
+  jobs: Record<string, string>;
+  jobsProcessed: number;
+  articlesDigested: number;
+  ryPhases: string[];
+  ryItems: number;
+}
+
+/** What a user's script does with stepbatch/client: submit, cancel one job mid-phase, read back. */
+const CHECK_SCRIPT = `import { resolveConnection, StepbatchClient } from "stepbatch/client";
+
+const api = new StepbatchClient(resolveConnection());
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const submitted = await api.submit({ name: "outside", jobs: ["RY.TO", "SLOW.TO", "TD.TO"] });
+const { batchId } = submitted;
+const idOf = (name: string) => submitted.jobs.find((job) => job.name === name)?.jobId ?? "";
+for (;;) {
+  const slow = await api.getJob(batchId, idOf("SLOW.TO"));
+  if (slow.status === "running" && slow.phase === "Ingest") break;
+  await sleep(100);
+}
+const cancelled = await api.cancelJob(batchId, idOf("SLOW.TO"), { reason: "outside test" });
+let batch = await api.getBatch(batchId);
+while (!["succeeded", "completed_with_errors", "failed", "cancelled"].includes(batch.status)) {
+  await sleep(250);
+  batch = await api.getBatch(batchId);
+}
+const results = await api.getResults(batchId);
+const ry = await api.getJobOutput(batchId, idOf("RY.TO"));
+console.log(JSON.stringify({
+  cancelled,
+  status: batch.status,
+  jobs: Object.fromEntries(batch.jobs.map((job) => [job.name, job.status])),
+  jobsProcessed: results.jobsProcessed,
+  articlesDigested: results.partialResults.articlesDigested,
+  ryPhases: ry.phases.map((phase) => phase.phase),
+  ryItems: ry.phases.reduce((total, phase) => total + phase.itemCount, 0),
+}));
+`;
