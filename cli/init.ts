@@ -1,5 +1,5 @@
 import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { PACKAGE_DIR } from "../infra/paths.ts";
 
@@ -46,7 +46,7 @@ export async function init(args: readonly string[]): Promise<void> {
     console.log(INIT_HELP);
     return;
   }
-  const target = join(process.cwd(), positionals[0] ?? ".");
+  const target = resolve(positionals[0] ?? ".");
   const templateDir = join(PACKAGE_DIR, "templates", "init");
   const files = listFiles(templateDir).map((file) => ({
     from: join(templateDir, file),

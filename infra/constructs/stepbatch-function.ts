@@ -126,7 +126,7 @@ export class StepbatchFunction extends Construct {
       tracing: extra.tracing ?? lambda.Tracing.ACTIVE,
       logGroup: this.logGroup,
       loggingFormat: extra.loggingFormat ?? lambda.LoggingFormat.JSON,
-      ...projectOf(this),
+      ...projectOf(this, entry),
       environment: {
         NODE_OPTIONS: "--enable-source-maps",
         POWERTOOLS_SERVICE_NAME: "stepbatch",
@@ -157,14 +157,24 @@ export class StepbatchFunction extends Construct {
   }
 }
 
-/** Where the user's project is, as the Stepbatch construct recorded it, in NodejsFunction's terms. */
-function projectOf(scope: Construct): { projectRoot?: string; depsLockFilePath?: string } {
+/**
+ * Where the user's project is, as the Stepbatch construct recorded it, in NodejsFunction's terms.
+ * stepbatch's own handlers sit in the project's node_modules; when they do not (a linked
+ * stepbatch), the bundle's root is the folder holding both.
+ */
+function projectOf(
+  scope: Construct,
+  entry: string,
+): { projectRoot?: string; depsLockFilePath?: string } {
   const project = scope.node.tryGetContext(PROJECT_CONTEXT) as
     | { root: string; lockFile?: string }
     | undefined;
   if (!project) return {};
+  let root = project.root;
+  while (path.relative(root, entry).startsWith("..") && path.dirname(root) !== root)
+    root = path.dirname(root);
   return {
-    projectRoot: project.root,
+    projectRoot: root,
     ...(project.lockFile ? { depsLockFilePath: project.lockFile } : {}),
   };
 }

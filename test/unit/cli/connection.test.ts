@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -43,6 +43,36 @@ describe("finding the API and its token", () => {
     expect(() => resolveConnection({}, { STEPBATCH_DATA_DIR: empty })).toThrow(
       /pass --token, set STEPBATCH_TOKEN, or start the local stack/,
     );
+  });
+});
+
+describe("finding the local stack of the project a command runs in", () => {
+  it("uses the nearest .stepbatch folder with a token at or above the current folder", () => {
+    // Prepare: a project whose local stack is up, and a folder deep inside it.
+    const project = mkdtempSync(join(tmpdir(), "stepbatch-project-"));
+    mkdirSync(join(project, ".stepbatch"));
+    writeFileSync(join(project, ".stepbatch", "token"), "project-token\n");
+    writeFileSync(
+      join(project, ".stepbatch", "local.json"),
+      JSON.stringify({ apiUrl: "http://127.0.0.1:4999" }),
+    );
+    const deep = join(project, "phases", "ingest");
+    mkdirSync(deep, { recursive: true });
+    // Act
+    const found = resolveConnection({}, {}, deep);
+    // Assess
+    expect(found).toMatchObject({ apiUrl: "http://127.0.0.1:4999", token: "project-token" });
+    expect(found.source).toBe(join(project, ".stepbatch", "local.json"));
+  });
+
+  it("names the project's own .stepbatch folder when no local stack has run there yet", () => {
+    // Prepare
+    const fresh = mkdtempSync(join(tmpdir(), "stepbatch-fresh-"));
+    // Act
+    const attempt = () => resolveConnection({}, {}, fresh);
+    // Assess
+    expect(attempt).toThrow(join(fresh, ".stepbatch", "token"));
+    expect(attempt).toThrow("npx stepbatch dev");
   });
 });
 

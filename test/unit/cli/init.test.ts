@@ -1,0 +1,107 @@
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { init } from "../../../cli/init.ts";
+import { PACKAGE_DIR } from "../../../infra/paths.ts";
+
+const own = JSON.parse(readFileSync(join(PACKAGE_DIR, "package.json"), "utf8"));
+const emptyFolder = () => mkdtempSync(join(tmpdir(), "stepbatch-init-"));
+const readJson = (file: string) => JSON.parse(readFileSync(file, "utf8"));
+
+beforeEach(() => {
+  vi.spyOn(console, "log").mockImplementation(() => undefined);
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("npx stepbatch init", () => {
+  it("writes a project into an empty folder: config, phases, CDK app, test, and a package.json that needs stepbatch", async () => {
+    // Prepare
+    const folder = emptyFolder();
+    // Act
+    await init([folder]);
+    // Assess
+    for (const file of [
+      "stepbatch.config.ts",
+      "phases/fetch.ts",
+      "phases/publish.ts",
+      "infra/app.ts",
+      "test/fetch.test.ts",
+      "cdk.json",
+      "tsconfig.json",
+      "README.md",
+      ".gitignore",
+    ])
+      expect(existsSync(join(folder, file)), file).toBe(true);
+    const project = readJson(join(folder, "package.json"));
+    expect(project).toMatchObject({
+      type: "module",
+      scripts: { dev: "stepbatch dev", deploy: "cdk deploy" },
+      dependencies: { stepbatch: `^${own.version}`, zod: own.dependencies.zod },
+      devDependencies: { "aws-cdk-lib": own.peerDependencies["aws-cdk-lib"] },
+    });
+  });
+
+  it("keeps what an existing package.json says, the way stepbatch was installed included", async () => {
+    // Prepare: what `npm install ./stepbatch-0.1.0.tgz` leaves in a new folder.
+    const folder = emptyFolder();
+    writeFileSync(
+      join(folder, "package.json"),
+      JSON.stringify({ dependencies: { stepbatch: "file:../stepbatch-0.1.0.tgz" } }),
+    );
+    // Act
+    await init([folder]);
+    // Assess
+    const project = readJson(join(folder, "package.json"));
+    expect(project.dependencies.stepbatch).toBe("file:../stepbatch-0.1.0.tgz");
+    expect(project.scripts.dev).toBe("stepbatch dev");
+  });
+
+  it("refuses to overwrite a file, names it, and writes nothing", async () => {
+    // Prepare
+    const folder = emptyFolder();
+    writeFileSync(join(folder, "stepbatch.config.ts"), "// mine\n");
+    // Act
+    const attempt = init([folder]);
+    // Assess
+    await expect(attempt).rejects.toThrow(
+      `${folder} already has stepbatch.config.ts: init writes a new project and never overwrites a file`,
+    );
+    expect(readdirSync(folder)).toEqual(["stepbatch.config.ts"]);
+  });
+
+  it("refuses a CommonJS package, since the project it writes is ES modules", async () => {
+    // Prepare
+    const folder = emptyFolder();
+    writeFileSync(join(folder, "package.json"), JSON.stringify({ type: "commonjs" }));
+    // Act
+    const attempt = init([folder]);
+    // Assess
+    await expect(attempt).rejects.toThrow('package.json says "type": "commonjs"');
+    expect(existsSync(join(folder, "stepbatch.config.ts"))).toBe(false);
+  });
+});
+
+describe("the stepbatch command on an older Node.js", () => {
+  it("says it needs Node.js 24 and exits 1", async () => {
+    // Prepare: this Node made to report 20.20.2 before the command starts.
+    const older =
+      'data:text/javascript,Object.defineProperty(process.versions,"node",{value:"20.20.2"})';
+    // Act
+    const ran = await promisify(execFile)(process.execPath, [
+      "--import",
+      older,
+      join(PACKAGE_DIR, "bin", "stepbatch.mjs"),
+      "--help",
+    ]).catch((error: { code: number; stderr: string }) => error);
+    // Assess
+    expect(ran).toMatchObject({ code: 1 });
+    expect((ran as { stderr: string }).stderr).toContain(
+      "stepbatch: needs Node.js 24 or later (the Lambda runtime it deploys is nodejs24.x); this is Node.js 20.20.2",
+    );
+  });
+});
