@@ -14,6 +14,12 @@ export {
   type PhaseFunctionOptions,
 } from "./constructs/batch-workflow.ts";
 export { StepbatchFunction, type StepbatchFunctionProps } from "./constructs/stepbatch-function.ts";
-export { CONFIG_FILES, findConfig, loadPipeline, type PipelineSource } from "./pipeline.ts";
+export {
+  CONFIG_FILES,
+  findConfig,
+  generateEntry,
+  loadPipeline,
+  type PipelineSource,
+} from "./pipeline.ts";
 export { Stepbatch, type StepbatchProps } from "./stepbatch.ts";
 export { StepbatchStack, type StepbatchStackProps } from "./stepbatch-stack.ts";
