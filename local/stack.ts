@@ -59,7 +59,7 @@ export interface LocalStack {
   readonly stateMachineArn: string;
   /** Lambda usage so far (invocations, GB-seconds). */
   readonly lambdaUsage: LocalLambdaRuntime["usage"];
-  /** Executions that were running at the last stop and were aborted at this start. */
+  /** Executions that were running at the last stop and were failed at this start. */
   readonly recovered: number;
   stop(): Promise<void>;
 }
@@ -187,7 +187,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const recovered = stepFunctions.recoverInterrupted().length;
     if (recovered > 0)
       log(
-        `${recovered} execution(s) were running when the stack stopped; they are now ABORTED and being reconciled`,
+        `${recovered} execution(s) were running when the stack stopped; they are now FAILED (LocalStackRestarted) and being reconciled`,
       );
 
     const api = await startApiGateway({

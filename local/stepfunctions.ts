@@ -86,7 +86,11 @@ export interface LocalStepFunctionsOptions {
   readonly onStatusChange?: (event: StatusChangeEvent) => void;
 }
 
-/** The error an execution that was running when the local stack stopped ends with on restart. */
+/**
+ * The error an execution that was running when the local stack stopped ends with at the next
+ * start. On AWS an execution does not outlive its workers' disappearance; here they went with the
+ * process, so the execution ends as AWS reports one whose tasks died: FAILED, with this error.
+ */
 export const RESTART_ERROR = "LocalStackRestarted";
 
 const NAME_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
@@ -122,15 +126,27 @@ export class LocalStepFunctions {
     this.load();
   }
 
-  /** Executions that were running when the stack last stopped end as ABORTED, with a clear cause. */
+  /**
+   * Executions that were running when the stack last stopped end as FAILED (error
+   * `LocalStackRestarted`), with a cause saying so: their Lambda invocations ended with the
+   * process, so none of their tasks will ever report back.
+   */
   recoverInterrupted(): ExecutionRecord[] {
     const interrupted = [...this.executions.values()].filter((e) => e.status === "RUNNING");
     for (const execution of interrupted) {
-      this.finish(execution, "ABORTED", {
-        error: RESTART_ERROR,
-        cause:
-          "The local stack stopped while this execution was running; it was aborted when the stack started again.",
+      const error = RESTART_ERROR;
+      const cause =
+        "The local stack stopped while this execution was running, and its tasks with it; it failed when the stack started again.";
+      const history = this.histories.get(execution.executionArn) ?? [];
+      this.histories.set(execution.executionArn, history);
+      history.push({
+        id: history.length + 1,
+        previousEventId: history.length,
+        timestamp: Date.now() / 1000,
+        type: "ExecutionFailed",
+        executionFailedEventDetails: { error, cause },
       });
+      this.finish(execution, "FAILED", { error, cause });
     }
     return interrupted;
   }
