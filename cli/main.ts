@@ -5,7 +5,9 @@ import {
   assertId,
   DEFAULT_CANCEL_TIMEOUT_MS,
   DEFAULT_TIMEOUT_MS,
+  type LocalScheduleView,
   type ResultsView,
+  StepbatchApiError,
   StepbatchClient,
   StepbatchTimeoutError,
   type SubsetCancelResponse,
@@ -448,10 +450,10 @@ program
   .description("the scheduled batches of config/schedules.json (local stack)")
   .action(async () => {
     const { schedules } = await client().localSchedules();
-    const lines = schedules.map(
-      (s) =>
-        `${s.name.padEnd(24)} ${s.expression} ${s.timezone}${s.enabled ? "" : " (disabled)"}: ${s.batch.jobs.length} jobs`,
-    );
+    const lines = schedules.map((s) => {
+      const { scheduleName, batch } = scheduledBatchOf(s);
+      return `${(scheduleName ?? s.name).padEnd(24)} ${s.expression} ${s.timezone}${s.enabled ? "" : " (disabled)"}: ${batch?.jobs?.length ?? 0} jobs`;
+    });
     print({ schedules }, lines.join("\n") || "No schedules.");
   });
 
@@ -464,8 +466,9 @@ program
     "the occurrence to run (default: now); the same occurrence never starts two batches",
   )
   .action(async (name: string, options) => {
-    const answer = await client().runLocalSchedule(
-      name,
+    const api = client();
+    const answer = await api.runLocalSchedule(
+      await deployedScheduleName(api, name),
       options.scheduledTime ? { scheduledTime: options.scheduledTime } : {},
     );
     print(
@@ -473,6 +476,36 @@ program
       `Schedule ${answer.schedule} (${answer.scheduledTime}): ${format.submitted(answer)}`,
     );
   });
+
+/** What a stepbatch schedule's target input holds: its name in config/schedules.json and its batch. */
+function scheduledBatchOf(schedule: LocalScheduleView): {
+  scheduleName?: string;
+  batch?: { jobs?: unknown[] };
+} {
+  const input = schedule.input as { scheduleName?: unknown; batch?: { jobs?: unknown[] } } | null;
+  return {
+    ...(typeof input?.scheduleName === "string" ? { scheduleName: input.scheduleName } : {}),
+    ...(input?.batch ? { batch: input.batch } : {}),
+  };
+}
+
+/**
+ * The deployed name of a schedule given by that name or by its name in config/schedules.json
+ * (deployed names carry the stack's prefix). A name that is neither is refused, naming them.
+ */
+async function deployedScheduleName(api: StepbatchClient, name: string): Promise<string> {
+  const { schedules } = await api.localSchedules();
+  const found =
+    schedules.find((s) => s.name === name) ??
+    schedules.find((s) => scheduledBatchOf(s).scheduleName === name);
+  if (found) return found.name;
+  const known = schedules.map((s) => scheduledBatchOf(s).scheduleName ?? s.name);
+  throw new StepbatchApiError(
+    404,
+    "SCHEDULE_NOT_FOUND",
+    `no schedule '${name}' (schedules: ${known.join(", ") || "none"})`,
+  );
+}
 
 program
   .command("mcp")

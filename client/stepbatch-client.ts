@@ -26,11 +26,13 @@ export interface JobCancelled {
 }
 
 export interface LocalScheduleView {
+  /** Its name as deployed. */
   name: string;
   expression: string;
   timezone: string;
   enabled: boolean;
-  batch: SubmitBody;
+  /** The target input (parsed when it is JSON), with `<aws.scheduler.*>` placeholders in it. */
+  input: unknown;
 }
 
 /** The API answered with an error: `{"error": {"code", "message"}}` and an HTTP status. */
@@ -247,7 +249,7 @@ export class StepbatchClient {
     return this.request("POST", `${batchPath(batchId)}/consolidate`);
   }
 
-  /** Local stack only: the schedules of config/schedules.json as deployed. */
+  /** Local stack only: the schedules of the running app. */
   async localSchedules(): Promise<{ schedules: LocalScheduleView[] }> {
     return this.request("GET", "/_local/schedules");
   }

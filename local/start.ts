@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     pipelineFile(values.pipeline ?? process.env.STEPBATCH_PIPELINE ?? "demo"),
   );
   console.log(
-    "stepbatch: starting the local stack (synthesizing the CDK stack, starting DynamoDB, S3, Step Functions)...",
+    "stepbatch: starting the local stack (synthesizing and bundling the CDK stack, starting DynamoDB, S3, Step Functions)...",
   );
   const stack = await startLocalStack({
     port,

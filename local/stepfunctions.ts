@@ -113,12 +113,19 @@ export class LocalStepFunctions {
       options.definition as never,
       { validationOptions: { checkPaths: false, checkArn: false } } as never,
     );
-    for (const stateName of taskStateNames(options.definition)) {
+    for (const [stateName, resource] of taskStates(options.definition)) {
+      // A Lambda ARN as the resource: the function gets the state's input, and its result is the task's.
+      if (/^arn:aws:lambda:[^:]+:[^:]+:function:/.test(resource)) {
+        this.taskOverrides[stateName] = async (input: unknown) =>
+          (await options.invoke(resource, input ?? {})) ?? null;
+        continue;
+      }
       this.taskOverrides[stateName] = async (input: {
         FunctionName?: string;
         Payload?: unknown;
       }) => {
-        if (!input?.FunctionName) throw new Error(`task ${stateName} has no FunctionName`);
+        if (!input?.FunctionName)
+          throw new Error(`task ${stateName} (${resource}) has no FunctionName`);
         const payload = await options.invoke(input.FunctionName, input.Payload ?? {});
         return { ExecutedVersion: "$LATEST", Payload: payload ?? null, StatusCode: 200 };
       };
@@ -431,18 +438,19 @@ export class LocalStepFunctions {
   }
 }
 
-function taskStateNames(definition: Record<string, any>): string[] {
-  const names: string[] = [];
+/** Every Task state (inside Maps and Parallels too), with its resource. */
+function taskStates(definition: Record<string, any>): [string, string][] {
+  const found: [string, string][] = [];
   const walk = (states: Record<string, any>) => {
     for (const [name, state] of Object.entries(states)) {
-      if (state.Type === "Task") names.push(name);
+      if (state.Type === "Task") found.push([name, String(state.Resource ?? "")]);
       if (state.ItemProcessor?.States) walk(state.ItemProcessor.States);
       if (state.Iterator?.States) walk(state.Iterator.States);
       for (const branch of state.Branches ?? []) walk(branch.States);
     }
   };
   walk(definition.States ?? {});
-  return names;
+  return found;
 }
 
 /** Maps aws-local-stepfunctions' event log to AWS history event types. */

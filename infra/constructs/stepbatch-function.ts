@@ -10,9 +10,6 @@ import { acknowledge, acknowledgeWildcardResource, XRAY_REASON } from "../nag.ts
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-/** Metadata key under which each function records its handler module (the local stack reads it). */
-export const ENTRY_METADATA = "stepbatch:entry";
-
 export interface StepbatchFunctionProps {
   /** Handler module, relative to the project root, e.g. `functions/handlers/api/get-batch.ts`. */
   readonly entry: string;
@@ -79,10 +76,6 @@ export class StepbatchFunction extends Construct {
         externalModules: ["@aws-sdk/*"],
       },
     });
-    (this.function.node.defaultChild as lambda.CfnFunction).addMetadata(
-      ENTRY_METADATA,
-      props.entry,
-    );
     acknowledge(this, "AwsSolutions-IAM5[Resource::*]", XRAY_REASON);
   }
 
