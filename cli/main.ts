@@ -5,14 +5,19 @@ import {
   assertId,
   DEFAULT_CANCEL_TIMEOUT_MS,
   DEFAULT_TIMEOUT_MS,
-  type LocalScheduleView,
   type ResultsView,
   StepbatchApiError,
   StepbatchClient,
   StepbatchTimeoutError,
+  type SubmitResponse,
   type SubsetCancelResponse,
 } from "../client/stepbatch-client.ts";
 import { BATCH_STATUSES } from "../functions/domain/model.ts";
+import {
+  type LocalScheduleView,
+  LocalStackClient,
+  type ScheduleRun,
+} from "../local/local-client.ts";
 import { type CancelTarget, readBackCancel } from "./cancel-readback.ts";
 import {
   describeFailure,
@@ -82,6 +87,19 @@ const client = () => {
     token: connection.token,
     actor: currentActor(),
     ...(timeout ? { timeoutMs: timeout, cancelTimeoutMs: timeout } : {}),
+  });
+};
+/** The client of the local stack's own routes (schedules), with the same connection settings. */
+const localClient = () => {
+  const { apiUrl, token, timeout } = globals();
+  const connection = resolveConnection({
+    ...(apiUrl ? { apiUrl } : {}),
+    ...(token ? { token } : {}),
+  });
+  return new LocalStackClient({
+    apiUrl: connection.apiUrl,
+    token: connection.token,
+    ...(timeout ? { timeoutMs: timeout } : {}),
   });
 };
 const print = (json: unknown, human: string) =>
@@ -449,7 +467,7 @@ program
   .command("schedules")
   .description("the scheduled batches of config/schedules.json (local stack)")
   .action(async () => {
-    const { schedules } = await client().localSchedules();
+    const { schedules } = await localClient().schedules();
     const lines = schedules.map((s) => {
       const { scheduleName, batch } = scheduledBatchOf(s);
       return `${(scheduleName ?? s.name).padEnd(24)} ${s.expression} ${s.timezone}${s.enabled ? "" : " (disabled)"}: ${batch?.jobs?.length ?? 0} jobs`;
@@ -466,11 +484,11 @@ program
     "the occurrence to run (default: now); the same occurrence never starts two batches",
   )
   .action(async (name: string, options) => {
-    const api = client();
-    const answer = await api.runLocalSchedule(
-      await deployedScheduleName(api, name),
+    const local = localClient();
+    const answer = (await local.runSchedule(
+      await deployedScheduleName(local, name),
       options.scheduledTime ? { scheduledTime: options.scheduledTime } : {},
-    );
+    )) as ScheduleRun & SubmitResponse;
     print(
       answer,
       `Schedule ${answer.schedule} (${answer.scheduledTime}): ${format.submitted(answer)}`,
@@ -493,8 +511,8 @@ function scheduledBatchOf(schedule: LocalScheduleView): {
  * The deployed name of a schedule given by that name or by its name in config/schedules.json
  * (deployed names carry the stack's prefix). A name that is neither is refused, naming them.
  */
-async function deployedScheduleName(api: StepbatchClient, name: string): Promise<string> {
-  const { schedules } = await api.localSchedules();
+async function deployedScheduleName(local: LocalStackClient, name: string): Promise<string> {
+  const { schedules } = await local.schedules();
   const found =
     schedules.find((s) => s.name === name) ??
     schedules.find((s) => scheduledBatchOf(s).scheduleName === name);

@@ -276,7 +276,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
  * EventBridge Scheduler would: the schedule's target Lambda with its input, the
  * `<aws.scheduler.*>` placeholders filled, `scheduled-time` set to now (or to `scheduledTime` from
  * the body, an ISO-8601 UTC timestamp). A schedule is named as deployed (its `Name`). Same token
- * rules and error shape as the API.
+ * rules and error shape as the API. (local/local-client.ts is their client.)
  */
 function scheduleRoutes(
   schedules: readonly LocalSchedule[],
