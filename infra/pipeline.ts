@@ -27,9 +27,9 @@ const ENTRIES_DIR = path.join(".stepbatch", "build", "entries");
 
 /**
  * Writes the Lambda entry module of one of the pipeline's functions and returns its path relative
- * to the project. Each imports the pipeline and the phase modules it needs, so that esbuild (on
- * AWS) and the local stack (from sources) run exactly the pipeline's code. Rewritten only when its
- * text changes.
+ * to the project. Each imports the pipeline and the phase modules it needs, so that the bundle
+ * esbuild makes of it (deployed, or run by the local stack) runs exactly the pipeline's code.
+ * Rewritten only when its text changes.
  */
 export function generateEntry(
   pipeline: PipelineSource,
