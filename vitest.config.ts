@@ -8,5 +8,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: "forks",
     setupFiles: ["test/helpers/env.ts"],
+    // The local stack's functions are the bundles CDK built: Node imports them, as Lambda would.
+    server: { deps: { external: [/\/\.stepbatch\/build\/synth\//] } },
   },
 });

@@ -7,6 +7,8 @@ export default defineConfig({
     environment: "node",
     pool: "forks",
     setupFiles: ["test/helpers/env.ts"],
+    // The local stack's functions are the bundles CDK built: Node imports them, as Lambda would.
+    server: { deps: { external: [/\/\.stepbatch\/build\/synth\//] } },
     testTimeout: 600_000,
     hookTimeout: 120_000,
   },

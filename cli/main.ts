@@ -6,11 +6,18 @@ import {
   DEFAULT_CANCEL_TIMEOUT_MS,
   DEFAULT_TIMEOUT_MS,
   type ResultsView,
+  StepbatchApiError,
   StepbatchClient,
   StepbatchTimeoutError,
+  type SubmitResponse,
   type SubsetCancelResponse,
 } from "../client/stepbatch-client.ts";
 import { BATCH_STATUSES } from "../functions/domain/model.ts";
+import {
+  type LocalScheduleView,
+  LocalStackClient,
+  type ScheduleRun,
+} from "../local/local-client.ts";
 import { type CancelTarget, readBackCancel } from "./cancel-readback.ts";
 import {
   describeFailure,
@@ -80,6 +87,19 @@ const client = () => {
     token: connection.token,
     actor: currentActor(),
     ...(timeout ? { timeoutMs: timeout, cancelTimeoutMs: timeout } : {}),
+  });
+};
+/** The client of the local stack's own routes (schedules), with the same connection settings. */
+const localClient = () => {
+  const { apiUrl, token, timeout } = globals();
+  const connection = resolveConnection({
+    ...(apiUrl ? { apiUrl } : {}),
+    ...(token ? { token } : {}),
+  });
+  return new LocalStackClient({
+    apiUrl: connection.apiUrl,
+    token: connection.token,
+    ...(timeout ? { timeoutMs: timeout } : {}),
   });
 };
 const print = (json: unknown, human: string) =>
@@ -447,11 +467,11 @@ program
   .command("schedules")
   .description("the scheduled batches of config/schedules.json (local stack)")
   .action(async () => {
-    const { schedules } = await client().localSchedules();
-    const lines = schedules.map(
-      (s) =>
-        `${s.name.padEnd(24)} ${s.expression} ${s.timezone}${s.enabled ? "" : " (disabled)"}: ${s.batch.jobs.length} jobs`,
-    );
+    const { schedules } = await localClient().schedules();
+    const lines = schedules.map((s) => {
+      const { scheduleName, batch } = scheduledBatchOf(s);
+      return `${(scheduleName ?? s.name).padEnd(24)} ${s.expression} ${s.timezone}${s.enabled ? "" : " (disabled)"}: ${batch?.jobs?.length ?? 0} jobs`;
+    });
     print({ schedules }, lines.join("\n") || "No schedules.");
   });
 
@@ -464,15 +484,46 @@ program
     "the occurrence to run (default: now); the same occurrence never starts two batches",
   )
   .action(async (name: string, options) => {
-    const answer = await client().runLocalSchedule(
-      name,
+    const local = localClient();
+    const answer = (await local.runSchedule(
+      await deployedScheduleName(local, name),
       options.scheduledTime ? { scheduledTime: options.scheduledTime } : {},
-    );
+    )) as ScheduleRun & SubmitResponse;
     print(
       answer,
       `Schedule ${answer.schedule} (${answer.scheduledTime}): ${format.submitted(answer)}`,
     );
   });
+
+/** What a stepbatch schedule's target input holds: its name in config/schedules.json and its batch. */
+function scheduledBatchOf(schedule: LocalScheduleView): {
+  scheduleName?: string;
+  batch?: { jobs?: unknown[] };
+} {
+  const input = schedule.input as { scheduleName?: unknown; batch?: { jobs?: unknown[] } } | null;
+  return {
+    ...(typeof input?.scheduleName === "string" ? { scheduleName: input.scheduleName } : {}),
+    ...(input?.batch ? { batch: input.batch } : {}),
+  };
+}
+
+/**
+ * The deployed name of a schedule given by that name or by its name in config/schedules.json
+ * (deployed names carry the stack's prefix). A name that is neither is refused, naming them.
+ */
+async function deployedScheduleName(local: LocalStackClient, name: string): Promise<string> {
+  const { schedules } = await local.schedules();
+  const found =
+    schedules.find((s) => s.name === name) ??
+    schedules.find((s) => scheduledBatchOf(s).scheduleName === name);
+  if (found) return found.name;
+  const known = schedules.map((s) => scheduledBatchOf(s).scheduleName ?? s.name);
+  throw new StepbatchApiError(
+    404,
+    "SCHEDULE_NOT_FOUND",
+    `no schedule '${name}' (schedules: ${known.join(", ") || "none"})`,
+  );
+}
 
 program
   .command("dev")

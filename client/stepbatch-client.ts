@@ -25,14 +25,6 @@ export interface JobCancelled {
   message: string;
 }
 
-export interface LocalScheduleView {
-  name: string;
-  expression: string;
-  timezone: string;
-  enabled: boolean;
-  batch: SubmitBody;
-}
-
 /** The API answered with an error: `{"error": {"code", "message"}}` and an HTTP status. */
 export class StepbatchApiError extends Error {
   override readonly name = "StepbatchApiError";
@@ -245,21 +237,6 @@ export class StepbatchClient {
 
   async consolidate(batchId: string): Promise<Consolidated> {
     return this.request("POST", `${batchPath(batchId)}/consolidate`);
-  }
-
-  /** Local stack only: the schedules of config/schedules.json as deployed. */
-  async localSchedules(): Promise<{ schedules: LocalScheduleView[] }> {
-    return this.request("GET", "/_local/schedules");
-  }
-
-  /** Local stack only: runs one occurrence of a schedule now, as EventBridge Scheduler would. */
-  async runLocalSchedule(
-    name: string,
-    options: { scheduledTime?: string } = {},
-  ): Promise<SubmitResponse & { schedule: string; scheduledTime: string }> {
-    return this.request("POST", `/_local/schedules/${segment("schedule name", name)}/run`, {
-      body: options,
-    });
   }
 
   private get cancelTimeoutMs(): number {

@@ -84,7 +84,8 @@ function validatePipeline(definition: PipelineDefinition, file: string): void {
 /**
  * Writes the Lambda entry module of one of the pipeline's functions into the project's
  * `.stepbatch/build/entries/` and returns its absolute path. Each imports the config module and the
- * phase modules it needs, so that esbuild (on AWS and locally) bundles exactly the pipeline's code.
+ * phase modules it needs, so that the bundle esbuild makes of it (deployed, or run by the local
+ * stack) runs exactly the pipeline's code.
  * Rewritten only when its text changes.
  */
 export function generateEntry(

@@ -10,8 +10,6 @@ import type { RunningService } from "./emulators.ts";
 import { LambdaInvocationError, type LocalLambdaRuntime } from "./lambda-runtime.ts";
 import type { LocalRoute } from "./template.ts";
 
-const STAGE = "v1";
-
 /** A request to a local-only route: the raw path (no stage), headers in lower case, the body text. */
 export interface LocalRequest {
   readonly method: string;
@@ -26,19 +24,24 @@ const MAX_BODY_BYTES = 10 * 1024 * 1024; // API Gateway's payload limit
 /**
  * The REST API as API Gateway serves it: routes and authorizer from the template, a REQUEST
  * authorizer call per request (results are not cached), Lambda proxy events to the same handlers,
- * and API Gateway's own errors in the API's JSON error shape. Served at the root and under /v1.
+ * and API Gateway's own errors in the API's JSON error shape. Served at the root and under
+ * `/<stage>`.
  */
 export async function startApiGateway(options: {
   readonly routes: readonly LocalRoute[];
   readonly runtime: LocalLambdaRuntime;
   readonly port: number;
   readonly host?: string;
+  /** The stage the API is deployed as (also served as a path prefix). @default "local" */
+  readonly stage?: string;
   /** Local-only routes under /_local/ (like LocalStack's /_localstack/): not part of the API. */
   readonly localRoutes?: LocalRoutes;
   /** Where a failed invocation is reported, one line each. @default standard error */
   readonly logError?: (line: string) => void;
 }): Promise<RunningService & { port: number }> {
   const host = options.host ?? "127.0.0.1";
+  const stage = options.stage ?? "local";
+  const stagePrefix = new RegExp(`^/${stage.replace(/[^A-Za-z0-9_-]/g, "\\$&")}(?=/|$)`);
   const logError = options.logError ?? ((line: string) => process.stderr.write(`${line}\n`));
   const compiled = options.routes.map((route) => ({ route, matcher: compile(route.path) }));
   const server = createServer((request, response) => {
@@ -77,7 +80,7 @@ export async function startApiGateway(options: {
     const target = request.url ?? "/";
     const queryAt = target.indexOf("?");
     const rawPath = queryAt === -1 ? target : target.slice(0, queryAt);
-    const path = rawPath.replace(new RegExp(`^/${STAGE}(?=/|$)`), "") || "/";
+    const path = rawPath.replace(stagePrefix, "") || "/";
     if (path.startsWith("/_local/") && options.localRoutes) {
       const body = await readBody(request);
       if (body === undefined) return tooLarge(response);
@@ -95,7 +98,8 @@ export async function startApiGateway(options: {
           .map(({ route, matcher }) => ({ route, params: matcher(path) }))
           .filter((m) => m.params)
       : [];
-    const match = found.find((m) => m.route.method === method);
+    const match =
+      found.find((m) => m.route.method === method) ?? found.find((m) => m.route.method === "ANY");
     if (!match?.params) {
       // API Gateway's answer for an unknown route or method.
       send(response, 403, {
@@ -116,6 +120,7 @@ export async function startApiGateway(options: {
     if (match.route.authorizerFunctionArn) {
       const verdict = await authorize(
         options.runtime,
+        stage,
         match.route,
         method,
         path,
@@ -165,10 +170,10 @@ export async function startApiGateway(options: {
       requestContext: {
         accountId: "000000000000",
         apiId: "local",
-        stage: STAGE,
+        stage,
         requestId,
         httpMethod: method,
-        path: `/${STAGE}${path}`,
+        path: `/${stage}${path}`,
         resourcePath: match.route.path,
         resourceId: "local",
         protocol: "HTTP/1.1",
@@ -223,6 +228,7 @@ export async function startApiGateway(options: {
 
 async function authorize(
   runtime: LocalLambdaRuntime,
+  stage: string,
   route: LocalRoute,
   method: string,
   path: string,
@@ -233,14 +239,14 @@ async function authorize(
 ): Promise<"unauthorized" | "denied" | { principalId: string } | Error> {
   const event = {
     type: "REQUEST",
-    methodArn: `arn:aws:execute-api:us-east-1:000000000000:local/${STAGE}/${method}${path}`,
+    methodArn: `arn:aws:execute-api:us-east-1:000000000000:local/${stage}/${method}${path}`,
     resource: route.path,
     path,
     httpMethod: method,
     headers,
     queryStringParameters: query,
     pathParameters: params,
-    requestContext: { requestId, stage: STAGE },
+    requestContext: { requestId, stage },
   };
   try {
     const result = (await runtime.invoke(

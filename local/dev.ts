@@ -59,13 +59,14 @@ export async function dev(args: readonly string[]): Promise<void> {
   if (dataDir) refuseIfInUse(dataDir);
 
   console.log(
-    "stepbatch: starting the local stack (synthesizing your stack, starting DynamoDB, S3, Step Functions)...",
+    "stepbatch: starting the local stack (synthesizing and bundling your stack, starting DynamoDB, S3, Step Functions)...",
   );
   const stack = await startLocalStack({
     port,
     ...(process.env.STEPBATCH_TOKEN ? { token: process.env.STEPBATCH_TOKEN } : {}),
     ...(dataDir ? { dataDir } : {}),
     stackProps: { config: configFile },
+    projectRoot: pipeline.projectRoot,
     log: (message) => console.log(`stepbatch: ${message}`),
   });
   const connection = dataDir ? join(dataDir, "local.json") : undefined;

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   CreateTableCommand,
+  type CreateTableCommandInput,
   DescribeTableCommand,
   DynamoDBClient,
   ResourceInUseException,
@@ -12,7 +13,6 @@ import {
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import dynalite from "dynalite";
 import S3rver from "s3rver";
-import { STATE_TABLE, stateTableDefinition } from "../functions/domain/table.ts";
 
 /** s3rver accepts only these fixed credentials; dynalite accepts any. They are not secrets. */
 export const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
@@ -85,22 +85,30 @@ export const s3Client = (endpoint: string) =>
     forcePathStyle: true,
   });
 
-/** Creates the state table as BatchStorage defines it (keys, list index, TTL), if it is missing. */
-export async function provisionTable(client: DynamoDBClient, tableName: string): Promise<void> {
+/**
+ * Creates a table as the template defines it (keys, indexes, billing), and turns its TTL on, if it
+ * is missing. A table kept from an earlier start is used as it is.
+ */
+export async function provisionTable(
+  client: DynamoDBClient,
+  definition: CreateTableCommandInput,
+  options: { timeToLiveAttribute?: string } = {},
+): Promise<void> {
   try {
-    await client.send(new CreateTableCommand(stateTableDefinition(tableName)));
-    await client
-      .send(
-        new UpdateTimeToLiveCommand({
-          TableName: tableName,
-          TimeToLiveSpecification: { AttributeName: STATE_TABLE.timeToLive, Enabled: true },
-        }),
-      )
-      .catch(() => undefined); // dynalite may not implement TTL; expiry is not needed locally
+    await client.send(new CreateTableCommand(definition));
+    if (options.timeToLiveAttribute)
+      await client
+        .send(
+          new UpdateTimeToLiveCommand({
+            TableName: definition.TableName,
+            TimeToLiveSpecification: { AttributeName: options.timeToLiveAttribute, Enabled: true },
+          }),
+        )
+        .catch(() => undefined); // dynalite may not implement TTL; expiry is not needed locally
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
   }
-  await client.send(new DescribeTableCommand({ TableName: tableName }));
+  await client.send(new DescribeTableCommand({ TableName: definition.TableName }));
 }
 
 export async function provisionBucket(client: S3Client, bucket: string): Promise<void> {

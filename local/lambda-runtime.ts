@@ -1,10 +1,33 @@
 import { randomUUID } from "node:crypto";
-import { isAbsolute, join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { readFileSync } from "node:fs";
+import { registerHooks } from "node:module";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Context } from "aws-lambda";
 import type { LocalFunction } from "./template.ts";
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
+
+/**
+ * The ES module bundles the runtime loads are loaded as they are on disk, ahead of any other
+ * loader hooks in the process: tsx (`npm start`) rewrites the dynamic imports of every ES module it
+ * loads and gives it its own source map, which hides the bundle's map to the sources.
+ */
+const bundleUrls = new Set<string>();
+let hooked = false;
+function loadBundlesAsTheyAre(): void {
+  if (hooked) return;
+  hooked = true;
+  registerHooks({
+    load(url, context, nextLoad) {
+      if (!bundleUrls.has(url)) return nextLoad(url, context);
+      return {
+        format: "module",
+        source: readFileSync(fileURLToPath(url), "utf8"),
+        shortCircuit: true,
+      };
+    },
+  });
+}
 
 /** An invocation error, shaped as Lambda reports it: `Error` is the type, `Cause` the JSON payload. */
 export class LambdaInvocationError extends Error {
@@ -18,10 +41,11 @@ export class LambdaInvocationError extends Error {
 }
 
 /**
- * Runs the real handler modules in this process, each with a Lambda-like context: request id,
- * function name and a remaining-time clock from the function's timeout in the template. Like
- * Lambda, a timeout ends the invocation with `Sandbox.Timedout`; unlike Lambda, the handler's
- * code is not frozen, so it is left to finish in the background.
+ * Runs the functions' code as CDK built it (each bundle, as it would be deployed) in this process,
+ * each with a Lambda-like context: request id, function name and a remaining-time clock from the
+ * function's timeout in the template. Like Lambda, a timeout ends the invocation with
+ * `Sandbox.Timedout`; unlike Lambda, the handler's code is not frozen, so it is left to finish in
+ * the background. Source maps are enabled, so stack traces name the sources, not the bundles.
  */
 export class LocalLambdaRuntime {
   private readonly modules = new Map<string, Promise<Handler>>();
@@ -29,10 +53,12 @@ export class LocalLambdaRuntime {
   readonly usage = { invocations: 0, gbSeconds: 0 };
   private readonly inFlight = new Set<Promise<unknown>>();
 
-  constructor(
-    private readonly functions: ReadonlyMap<string, LocalFunction>,
-    private readonly projectRoot: string,
-  ) {}
+  private readonly byName: ReadonlyMap<string, LocalFunction>;
+
+  /** `functions` by ARN. */
+  constructor(private readonly functions: ReadonlyMap<string, LocalFunction>) {
+    this.byName = new Map([...functions.values()].map((fn) => [fn.name, fn]));
+  }
 
   /**
    * All handlers share this process, so they share one environment: the union of every function's
@@ -42,6 +68,7 @@ export class LocalLambdaRuntime {
     const merged: Record<string, string> = {};
     const owner: Record<string, string> = {};
     for (const fn of functions.values()) {
+      if ("unavailable" in fn.code) continue; // never runs here
       for (const [key, value] of Object.entries(fn.environment)) {
         if (key in merged && merged[key] !== value) {
           throw new Error(
@@ -55,16 +82,21 @@ export class LocalLambdaRuntime {
     return merged;
   }
 
-  has(functionArn: string): boolean {
-    return this.functions.has(functionArn);
+  /** A function by its ARN or its name. */
+  has(functionArnOrName: string): boolean {
+    return this.find(functionArnOrName) !== undefined;
   }
 
-  async invoke(functionArn: string, event: unknown): Promise<unknown> {
-    const fn = this.functions.get(functionArn);
+  private find(functionArnOrName: string): LocalFunction | undefined {
+    return this.functions.get(functionArnOrName) ?? this.byName.get(functionArnOrName);
+  }
+
+  async invoke(functionArnOrName: string, event: unknown): Promise<unknown> {
+    const fn = this.find(functionArnOrName);
     if (!fn)
       throw new LambdaInvocationError(
         "ResourceNotFoundException",
-        `Function not found: ${functionArn}`,
+        `Function not found: ${functionArnOrName}`,
       );
     const handler = await this.load(fn);
     const timeoutMs = fn.timeoutSeconds * 1000;
@@ -135,17 +167,40 @@ export class LocalLambdaRuntime {
   }
 
   private load(fn: LocalFunction): Promise<Handler> {
-    let loaded = this.modules.get(fn.entry);
+    const code = fn.code;
+    if ("unavailable" in code)
+      return Promise.reject(
+        new LambdaInvocationError(
+          "Runtime.ImportModuleError",
+          `function ${fn.logicalId} cannot run on the local stack: ${code.unavailable}`,
+        ),
+      );
+    let loaded = this.modules.get(code.file);
     if (!loaded) {
-      loaded = import(
-        pathToFileURL(isAbsolute(fn.entry) ? fn.entry : join(this.projectRoot, fn.entry)).href
-      ).then((module: { handler?: Handler }) => {
-        if (typeof module.handler !== "function") throw new Error(`${fn.entry} exports no handler`);
-        return module.handler;
+      process.setSourceMapsEnabled(true);
+      const url = pathToFileURL(code.file).href;
+      if (code.file.endsWith(".mjs")) {
+        loadBundlesAsTheyAre();
+        bundleUrls.add(url);
+      }
+      loaded = import(url).then((module: Record<string, unknown>) => {
+        // An ES module's export, or (a CommonJS module imported) a property of its module.exports.
+        const exported = (from: unknown) =>
+          code.exportPath.reduce<unknown>(
+            (found, key) => (found as Record<string, unknown> | undefined)?.[key],
+            from,
+          );
+        const handler = exported(module) ?? exported(module.default);
+        if (typeof handler !== "function")
+          throw new LambdaInvocationError(
+            "Runtime.HandlerNotFound",
+            `${code.file} exports no function ${code.exportPath.join(".")}`,
+          );
+        return handler as Handler;
       });
-      this.modules.set(fn.entry, loaded);
+      this.modules.set(code.file, loaded);
       // A module that failed to load is loaded again by the next invocation (a new cold start).
-      loaded.catch(() => this.modules.delete(fn.entry));
+      loaded.catch(() => this.modules.delete(code.file));
     }
     return loaded;
   }

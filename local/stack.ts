@@ -1,11 +1,13 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { App, Stack } from "aws-cdk-lib";
 import { tokenFromHeaders, tokensMatch } from "../functions/domain/token.ts";
-import type { StepbatchStackProps } from "../infra/stepbatch-stack.ts";
+import { StepbatchStack, type StepbatchStackProps } from "../infra/stepbatch-stack.ts";
 import { type LocalRoutes, startApiGateway } from "./api-gateway.ts";
 import { AwsServiceError, startAwsJsonService } from "./aws-json-service.ts";
+import { createBuildDir, synthesize } from "./build.ts";
 import {
   dynamoClient,
   LOCAL_CREDENTIALS,
@@ -21,14 +23,10 @@ import {
 import { holdPrivateUmask, makePrivate, PRIVATE_DIR_MODE, writeFileAtomic } from "./files.ts";
 import { LambdaInvocationError, LocalLambdaRuntime } from "./lambda-runtime.ts";
 import { startScheduledRules } from "./scheduled-rules.ts";
+import { secretValues } from "./secrets.ts";
 import { StatusEventDelivery } from "./status-events.ts";
 import { LocalStepFunctions } from "./stepfunctions.ts";
-import {
-  type LocalQueue,
-  type LocalSchedule,
-  readAppModel,
-  synthesizeTemplate,
-} from "./template.ts";
+import { type LocalQueue, type LocalSchedule, readAppModel } from "./template.ts";
 
 export const PROJECT_ROOT = join(fileURLToPath(new URL(".", import.meta.url)), "..");
 
@@ -42,7 +40,18 @@ export interface LocalStackOptions {
   /** Powertools log level of the handlers. @default "WARN" */
   readonly logLevel?: string;
   readonly log?: (message: string) => void;
-  /** Props of the synthesized StepbatchStack (e.g. other phases). @default the deployed defaults */
+  /**
+   * The project the stack belongs to: the synthesized app and its bundles go to
+   * `<projectRoot>/.stepbatch/build/synth/`, so the bundles' external imports (`@aws-sdk/*`)
+   * resolve from its node_modules. @default this repository's root
+   */
+  readonly projectRoot?: string;
+  /**
+   * Builds the stack to run, inside the App the local stack creates (and synthesizes, bundling
+   * included). @default `new StepbatchStack(app, "Stepbatch", stackProps)`
+   */
+  readonly stack?: (app: App) => Stack;
+  /** Props of the default StepbatchStack (e.g. another pipeline). @default the deployed defaults */
   readonly stackProps?: StepbatchStackProps;
   /** Sees every request DynamoDB and S3 receive (the benchmark counts them). */
   readonly observe?: { dynamodb?: RequestObserver; s3?: RequestObserver };
@@ -52,23 +61,31 @@ export interface LocalStack {
   readonly apiUrl: string;
   readonly token: string;
   readonly endpoints: Readonly<
-    Record<"dynamodb" | "s3" | "stepfunctions" | "secretsmanager", string>
+    Record<"dynamodb" | "s3" | "stepfunctions" | "secretsmanager" | "sqs", string>
   >;
   readonly stepFunctions: LocalStepFunctions;
   readonly statusEvents: StatusEventDelivery;
   readonly stateMachineArn: string;
   /** Lambda usage so far (invocations, GB-seconds). */
   readonly lambdaUsage: LocalLambdaRuntime["usage"];
-  /** Executions that were running at the last stop and were aborted at this start. */
+  /** Executions that were running at the last stop and were failed at this start. */
   readonly recovered: number;
+  /** How long synthesizing the app, bundling included, took at start-up. */
+  readonly synthMs: number;
   stop(): Promise<void>;
 }
 
 /**
- * The embedded local stack: dynalite, s3rver, a local Step Functions service running the
- * synthesized definition, a local Secrets Manager holding the API token, the status-change feed
- * to the reconciler, and the REST API, all in this process. Handlers are the real modules and
- * reach every service through AWS_ENDPOINT_URL_<SERVICE> only.
+ * The embedded local stack: the app synthesized as `cdk synth` does (functions bundled), and every
+ * resource of its template found by what it is: DynamoDB tables on dynalite, S3 buckets on s3rver,
+ * the state machine run by a local Step Functions service, secrets served by a local Secrets
+ * Manager (the authorizer's holds the API token), SQS queues and EventBridge rules delivering to
+ * their functions, scheduled rules and schedules, and the REST API's Lambda proxy routes, all in
+ * this process. Functions run from their bundles and reach every service through
+ * AWS_ENDPOINT_URL_<SERVICE> only.
+ *
+ * Bundles are imported by Node itself: a test runner that transforms what it imports (vitest)
+ * must leave `.stepbatch/build/` to Node (vitest: `server.deps.external`).
  */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const log = options.log ?? (() => undefined);
@@ -81,9 +98,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     makePrivate(dataDir);
   }
   const started: RunningService[] = [];
+  let buildDir: string | undefined;
+  const removeBuild = () => {
+    if (buildDir) rmSync(buildDir, { recursive: true, force: true });
+  };
   try {
-    // SQS first: the template's queue URLs must name it. Messages go to the queue's consumer.
-    let deliverToQueue: (queueArn: string, body: string) => boolean = () => false;
+    // SQS first: the template's queue URLs must name it.
+    let sendToQueue: (queueArn: string, body: string) => boolean = () => false;
     let queues: readonly LocalQueue[] = [];
     const sqsService = await startAwsJsonService({
       name: "SQS",
@@ -91,15 +112,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       operations: {
         SendMessage: ({ QueueUrl, MessageBody }: { QueueUrl?: string; MessageBody?: string }) => {
           const queue = queues.find((q) => q.url === QueueUrl);
-          if (!queue || !MessageBody)
+          if (!queue || !MessageBody || !sendToQueue(queue.arn, MessageBody))
             throw new AwsServiceError(
               "AWS.SimpleQueueService.NonExistentQueue",
               `The specified queue does not exist: ${QueueUrl}`,
-            );
-          if (!deliverToQueue(queue.arn, MessageBody))
-            throw new AwsServiceError(
-              "AWS.SimpleQueueService.NonExistentQueue",
-              `No consumer reads ${QueueUrl} locally`,
             );
           return {
             MessageId: randomUUID(),
@@ -109,9 +125,21 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       },
     });
     started.push(sqsService);
-    const model = readAppModel(synthesizeTemplate(options.stackProps), {
+
+    const synthStarted = performance.now();
+    buildDir = createBuildDir(options.projectRoot ?? PROJECT_ROOT);
+    const buildStack =
+      options.stack ?? ((app: App) => new StepbatchStack(app, "Stepbatch", options.stackProps));
+    const synthesized = synthesize(buildDir, buildStack);
+    const synthMs = Math.round(performance.now() - synthStarted);
+    const model = readAppModel(synthesized.template, {
+      outdir: synthesized.outdir,
       sqsEndpoint: sqsService.endpoint,
+      stackName: synthesized.stackName,
     });
+    log(
+      `synthesized ${synthesized.stackName} and bundled its ${model.functions.size} functions in ${(synthMs / 1000).toFixed(1)} s`,
+    );
     queues = model.queues;
     const token = options.token ?? tokenFrom(dataDir);
 
@@ -125,24 +153,31 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(options.observe?.s3 ? { observe: options.observe.s3 } : {}),
     });
     started.push(s3);
-    await provisionTable(dynamoClient(dynamo.endpoint), model.tableName);
-    await provisionBucket(s3Client(s3.endpoint), model.bucketName);
+    const dynamodb = dynamoClient(dynamo.endpoint);
+    for (const table of model.tables)
+      await provisionTable(dynamodb, table.definition, {
+        ...(table.timeToLiveAttribute ? { timeToLiveAttribute: table.timeToLiveAttribute } : {}),
+      });
+    const buckets = s3Client(s3.endpoint);
+    for (const bucket of model.buckets) await provisionBucket(buckets, bucket.name);
 
+    const values = secretValues(model, token, dataDir);
     const secrets = await startAwsJsonService({
       name: "Secrets Manager",
       targetPrefix: "secretsmanager",
       contentType: "application/x-amz-json-1.1",
       operations: {
         GetSecretValue: ({ SecretId }: { SecretId?: string }) => {
-          if (SecretId !== model.tokenSecretArn)
+          const secret = model.secrets.find((s) => s.arn === SecretId || s.name === SecretId);
+          if (!secret)
             throw new AwsServiceError(
               "ResourceNotFoundException",
               "Secrets Manager can't find the specified secret.",
             );
           return {
-            ARN: model.tokenSecretArn,
-            Name: "stepbatch-api-token",
-            SecretString: token,
+            ARN: secret.arn,
+            Name: secret.name,
+            SecretString: values.get(secret.arn),
             VersionId: "local",
             VersionStages: ["AWSCURRENT"],
             CreatedDate: 0,
@@ -152,12 +187,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     started.push(secrets);
 
-    const runtime = new LocalLambdaRuntime(model.functions, PROJECT_ROOT);
-    const statusEvents = new StatusEventDelivery(model.statusChangeConsumers, runtime, log);
-    deliverToQueue = (queueArn, body) => statusEvents.send(queueArn, body);
+    const runtime = new LocalLambdaRuntime(model.functions);
+    const statusEvents = new StatusEventDelivery(model.eventRules, model.queues, runtime, log);
+    sendToQueue = (queueArn, body) => statusEvents.send(queueArn, body);
     const stepFunctions = new LocalStepFunctions({
-      stateMachineArn: model.stateMachineArn,
-      definition: model.definition,
+      stateMachineArn: model.stateMachine.arn,
+      definition: model.stateMachine.definition,
       invoke: (functionArn, payload) => runtime.invoke(functionArn, payload),
       ...(dataDir ? { dataFile: join(dataDir, "stepfunctions", "executions.json") } : {}),
       onStatusChange: statusEvents.publish,
@@ -169,7 +204,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     started.push(sfnService);
 
-    // The handlers' environment: the template's variables, plus where the services are.
+    // The functions' environment: the template's variables, plus where the services are.
     Object.assign(process.env, LocalLambdaRuntime.environmentOf(model.functions), {
       AWS_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
@@ -187,13 +222,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const recovered = stepFunctions.recoverInterrupted().length;
     if (recovered > 0)
       log(
-        `${recovered} execution(s) were running when the stack stopped; they are now ABORTED and being reconciled`,
+        `${recovered} execution(s) were running when the stack stopped; they are now FAILED (LocalStackRestarted) and being reconciled`,
       );
 
     const api = await startApiGateway({
       routes: model.routes,
       runtime,
       port: options.port ?? 3000,
+      ...(model.stage ? { stage: model.stage } : {}),
       localRoutes: scheduleRoutes(model.schedules, runtime, token),
     });
     started.push(api);
@@ -207,12 +243,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         s3: s3.endpoint,
         stepfunctions: sfnService.endpoint,
         secretsmanager: secrets.endpoint,
+        sqs: sqsService.endpoint,
       },
       stepFunctions,
       statusEvents,
-      stateMachineArn: model.stateMachineArn,
+      stateMachineArn: model.stateMachine.arn,
       lambdaUsage: runtime.usage,
       recovered,
+      synthMs,
       stop: async () => {
         scheduledRules.stop();
         await api.close();
@@ -220,21 +258,25 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         await runtime.drain(2_000);
         await statusEvents.settled();
         for (const service of [...started].reverse()) await service.close().catch(() => undefined);
+        removeBuild();
         releaseUmask();
       },
     };
   } catch (error) {
     for (const service of started.reverse()) await service.close().catch(() => undefined);
+    removeBuild();
     releaseUmask();
     throw error;
   }
 }
 
 /**
- * `GET /_local/schedules` lists the schedules of the template; `POST /_local/schedules/{name}/run`
- * runs one occurrence now, as EventBridge Scheduler would: the schedule's target Lambda with its
- * input, `<aws.scheduler.scheduled-time>` set to now (or to `scheduledTime` from the body, an
- * ISO-8601 UTC timestamp). Same token rules and error shape as the API.
+ * `GET /_local/schedules` lists the EventBridge Scheduler schedules of the template (their target
+ * input parsed when it is JSON); `POST /_local/schedules/{name}/run` runs one occurrence now, as
+ * EventBridge Scheduler would: the schedule's target Lambda with its input, the
+ * `<aws.scheduler.*>` placeholders filled, `scheduled-time` set to now (or to `scheduledTime` from
+ * the body, an ISO-8601 UTC timestamp). A schedule is named as deployed (its `Name`). Same token
+ * rules and error shape as the API. (local/local-client.ts is their client.)
  */
 function scheduleRoutes(
   schedules: readonly LocalSchedule[],
@@ -255,9 +297,12 @@ function scheduleRoutes(
       return {
         status: 200,
         body: {
-          schedules: schedules.map(({ input, functionArn, ...schedule }) => ({
-            ...schedule,
-            batch: JSON.parse(input).batch,
+          schedules: schedules.map(({ name, expression, timezone, enabled, input }) => ({
+            name,
+            expression,
+            timezone,
+            enabled,
+            input: parsedOrText(input),
           })),
         },
       };
@@ -282,28 +327,43 @@ function scheduleRoutes(
       request.scheduledTime ?? new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
     // EventBridge Scheduler fills its placeholders in the target input; here they are filled in
     // the parsed input, so no value can change the JSON around it.
-    const input = replaceInStrings(JSON.parse(schedule.input), {
+    const input = replaceInStrings(parsedOrText(schedule.input), {
       "<aws.scheduler.scheduled-time>": scheduledTime,
       "<aws.scheduler.execution-id>": randomUUID(),
+      "<aws.scheduler.schedule-arn>": schedule.arn,
+      "<aws.scheduler.attempt-number>": "1",
     });
     try {
-      const started = await runtime.invoke(schedule.functionArn, input);
+      const answer = await runtime.invoke(schedule.functionArn, input);
       return {
         status: 202,
-        body: { schedule: schedule.name, scheduledTime, ...(started as object) },
+        body: {
+          schedule: schedule.name,
+          scheduledTime,
+          ...(answer && typeof answer === "object" ? answer : { result: answer ?? null }),
+        },
       };
     } catch (error) {
-      const message =
-        error instanceof LambdaInvocationError ? error.errorMessage : (error as Error).message;
-      const status =
-        error instanceof LambdaInvocationError && error.errorType === "Validation" ? 400 : 502;
+      const reason =
+        error instanceof LambdaInvocationError
+          ? `${error.errorType}: ${error.errorMessage}`
+          : (error as Error).message;
       return failure(
-        status,
+        502,
         "SCHEDULED_START_FAILED",
-        `schedule '${schedule.name}' could not start its batch: ${message}`,
+        `schedule '${schedule.name}': its target failed: ${reason}`,
       );
     }
   };
+}
+
+/** A target input as JSON when it is JSON, else as the text it is. */
+function parsedOrText(input: string): unknown {
+  try {
+    return JSON.parse(input);
+  } catch {
+    return input;
+  }
 }
 
 const failure = (status: number, code: string, message: string) => ({

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { LocalLambdaRuntime } from "./lambda-runtime.ts";
 import type { StatusChangeEvent } from "./stepfunctions.ts";
-import type { StatusChangeConsumer } from "./template.ts";
+import type { LocalEventRule, LocalQueue } from "./template.ts";
 
 export interface DeadLetter {
   readonly queueArn: string;
@@ -10,16 +10,21 @@ export interface DeadLetter {
 }
 
 /**
- * Delivers execution status changes as AWS does: the EventBridge rule's pattern picks them, the
- * SQS queue hands them to the consumer Lambda as an SQS event, a failed record is received again
- * (with backoff) and, after `maxReceiveCount` receives, goes to the dead letters.
+ * EventBridge and SQS as the template wires them. An event (an execution status change) goes to
+ * every rule whose pattern matches it, and on to the rule's targets: a Lambda is invoked with it;
+ * a queue hands it to the functions its event source mappings feed, as an SQS event, a failed
+ * record is received again (with backoff) and, after the queue's `maxReceiveCount` receives, goes
+ * to the dead letters. A message sent to a queue no function reads is kept in `unread`.
  */
 export class StatusEventDelivery {
   readonly deadLetters: DeadLetter[] = [];
+  readonly unread: { readonly queueArn: string; readonly body: string }[] = [];
   private readonly pending = new Set<Promise<void>>();
+  private sent = 0;
 
   constructor(
-    private readonly consumers: readonly StatusChangeConsumer[],
+    private readonly rules: readonly LocalEventRule[],
+    private readonly queues: readonly LocalQueue[],
     private readonly runtime: LocalLambdaRuntime,
     private readonly log: (message: string) => void = () => undefined,
     private readonly retryBaseMs = 500,
@@ -27,19 +32,33 @@ export class StatusEventDelivery {
     private readonly deliveryDelayMs = 500,
   ) {}
 
-  /** An EventBridge event: to every consumer whose rule matches it. */
+  /** An EventBridge event: to the targets of every rule whose pattern matches it. */
   publish = (event: StatusChangeEvent): void => {
-    for (const consumer of this.consumers) {
-      if (matchesPattern(consumer.pattern, event))
-        this.track(this.deliver(consumer, JSON.stringify(event), event.region));
+    for (const rule of this.rules) {
+      if (!matchesPattern(rule.pattern, event)) continue;
+      for (const queueArn of rule.queueArns) this.send(queueArn, JSON.stringify(event));
+      for (const functionArn of rule.functionArns)
+        this.track(
+          this.runtime.invoke(functionArn, event).then(
+            () => undefined,
+            (error: Error) =>
+              this.log(`rule ${rule.arn} -> ${functionArn} failed: ${error.message}`),
+          ),
+        );
     }
   };
 
-  /** An SQS SendMessage: to the consumer of that queue. False when no consumer reads it. */
+  /** An SQS SendMessage: to the functions that read that queue. False when there is no such queue. */
   send(queueArn: string, body: string): boolean {
-    const consumer = this.consumers.find((c) => c.queueArn === queueArn);
-    if (!consumer) return false;
-    this.track(this.deliver(consumer, body, "us-east-1"));
+    const queue = this.queues.find((q) => q.arn === queueArn);
+    if (!queue) return false;
+    if (queue.consumerArns.length === 0) {
+      this.unread.push({ queueArn, body });
+      return true;
+    }
+    // One receive per message: with several consumers, each message goes to one of them.
+    const consumer = queue.consumerArns[this.sent++ % queue.consumerArns.length] as string;
+    this.track(this.deliver(queue, consumer, body));
     return true;
   }
 
@@ -53,15 +72,11 @@ export class StatusEventDelivery {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
-  private async deliver(
-    consumer: StatusChangeConsumer,
-    body: string,
-    region: string,
-  ): Promise<void> {
+  private async deliver(queue: LocalQueue, functionArn: string, body: string): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, this.deliveryDelayMs));
     const messageId = randomUUID();
     let lastError = "";
-    for (let receive = 1; receive <= consumer.maxReceiveCount; receive++) {
+    for (let receive = 1; receive <= queue.maxReceiveCount; receive++) {
       const sqsEvent = {
         Records: [
           {
@@ -75,13 +90,13 @@ export class StatusEventDelivery {
             messageAttributes: {},
             md5OfBody: createHash("md5").update(body).digest("hex"),
             eventSource: "aws:sqs",
-            eventSourceARN: consumer.queueArn,
-            awsRegion: region,
+            eventSourceARN: queue.arn,
+            awsRegion: queue.arn.split(":")[3] ?? "us-east-1",
           },
         ],
       };
       try {
-        const answer = (await this.runtime.invoke(consumer.functionArn, sqsEvent)) as
+        const answer = (await this.runtime.invoke(functionArn, sqsEvent)) as
           | { batchItemFailures?: unknown[] }
           | undefined;
         if (!answer?.batchItemFailures?.length) return;
@@ -91,10 +106,8 @@ export class StatusEventDelivery {
       }
       await new Promise((resolve) => setTimeout(resolve, this.retryBaseMs * receive));
     }
-    this.deadLetters.push({ queueArn: consumer.queueArn, body, error: lastError });
-    this.log(
-      `a message for ${consumer.queueArn.split(":").pop()} went to the dead-letter queue: ${lastError}`,
-    );
+    this.deadLetters.push({ queueArn: queue.arn, body, error: lastError });
+    this.log(`a message for ${queue.name} went to the dead-letter queue: ${lastError}`);
   }
 }
 

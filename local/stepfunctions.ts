@@ -86,7 +86,11 @@ export interface LocalStepFunctionsOptions {
   readonly onStatusChange?: (event: StatusChangeEvent) => void;
 }
 
-/** The error an execution that was running when the local stack stopped ends with on restart. */
+/**
+ * The error an execution that was running when the local stack stopped ends with at the next
+ * start. On AWS an execution does not outlive its workers' disappearance; here they went with the
+ * process, so the execution ends as AWS reports one whose tasks died: FAILED, with this error.
+ */
 export const RESTART_ERROR = "LocalStackRestarted";
 
 const NAME_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
@@ -109,12 +113,19 @@ export class LocalStepFunctions {
       options.definition as never,
       { validationOptions: { checkPaths: false, checkArn: false } } as never,
     );
-    for (const stateName of taskStateNames(options.definition)) {
+    for (const [stateName, resource] of taskStates(options.definition)) {
+      // A Lambda ARN as the resource: the function gets the state's input, and its result is the task's.
+      if (/^arn:aws:lambda:[^:]+:[^:]+:function:/.test(resource)) {
+        this.taskOverrides[stateName] = async (input: unknown) =>
+          (await options.invoke(resource, input ?? {})) ?? null;
+        continue;
+      }
       this.taskOverrides[stateName] = async (input: {
         FunctionName?: string;
         Payload?: unknown;
       }) => {
-        if (!input?.FunctionName) throw new Error(`task ${stateName} has no FunctionName`);
+        if (!input?.FunctionName)
+          throw new Error(`task ${stateName} (${resource}) has no FunctionName`);
         const payload = await options.invoke(input.FunctionName, input.Payload ?? {});
         return { ExecutedVersion: "$LATEST", Payload: payload ?? null, StatusCode: 200 };
       };
@@ -122,15 +133,27 @@ export class LocalStepFunctions {
     this.load();
   }
 
-  /** Executions that were running when the stack last stopped end as ABORTED, with a clear cause. */
+  /**
+   * Executions that were running when the stack last stopped end as FAILED (error
+   * `LocalStackRestarted`), with a cause saying so: their Lambda invocations ended with the
+   * process, so none of their tasks will ever report back.
+   */
   recoverInterrupted(): ExecutionRecord[] {
     const interrupted = [...this.executions.values()].filter((e) => e.status === "RUNNING");
     for (const execution of interrupted) {
-      this.finish(execution, "ABORTED", {
-        error: RESTART_ERROR,
-        cause:
-          "The local stack stopped while this execution was running; it was aborted when the stack started again.",
+      const error = RESTART_ERROR;
+      const cause =
+        "The local stack stopped while this execution was running, and its tasks with it; it failed when the stack started again.";
+      const history = this.histories.get(execution.executionArn) ?? [];
+      this.histories.set(execution.executionArn, history);
+      history.push({
+        id: history.length + 1,
+        previousEventId: history.length,
+        timestamp: Date.now() / 1000,
+        type: "ExecutionFailed",
+        executionFailedEventDetails: { error, cause },
       });
+      this.finish(execution, "FAILED", { error, cause });
     }
     return interrupted;
   }
@@ -415,18 +438,19 @@ export class LocalStepFunctions {
   }
 }
 
-function taskStateNames(definition: Record<string, any>): string[] {
-  const names: string[] = [];
+/** Every Task state (inside Maps and Parallels too), with its resource. */
+function taskStates(definition: Record<string, any>): [string, string][] {
+  const found: [string, string][] = [];
   const walk = (states: Record<string, any>) => {
     for (const [name, state] of Object.entries(states)) {
-      if (state.Type === "Task") names.push(name);
+      if (state.Type === "Task") found.push([name, String(state.Resource ?? "")]);
       if (state.ItemProcessor?.States) walk(state.ItemProcessor.States);
       if (state.Iterator?.States) walk(state.Iterator.States);
       for (const branch of state.Branches ?? []) walk(branch.States);
     }
   };
   walk(definition.States ?? {});
-  return names;
+  return found;
 }
 
 /** Maps aws-local-stepfunctions' event log to AWS history event types. */

@@ -433,8 +433,8 @@ export class CancelService {
     for (let attempt = 0; ; attempt++) {
       const batch = await this.store.getBatch(batchId);
       if (!batch) throw new BatchNotFoundError(batchId);
-      // Cancelled by stepbatch itself (a console stop, a lost worker): no cancel records a summary.
-      const noSummaryComing = ["console", "system"].includes(batch.cancel?.by ?? "");
+      // Stopped from the console: no cancel records a summary.
+      const noSummaryComing = batch.cancel?.by === "console";
       const endedOtherwise = batch.status !== "cancelling" && batch.status !== "cancelled";
       if (
         batch.cancelSummary ||

@@ -28,12 +28,6 @@ export interface ExecutionStatusChange {
   readonly cause?: string | null;
 }
 
-/**
- * Abort errors meaning the workers running the phases are gone too (not just the execution), so
- * a job in its final commit will never report back and must be failed rather than waited for.
- */
-export const WORKERS_LOST_ERRORS: readonly string[] = ["LocalStackRestarted"];
-
 /** The error the cancel Lambda stops executions with; any other abort came from elsewhere (the console). */
 export const API_CANCEL_ERROR = "BatchCancelled";
 
@@ -87,10 +81,7 @@ export class Reconciler {
       };
       if (!batch.cancel && !isBatchTerminal(batch.status))
         await this.store.setBatchCancelIntent(batchId, intent);
-      const workersLost = WORKERS_LOST_ERRORS.includes(change.error ?? "");
-      const outcomes = await mapLimit(jobs, 16, (job) =>
-        this.endAbortedJob(job, intent, workersLost, change, at),
-      );
+      const outcomes = await mapLimit(jobs, 16, (job) => this.endAbortedJob(job, intent, at));
       changed = outcomes.filter(Boolean).length;
       const finished = await this.store.finishBatch(batchId, "cancelled", at);
       if (finished.won || !batch.cancel) {
@@ -139,38 +130,19 @@ export class Reconciler {
     };
   }
 
-  /** One job of an aborted execution: cancelled, unless it is in its final commit and still alive. */
-  private async endAbortedJob(
-    job: JobRecord,
-    intent: CancelIntent,
-    workersLost: boolean,
-    change: ExecutionStatusChange,
-    at: string,
-  ): Promise<boolean> {
+  /** One job of an aborted execution: cancelled, unless it is in its final commit (which completes on its own). */
+  private async endAbortedJob(job: JobRecord, intent: CancelIntent, at: string): Promise<boolean> {
     if (isJobTerminal(job.status)) return false;
     if (job.status === "queued")
       return (await this.store.cancelQueuedJob(job.batchId, job.jobId, intent, at)).won;
-    if (!job.inCommit)
-      return (await this.store.cancelRunningJob(job.batchId, job.jobId, intent, at, job.phase)).won;
-    if (!workersLost) return false; // its commit completes on its own
-    const message =
-      `its ${job.phase ?? "final"} phase was lost when the execution was aborted (${change.error}): ${change.cause ?? ""}`.trim();
-    return (
-      await this.store.failJob(
-        job.batchId,
-        job.jobId,
-        { name: change.error ?? "WorkerLost", message },
-        at,
-      )
-    ).won;
+    if (job.inCommit) return false;
+    return (await this.store.cancelRunningJob(job.batchId, job.jobId, intent, at, job.phase)).won;
   }
 }
 
-/** Who stopped an execution, as far as its abort error tells. */
+/** Who stopped an execution, as far as its abort error tells: the API's cancel, or the console. */
 function abortedBy(error: string | null | undefined): string {
-  if (error === API_CANCEL_ERROR) return "api";
-  if (WORKERS_LOST_ERRORS.includes(error ?? "")) return "system";
-  return "console";
+  return error === API_CANCEL_ERROR ? "api" : "console";
 }
 
 function describe(change: ExecutionStatusChange): string {

@@ -1,6 +1,6 @@
 /**
- * The one state table's shape: read by the storage construct that deploys it, the store that
- * uses it and the local stack that provisions it, so the three can never disagree.
+ * The one state table's shape: read by the storage construct that deploys it and the store that
+ * uses it, so the two can never disagree (the local stack provisions it from the template).
  */
 export const STATE_TABLE = {
   partitionKey: "pk",
@@ -10,29 +10,3 @@ export const STATE_TABLE = {
   /** Idempotency claims expire by this attribute (epoch seconds). */
   timeToLive: "expiresAt",
 } as const;
-
-/** The table as DynamoDB's CreateTable takes it (and DescribeTable answers it). */
-export function stateTableDefinition(tableName: string) {
-  const { partitionKey, sortKey, listIndex } = STATE_TABLE;
-  return {
-    TableName: tableName,
-    BillingMode: "PAY_PER_REQUEST" as const,
-    AttributeDefinitions: [partitionKey, sortKey, listIndex.partitionKey, listIndex.sortKey].map(
-      (name) => ({ AttributeName: name, AttributeType: "S" as const }),
-    ),
-    KeySchema: [
-      { AttributeName: partitionKey, KeyType: "HASH" as const },
-      { AttributeName: sortKey, KeyType: "RANGE" as const },
-    ],
-    GlobalSecondaryIndexes: [
-      {
-        IndexName: listIndex.name,
-        KeySchema: [
-          { AttributeName: listIndex.partitionKey, KeyType: "HASH" as const },
-          { AttributeName: listIndex.sortKey, KeyType: "RANGE" as const },
-        ],
-        Projection: { ProjectionType: "ALL" as const },
-      },
-    ],
-  };
-}

@@ -19,9 +19,6 @@ import { packageModule } from "../paths.ts";
  */
 export const PROJECT_CONTEXT = "stepbatch:project";
 
-/** Metadata key under which each function records its handler module (the local stack reads it). */
-export const ENTRY_METADATA = "stepbatch:entry";
-
 export interface StepbatchFunctionProps {
   /**
    * Handler module: one of stepbatch's own, relative to the package (`functions/handlers/api/get-batch.ts`),
@@ -147,7 +144,6 @@ export class StepbatchFunction extends Construct {
         externalModules: ["@aws-sdk/*", ...(extra.bundling?.externalModules ?? [])],
       },
     });
-    (this.function.node.defaultChild as lambda.CfnFunction).addMetadata(ENTRY_METADATA, entry);
     acknowledge(this, "AwsSolutions-IAM5[Resource::*]", XRAY_REASON);
   }
 

@@ -136,6 +136,8 @@ describe("routing on the raw path, as API Gateway does", () => {
 });
 
 describe("the /_local routes", () => {
+  // config/schedules.json's nightly-tickers, named as the stack deploys it (with its prefix).
+  const NIGHTLY = "Stepbatch-nightly-tickers";
   const run = (name: string, body: string | undefined, headers: Record<string, string> = auth()) =>
     rawRequest(stack.apiUrl, "POST", `/_local/schedules/${name}/run`, {
       headers,
@@ -144,7 +146,7 @@ describe("the /_local routes", () => {
 
   it("answers 401 to a request without a token", async () => {
     // Act
-    const answer = await run("nightly-tickers", undefined, {});
+    const answer = await run(NIGHTLY, undefined, {});
     // Assess
     expect(answer.status).toBe(401);
     expect(answer.body.error.code).toBe("UNAUTHORIZED");
@@ -168,12 +170,12 @@ describe("the /_local routes", () => {
     });
     // Assess
     expect(answer.status).toBe(200);
-    expect(answer.body.schedules.map((s: { name: string }) => s.name)).toContain("nightly-tickers");
+    expect(answer.body.schedules.map((s: { name: string }) => s.name)).toContain(NIGHTLY);
   });
 
   it("answers 400 naming the problem to a body that is not JSON", async () => {
     // Act
-    const answer = await run("nightly-tickers", '{"scheduledTime": ');
+    const answer = await run(NIGHTLY, '{"scheduledTime": ');
     // Assess
     expect(answer.status).toBe(400);
     expect(answer.body.error.code).toBe("VALIDATION_FAILED");
@@ -196,7 +198,7 @@ describe("the /_local routes", () => {
     ["a date without a time", "2030-01-01"],
   ])("answers 400 to a scheduledTime that is %s", async (_, scheduledTime) => {
     // Act
-    const answer = await run("nightly-tickers", JSON.stringify({ scheduledTime }));
+    const answer = await run(NIGHTLY, JSON.stringify({ scheduledTime }));
     // Assess
     expect(answer.status).toBe(400);
     expect(answer.body.error).toMatchObject({

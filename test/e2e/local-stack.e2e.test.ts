@@ -20,7 +20,7 @@ afterAll(() => {
 });
 
 describe("the local stack killed mid-batch and started again", () => {
-  it("keeps batches and its token, and ends the executions that were running as ABORTED with no job left running", async () => {
+  it("keeps batches and its token, and fails the executions that were running, as AWS reports an execution whose tasks died, with no job left running", async () => {
     // Prepare: a batch mid-run when the process is killed outright.
     const dataDir = freshDataDir();
     const first = await spawnLocalStack(["--data-dir", dataDir]);
@@ -48,12 +48,12 @@ describe("the local stack killed mid-batch and started again", () => {
       // Assess
       expect(second.token).toBe(first.token);
       expect(second.output()).toContain("1 execution(s) were running when the stack stopped");
-      expect(ended.status).toBe("cancelled");
-      expect(ended.cancel).toMatchObject({
-        by: "system",
-        reason: expect.stringMatching(/local stack stopped/),
+      expect(ended.status).toBe("failed");
+      expect(ended.error).toMatchObject({
+        name: "LocalStackRestarted",
+        message: expect.stringMatching(/local stack stopped/),
       });
-      expect(ended.progress).toMatchObject({ total: 3, running: 0, queued: 0, cancelled: 3 });
+      expect(ended.progress).toMatchObject({ total: 3, running: 0, queued: 0, failed: 3 });
       const listed = await api2.call("GET", "/batches");
       expect(listed.body.batches.map((b: any) => b.batchId)).toContain(batchId);
     } finally {

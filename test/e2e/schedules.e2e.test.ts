@@ -25,6 +25,7 @@ describe("scheduled batches on the local stack", () => {
   });
 
   it("runs a schedule's batch by hand through the same submit path, and starts one batch per occurrence", async () => {
+    // The schedule is named as in config/schedules.json; the answer names it as deployed.
     // Act
     const first = await runCli(target, [
       "--json",
@@ -50,7 +51,7 @@ describe("scheduled batches on the local stack", () => {
     // Assess
     const started = JSON.parse(first.stdout);
     expect(started).toMatchObject({
-      schedule: "nightly-tickers",
+      schedule: "Stepbatch-nightly-tickers",
       status: "queued",
       name: "nightly tickers",
       total: 5,

@@ -10,6 +10,7 @@ import { ResultStore } from "../../functions/domain/result-store.ts";
 import { ResultsService } from "../../functions/domain/results-service.ts";
 import { jobIdFor, newBatchId, SubmitService } from "../../functions/domain/submit.ts";
 import { Sweeper } from "../../functions/domain/sweep.ts";
+import { STATE_TABLE } from "../../functions/domain/table.ts";
 import { WorkflowService } from "../../functions/domain/workflow-service.ts";
 import {
   dynamoClient,
@@ -21,6 +22,32 @@ import {
 } from "../../local/emulators.ts";
 import { demoPhase } from "../../pipelines/demo/work.ts";
 import demo from "../../stepbatch.config.ts";
+
+/** The state table as DynamoDB's CreateTable takes it: what the storage construct deploys. */
+export function stateTableDefinition(tableName: string) {
+  const { partitionKey, sortKey, listIndex } = STATE_TABLE;
+  return {
+    TableName: tableName,
+    BillingMode: "PAY_PER_REQUEST" as const,
+    AttributeDefinitions: [partitionKey, sortKey, listIndex.partitionKey, listIndex.sortKey].map(
+      (name) => ({ AttributeName: name, AttributeType: "S" as const }),
+    ),
+    KeySchema: [
+      { AttributeName: partitionKey, KeyType: "HASH" as const },
+      { AttributeName: sortKey, KeyType: "RANGE" as const },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: listIndex.name,
+        KeySchema: [
+          { AttributeName: listIndex.partitionKey, KeyType: "HASH" as const },
+          { AttributeName: listIndex.sortKey, KeyType: "RANGE" as const },
+        ],
+        Projection: { ProjectionType: "ALL" as const },
+      },
+    ],
+  };
+}
 
 /** A Step Functions port that records what the domain asked of it. */
 export class RecordingWorkflow implements WorkflowPort {
@@ -67,7 +94,9 @@ export async function startLocalAws(cancelOptions: Partial<CancelServiceOptions>
   const tableName = "stepbatch-test";
   const bucket = "stepbatch-test";
   const db = dynamoClient(dynamo.endpoint);
-  await provisionTable(db, tableName);
+  await provisionTable(db, stateTableDefinition(tableName), {
+    timeToLiveAttribute: STATE_TABLE.timeToLive,
+  });
   const s3client = s3Client(s3.endpoint);
   await provisionBucket(s3client, bucket);
   const doc = DynamoDBDocumentClient.from(db, { marshallOptions: { removeUndefinedValues: true } });

@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { PACKAGE_ROOT as PROJECT_ROOT } from "../../infra/paths.ts";
-import { readAppModel, synthesizeTemplate } from "../../local/template.ts";
+import { readAppModel } from "../../local/template.ts";
+import { synthStack } from "../helpers/synth.ts";
 
 describe("the OpenAPI document", () => {
   it("describes exactly the routes the stack deploys", () => {
@@ -17,7 +18,7 @@ describe("the OpenAPI document", () => {
         .map((method) => `${method.toUpperCase()} ${path}`),
     );
     // Act
-    const deployed = readAppModel(synthesizeTemplate()).routes.map(
+    const deployed = readAppModel(synthStack().template.toJSON() as any).routes.map(
       (route) => `${route.method} ${route.path}`,
     );
     // Assess

@@ -230,10 +230,6 @@ describe("storage and API", () => {
     for (const fn of functions) {
       expect(fn.Properties.Runtime).toBe("nodejs24.x");
       expect(fn.Properties.TracingConfig).toEqual({ Mode: "Active" });
-      // Product handlers, or entries generated for the pipeline's phases and submit paths.
-      expect(fn.Metadata["stepbatch:entry"]).toMatch(
-        /(functions\/handlers\/|\.stepbatch\/build\/entries\/demo-)/,
-      );
     }
     for (const group of Object.values(
       synth.template.findResources("AWS::Logs::LogGroup"),

@@ -1,4 +1,5 @@
 import { connect } from "node:net";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApiGateway } from "../../local/api-gateway.ts";
 import { LocalLambdaRuntime } from "../../local/lambda-runtime.ts";
@@ -7,8 +8,9 @@ import type { LocalFunction } from "../../local/template.ts";
 
 const fn = (name: string, entry: string, timeoutSeconds = 5): LocalFunction => ({
   logicalId: name,
+  name,
   arn: `arn:aws:lambda:us-east-1:000000000000:function:${name}`,
-  entry,
+  code: { file: join(PROJECT_ROOT, entry), exportPath: ["handler"] },
   timeoutSeconds,
   memoryMb: 128,
   environment: {},
@@ -35,10 +37,7 @@ beforeAll(async () => {
         authorizerFunctionArn: misbehaving.arn,
       },
     ],
-    runtime: new LocalLambdaRuntime(
-      new Map([misbehaving, unloadable].map((f) => [f.arn, f])),
-      PROJECT_ROOT,
-    ),
+    runtime: new LocalLambdaRuntime(new Map([misbehaving, unloadable].map((f) => [f.arn, f]))),
     port: 0,
     logError: (line) => logged.push(line),
   });

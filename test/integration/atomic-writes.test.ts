@@ -4,8 +4,8 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stateTableDefinition } from "../../functions/domain/table.ts";
 import { provisionBucket, type RunningService, s3Client, startS3 } from "../../local/emulators.ts";
+import { stateTableDefinition } from "../helpers/local-aws.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 // A kill -9 must never leave a partly written file: patches/s3rver+3.7.1.patch writes every file

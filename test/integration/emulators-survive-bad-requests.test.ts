@@ -11,6 +11,7 @@ import {
   startDynamo,
   startS3,
 } from "../../local/emulators.ts";
+import { stateTableDefinition } from "../helpers/local-aws.ts";
 import {
   dynamoRequest,
   hangUpMidRequest,
@@ -25,7 +26,7 @@ describe("DynamoDB (dynalite)", () => {
   let dynamo: RunningService;
   beforeAll(async () => {
     dynamo = await startDynamo();
-    await provisionTable(dynamoClient(dynamo.endpoint), "robust");
+    await provisionTable(dynamoClient(dynamo.endpoint), stateTableDefinition("robust"));
   });
   afterAll(async () => dynamo?.close());
 

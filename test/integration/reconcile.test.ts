@@ -106,16 +106,25 @@ describe("reconciling an execution that ended outside the API", () => {
     expect((await aws.store.getJob(batch.batchId, "job-00001"))?.status).toBe("running");
   });
 
-  it("fails a job in its final commit when the workers were lost with the execution", async () => {
+  it("fails a job in its final commit too when the execution failed, and the batch with it", async () => {
+    // Prepare
     const { batch } = await seedBatch(aws, [
       { name: "c", status: "running", phase: "Commit", inCommit: true },
+      { name: "q" },
     ]);
-    await aws.reconciler.reconcile(
-      ended(batch, { error: "LocalStackRestarted", cause: "the local stack restarted" }),
+    // Act
+    const result = await aws.reconciler.reconcile(
+      ended(batch, { status: "FAILED", error: "WorkersLost", cause: "the tasks died" }),
     );
-    const job = await aws.store.getJob(batch.batchId, "job-00001");
-    expect(job?.status).toBe("failed");
-    expect(job?.error?.message).toMatch(/Commit phase was lost/);
+    // Assess
+    expect(result).toMatchObject({ action: "reconciled", status: "failed", jobsChanged: 2 });
+    const loaded = await aws.store.loadBatch(batch.batchId);
+    expect(loaded?.jobs.map((j) => j.status)).toEqual(["failed", "failed"]);
+    expect(loaded?.jobs[0]).toMatchObject({
+      inCommit: false,
+      error: { name: "WorkersLost", message: expect.stringMatching(/WorkersLost.*the tasks died/) },
+    });
+    expect(loaded?.batch.error?.name).toBe("WorkersLost");
   });
 
   it("finalizes a batch whose execution succeeded but whose Finalize never ran", async () => {
