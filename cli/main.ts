@@ -465,7 +465,7 @@ program
 
 program
   .command("schedules")
-  .description("the scheduled batches of config/schedules.json (local stack)")
+  .description("the scheduled batches of the config (local stack)")
   .action(async () => {
     const { schedules } = await localClient().schedules();
     const lines = schedules.map((s) => {
@@ -478,7 +478,7 @@ program
 program
   .command("run-schedule")
   .description("run one occurrence of a schedule now, as EventBridge Scheduler would (local stack)")
-  .argument("<name>", "the schedule's name in config/schedules.json")
+  .argument("<name>", "the schedule's name in the config's schedules")
   .option(
     "--scheduled-time <iso>",
     "the occurrence to run (default: now); the same occurrence never starts two batches",
@@ -495,7 +495,7 @@ program
     );
   });
 
-/** What a stepbatch schedule's target input holds: its name in config/schedules.json and its batch. */
+/** What a stepbatch schedule's target input holds: its name in the config and its batch. */
 function scheduledBatchOf(schedule: LocalScheduleView): {
   scheduleName?: string;
   batch?: { jobs?: unknown[] };
@@ -508,7 +508,7 @@ function scheduledBatchOf(schedule: LocalScheduleView): {
 }
 
 /**
- * The deployed name of a schedule given by that name or by its name in config/schedules.json
+ * The deployed name of a schedule given by that name or by its name in the config
  * (deployed names carry the stack's prefix). A name that is neither is refused, naming them.
  */
 async function deployedScheduleName(local: LocalStackClient, name: string): Promise<string> {

@@ -136,7 +136,7 @@ describe("routing on the raw path, as API Gateway does", () => {
 });
 
 describe("the /_local routes", () => {
-  // config/schedules.json's nightly-tickers, named as the stack deploys it (with its prefix).
+  // the demo config's nightly-tickers, named as the stack deploys it (with its prefix).
   const NIGHTLY = "Stepbatch-nightly-tickers";
   const run = (name: string, body: string | undefined, headers: Record<string, string> = auth()) =>
     rawRequest(stack.apiUrl, "POST", `/_local/schedules/${name}/run`, {

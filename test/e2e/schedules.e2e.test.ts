@@ -16,7 +16,7 @@ beforeAll(async () => {
 afterAll(async () => stack?.stop());
 
 describe("scheduled batches on the local stack", () => {
-  it("lists the schedules of config/schedules.json", async () => {
+  it("lists the schedules of the demo config", async () => {
     const listed = await runCli(target, ["schedules"]);
     expect(listed.code).toBe(0);
     expect(listed.stdout).toMatch(
@@ -25,7 +25,7 @@ describe("scheduled batches on the local stack", () => {
   });
 
   it("runs a schedule's batch by hand through the same submit path, and starts one batch per occurrence", async () => {
-    // The schedule is named as in config/schedules.json; the answer names it as deployed.
+    // The schedule is named as in the config; the answer names it as deployed.
     // Act
     const first = await runCli(target, [
       "--json",
