@@ -42,8 +42,8 @@ export interface PhaseFunctionOptions {
    * times out 30 s after the function does). Its memory, timeout and environment are yours, so the
    * pipeline may not set them for this phase. It must be in the workflow's stack, since both refer
    * to each other: give a function of a scope to build it there (a StepbatchStack exists only once
-   * its props are given). The local stack runs only functions stepbatch builds: there, this phase
-   * fails as `Function not found`.
+   * its props are given). The local stack runs it from the bundle CDK built, as it runs
+   * stepbatch's own functions, when its code is a local asset (a NodejsFunction).
    * @default stepbatch builds the phase's function
    */
   readonly existingFunction?: lambda.Function | ((scope: Construct) => lambda.Function);
