@@ -53,10 +53,15 @@ export async function init(args: readonly string[]): Promise<void> {
     // npm leaves out files named .gitignore when it packs: the template calls it gitignore.
     to: join(target, file === "gitignore" ? ".gitignore" : file),
   }));
-  const taken = files.filter(({ to }) => existsSync(to)).map(({ to }) => relative(target, to));
+  // A repository's own README and .gitignore are kept (.gitignore gets the lines it lacks); any
+  // other file init would write must not be there yet.
+  const kept = (to: string) => ["README.md", ".gitignore"].includes(relative(target, to));
+  const taken = files
+    .filter(({ to }) => existsSync(to) && !kept(to))
+    .map(({ to }) => relative(target, to));
   if (taken.length > 0)
     throw new Error(
-      `${target} already has ${taken.join(", ")}: init writes a new project and never overwrites a file`,
+      `${target} already has ${taken.join(", ")}: init never overwrites a file; run it in an empty folder, or give it one (npx stepbatch init my-batches)`,
     );
 
   const own = ownPackage();
@@ -100,9 +105,16 @@ export async function init(args: readonly string[]): Promise<void> {
       `package.json says "type": "${project.type}"; the project init writes is ES modules: use an empty folder`,
     );
 
-  for (const { from, to } of files) cpSync(from, to, { recursive: false });
+  const stackName = pascalCase(project.name);
+  for (const { from, to } of files) {
+    if (!existsSync(to)) cpSync(from, to, { recursive: true });
+    else if (to.endsWith(".gitignore")) addMissingLines(from, to);
+  }
+  const app = join(target, "infra", "app.ts");
+  writeFileSync(app, readFileSync(app, "utf8").replace("__STACK_NAME__", stackName));
   writeFileSync(packageFile, `${JSON.stringify(project, null, 2)}\n`);
-  console.log(`stepbatch: created a project in ${target}
+  const into = relative(process.cwd(), target);
+  console.log(`stepbatch: created a project in ${target} (its CDK stack: ${stackName})
 
   stepbatch.config.ts   the pipeline: Fetch -> Publish
   phases/               one file per phase
@@ -110,9 +122,31 @@ export async function init(args: readonly string[]): Promise<void> {
   test/                 npm test: a phase run in memory
 
 Next:
-  npm install
+${into ? `  cd ${into}\n` : ""}  npm install
   npx stepbatch dev
   npx cdk deploy`);
+}
+
+/** `my-batches` -> `MyBatches`: a CloudFormation stack name from the package's. */
+function pascalCase(name: string): string {
+  const words = name
+    .replace(/^@[^/]+\//, "")
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean);
+  const joined = words.map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join("");
+  return /^[A-Za-z]/.test(joined) ? joined : `Batches${joined}`;
+}
+
+/** Appends to a .gitignore the lines of the template's it does not have. */
+function addMissingLines(from: string, to: string): void {
+  const existing = readFileSync(to, "utf8");
+  const have = new Set(existing.split("\n").map((line) => line.trim()));
+  const missing = readFileSync(from, "utf8")
+    .split("\n")
+    .filter((line) => line.trim() && !have.has(line.trim()));
+  if (missing.length === 0) return;
+  const separator = existing.endsWith("\n") || existing === "" ? "" : "\n";
+  writeFileSync(to, `${existing}${separator}${missing.join("\n")}\n`);
 }
 
 function listFiles(dir: string, prefix = ""): string[] {

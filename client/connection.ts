@@ -53,11 +53,13 @@ export function resolveConnection(
 
 /**
  * The local stack's data folder for a command run in `cwd`: the nearest `.stepbatch` folder with a
- * token at or above it (the CLI works from anywhere inside the project), else `./.stepbatch`.
+ * token or a running stack's `local.json` at or above it (the CLI works from anywhere inside the
+ * project), else `./.stepbatch`.
  */
 export function localDataDir(cwd: string): string {
   for (let dir = resolve(cwd); ; dir = dirname(dir)) {
-    if (existsSync(join(dir, ".stepbatch", "token"))) return join(dir, ".stepbatch");
+    const data = join(dir, ".stepbatch");
+    if (existsSync(join(data, "token")) || existsSync(join(data, "local.json"))) return data;
     if (dirname(dir) === dir) return join(resolve(cwd), ".stepbatch");
   }
 }

@@ -25,15 +25,19 @@ export function packageModule(relative: string): string {
 const LOCK_FILES = ["package-lock.json", "yarn.lock", "pnpm-lock.yaml", "bun.lockb", "bun.lock"];
 
 /**
- * A user's project: the nearest folder at or above `from` holding a lock file (where Lambda
- * bundles are built from and `.stepbatch/` is kept), or `from` itself when there is none.
+ * A user's project: the nearest folder at or above `from` with a package.json (where `.stepbatch/`
+ * is kept), and the nearest lock file at or above that (a workspace's may sit higher), which
+ * Lambda bundles are built against. Without a package.json, `from` itself.
  */
 export function projectRootOf(from: string): { root: string; lockFile?: string } {
-  for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
+  const start = path.resolve(from);
+  let root: string | undefined;
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    root ??= existsSync(path.join(dir, "package.json")) ? dir : undefined;
     for (const name of LOCK_FILES) {
       const lockFile = path.join(dir, name);
-      if (existsSync(lockFile)) return { root: dir, lockFile };
+      if (existsSync(lockFile)) return { root: root ?? dir, lockFile };
     }
-    if (path.dirname(dir) === dir) return { root: path.resolve(from) };
+    if (path.dirname(dir) === dir) return { root: root ?? start };
   }
 }

@@ -207,7 +207,7 @@ export async function startApiGateway(options: {
       reject(
         error.code === "EADDRINUSE"
           ? new Error(
-              `the API cannot listen on ${host}:${options.port}: the port is already in use (set STEPBATCH_PORT to use another)`,
+              `the API cannot listen on ${host}:${options.port}: the port is already in use (pass --port, or set STEPBATCH_PORT, to use another)`,
             )
           : error,
       ),

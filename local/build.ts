@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { App, type Stack } from "aws-cdk-lib";
@@ -119,4 +119,79 @@ function directEsbuild(
     if (existsSync(binary)) return { command: binary, args: args.slice(2) };
     if (dirname(dir) === dir) return undefined;
   }
+}
+
+/** The `app` command of a project's cdk.json (how `cdk synth` runs its CDK app), if it has one. */
+export function cdkAppOf(projectRoot: string): { command: string; context: object } | undefined {
+  const file = join(projectRoot, "cdk.json");
+  if (!existsSync(file)) return undefined;
+  const cdk = JSON.parse(readFileSync(file, "utf8")) as { app?: unknown; context?: object };
+  if (typeof cdk.app !== "string" || !cdk.app.trim()) return undefined;
+  const saved = join(projectRoot, "cdk.context.json");
+  const context = {
+    ...(existsSync(saved) ? JSON.parse(readFileSync(saved, "utf8")) : {}),
+    ...cdk.context,
+  };
+  return { command: cdk.app, context };
+}
+
+/**
+ * Runs a project's CDK app as `cdk synth` does (its `app` command in its folder, CDK_OUTDIR and
+ * CDK_CONTEXT_JSON set, bundling and asset metadata on), and returns the stack that holds a state
+ * machine: stepbatch's, with whatever the app adds around it.
+ */
+export function synthesizeApp(
+  outdir: string,
+  projectRoot: string,
+  app: { command: string; context: object },
+): Synthesized {
+  const ran = childProcess.spawnSync(app.command, {
+    shell: true,
+    cwd: projectRoot,
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+    env: {
+      ...process.env,
+      CDK_OUTDIR: outdir,
+      CDK_CONTEXT_JSON: JSON.stringify({
+        ...app.context,
+        "aws:cdk:enable-asset-metadata": true,
+        "aws:cdk:bundling-stacks": ["**"],
+      }),
+    },
+  });
+  if (ran.status !== 0)
+    throw new Error(
+      `your CDK app (${app.command}, from cdk.json) failed${ran.signal ? ` (${ran.signal})` : ""}:\n${`${ran.stderr ?? ""}${ran.stdout ?? ""}`.trim() || ran.error?.message || "no output"}`,
+    );
+  const manifest = JSON.parse(readFileSync(join(outdir, "manifest.json"), "utf8")) as {
+    artifacts?: Record<
+      string,
+      { type: string; displayName?: string; properties?: { templateFile?: string } }
+    >;
+  };
+  const stacks = Object.entries(manifest.artifacts ?? {})
+    .filter(([, artifact]) => artifact.type === "aws:cloudformation:stack")
+    .map(([id, artifact]) => ({
+      stackName: artifact.displayName ?? id,
+      template: JSON.parse(
+        readFileSync(
+          join(outdir, artifact.properties?.templateFile ?? `${id}.template.json`),
+          "utf8",
+        ),
+      ) as CloudFormationTemplate,
+    }))
+    .filter(({ template }) =>
+      Object.values(template.Resources ?? {}).some(
+        (resource) => resource.Type === "AWS::StepFunctions::StateMachine",
+      ),
+    );
+  if (stacks.length !== 1)
+    throw new Error(
+      stacks.length === 0
+        ? `no stack of your CDK app (${app.command}) holds a state machine: add the Stepbatch construct (stepbatch/cdk) to one`
+        : `several stacks of your CDK app hold a state machine (${stacks.map((s) => s.stackName).join(", ")}); the local stack runs one: pass --config to run your pipeline on its own`,
+    );
+  const [chosen] = stacks as [(typeof stacks)[number]];
+  return { template: chosen.template, stackName: chosen.stackName, outdir };
 }

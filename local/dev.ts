@@ -2,17 +2,21 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { findConfig, loadPipeline } from "../infra/pipeline.ts";
+import { cdkAppOf, synthesizeApp } from "./build.ts";
 import { writeFileAtomic } from "./files.ts";
 import { startLocalStack } from "./stack.ts";
 
 export const DEV_HELP = `npx stepbatch dev [options]   run your pipeline on this machine: no Docker, no AWS account
 
-Synthesizes your stack with the stepbatch construct, then runs it on an embedded local stack:
-DynamoDB, S3, Step Functions, your phases as Lambda functions, and the HTTP API.
+Synthesizes your CDK app as \`cdk synth\` does (the app of your cdk.json; with --config, or without
+a cdk.json, a stack holding the Stepbatch construct alone), bundling included, then runs the stack
+that holds stepbatch on an embedded local stack: DynamoDB, S3, Step Functions, your phases as
+Lambda functions, and the HTTP API.
 
 Options:
-  --config <file>   the pipeline's config (default: STEPBATCH_CONFIG, else stepbatch.config.ts,
-                    .mts, .js or .mjs in the current folder)
+  --config <file>   run this pipeline's config on its own, without your CDK app (default:
+                    STEPBATCH_CONFIG, else stepbatch.config.ts, .mts, .js or .mjs in the current
+                    folder, with your CDK app)
   --port <n>        API port (default: STEPBATCH_PORT or 3000; 0 picks a free one)
   --data-dir <dir>  where batches are kept across restarts (default: STEPBATCH_DATA_DIR, else
                     .stepbatch/ in your project)
@@ -46,7 +50,10 @@ export async function dev(args: readonly string[]): Promise<void> {
   const startedAt = Date.now();
   const configText = values.config ?? process.env.STEPBATCH_CONFIG;
   const configFile = configText ? resolve(configText) : findConfig();
-  if (!existsSync(configFile)) throw new Error(`--config ${configText}: no such file`);
+  if (!existsSync(configFile))
+    throw new Error(
+      `${values.config ? "--config" : "STEPBATCH_CONFIG"} ${configText}: no such file (${configFile})`,
+    );
   console.log(`stepbatch: reading ${relative(process.cwd(), configFile) || configFile}...`);
   const pipeline = loadPipeline(configFile);
   const dataDir = values["in-memory"]
@@ -58,14 +65,20 @@ export async function dev(args: readonly string[]): Promise<void> {
       );
   if (dataDir) refuseIfInUse(dataDir);
 
+  // The project's own CDK app when it has one (cdk.json), so what it adds around the construct
+  // (phaseFunctions, grants, resources of its own) runs here too; an explicit config runs alone.
+  const app = configText ? undefined : cdkAppOf(pipeline.projectRoot);
   console.log(
-    "stepbatch: starting the local stack (synthesizing and bundling your stack, starting DynamoDB, S3, Step Functions)...",
+    `stepbatch: starting the local stack (synthesizing and bundling ${app ? `your CDK app: ${app.command}` : "your pipeline's stack"}, starting DynamoDB, S3, Step Functions)...`,
   );
   const stack = await startLocalStack({
     port,
     ...(process.env.STEPBATCH_TOKEN ? { token: process.env.STEPBATCH_TOKEN } : {}),
     ...(dataDir ? { dataDir } : {}),
     stackProps: { config: configFile },
+    ...(app
+      ? { synthesize: (outdir: string) => synthesizeApp(outdir, pipeline.projectRoot, app) }
+      : {}),
     projectRoot: pipeline.projectRoot,
     log: (message) => console.log(`stepbatch: ${message}`),
   });
@@ -88,7 +101,7 @@ stepbatch local stack is up in ${((Date.now() - startedAt) / 1000).toFixed(1)}s
 
 Try it from another terminal, in this project:
 
-  npx stepbatch submit job-1 job-2 job-3 --watch     # a batch of three jobs
+  npx stepbatch submit alpha beta gamma --watch      # a batch of three jobs
   npx stepbatch list                                 # batches, newest first
   npx stepbatch cancel <batchId> --reason "wrong batch"
   npx stepbatch results <batchId>
@@ -96,7 +109,7 @@ Try it from another terminal, in this project:
 or over HTTP:
 
   curl -s -X POST ${stack.apiUrl}/batches ${auth} \\
-    -H "Content-Type: application/json" -d '{"jobs":["job-1","job-2"]}'
+    -H "Content-Type: application/json" -d '{"jobs":["alpha","beta"]}'
 
 Ctrl-C stops the stack${dataDir ? "; batches are kept for the next start" : ""}.`);
 

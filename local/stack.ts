@@ -7,7 +7,7 @@ import { tokenFromHeaders, tokensMatch } from "../functions/domain/token.ts";
 import { StepbatchStack, type StepbatchStackProps } from "../infra/stepbatch-stack.ts";
 import { type LocalRoutes, startApiGateway } from "./api-gateway.ts";
 import { AwsServiceError, startAwsJsonService } from "./aws-json-service.ts";
-import { createBuildDir, synthesize } from "./build.ts";
+import { createBuildDir, type Synthesized, synthesize } from "./build.ts";
 import {
   dynamoClient,
   LOCAL_CREDENTIALS,
@@ -51,6 +51,11 @@ export interface LocalStackOptions {
    * included). @default `new StepbatchStack(app, "Stepbatch", stackProps)`
    */
   readonly stack?: (app: App) => Stack;
+  /**
+   * Synthesizes the app to run into `outdir` instead (a project's own CDK app, run as `cdk synth`
+   * runs it). @default the stack `stack` builds, synthesized in this process
+   */
+  readonly synthesize?: (outdir: string) => Synthesized;
   /** Props of the default StepbatchStack (e.g. another pipeline). @default the deployed defaults */
   readonly stackProps?: StepbatchStackProps;
   /** Sees every request DynamoDB and S3 receive (the benchmark counts them). */
@@ -130,7 +135,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     buildDir = createBuildDir(options.projectRoot ?? PROJECT_ROOT);
     const buildStack =
       options.stack ?? ((app: App) => new StepbatchStack(app, "Stepbatch", options.stackProps));
-    const synthesized = synthesize(buildDir, buildStack);
+    const synthesized = options.synthesize
+      ? options.synthesize(buildDir)
+      : synthesize(buildDir, buildStack);
     const synthMs = Math.round(performance.now() - synthStarted);
     const model = readAppModel(synthesized.template, {
       outdir: synthesized.outdir,

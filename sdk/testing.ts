@@ -12,7 +12,7 @@ import {
 export interface RunPhaseOptions {
   /** The job's input, parsed with the phase's schema as the runner does (defaults applied). */
   readonly input: unknown;
-  /** The job's name. @default "job-1" */
+  /** The job's name. @default "example" */
   readonly name?: string;
   /** Outputs of earlier phases, by phase name (`ctx.previous`, `ctx.outputOf`). */
   readonly previous?: Readonly<Record<string, unknown>>;
@@ -51,7 +51,7 @@ export async function runPhase<Input, Output>(
     job: {
       batchId: "b-test",
       jobId: "job-00001",
-      name: options.name ?? "job-1",
+      name: options.name ?? "example",
       attempt: options.attempt ?? 1,
     },
     phase: phase.name,

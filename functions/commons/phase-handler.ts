@@ -31,10 +31,20 @@ export function phaseHandler(phase: AnyPhase, pipeline: PipelineDefinition) {
     .handler(async (event, context: Context) => {
       const request = parseWith(phaseRequestSchema, event);
       logger.appendKeys({ batchId: request.batchId, jobId: request.jobId, phase: request.phase });
-      const response = await runner().run(request, phase, () => context.getRemainingTimeInMillis());
       metrics.addDimension("phase", request.phase);
-      metrics.addMetric(`Phase_${response.outcome}`, "Count", 1);
-      logger.info("phase ended", { outcome: response.outcome });
-      return response;
+      try {
+        const response = await runner().run(request, phase, () =>
+          context.getRemainingTimeInMillis(),
+        );
+        metrics.addMetric(`Phase_${response.outcome}`, "Count", 1);
+        logger.info("phase ended", { outcome: response.outcome });
+        return response;
+      } catch (error) {
+        // The runner has recorded the failure and the state machine retries it: a warning, which
+        // is what an operator sees first (CloudWatch, or the terminal of `npx stepbatch dev`).
+        metrics.addMetric("Phase_failed", "Count", 1);
+        logger.warn("phase failed", { error: error as Error });
+        throw error;
+      }
     });
 }

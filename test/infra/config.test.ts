@@ -1,15 +1,22 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { App, Stack } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { PACKAGE_ROOT } from "../../infra/paths.ts";
 import { findConfig, generateEntry, loadPipeline } from "../../infra/pipeline.ts";
 import { Stepbatch } from "../../infra/stepbatch.ts";
 
+const projects: string[] = [];
+afterAll(() => {
+  for (const root of projects) rmSync(root, { recursive: true, force: true });
+});
+
 /** A project of a user's in this repository's .stepbatch/ (so its imports of the SDK resolve). */
 function userProject(files: Record<string, string>): string {
+  mkdirSync(join(PACKAGE_ROOT, ".stepbatch"), { recursive: true });
   const root = mkdtempSync(join(PACKAGE_ROOT, ".stepbatch", "test-project-"));
+  projects.push(root);
   writeFileSync(join(root, "package-lock.json"), "{}");
   for (const [file, text] of Object.entries(files)) {
     mkdirSync(join(root, file, ".."), { recursive: true });
@@ -29,7 +36,7 @@ export default definePipeline({
 `;
 
 describe("a pipeline's config file", () => {
-  it("is found in the current folder as stepbatch.config.ts, .mts, .js or .mjs", () => {
+  it("is found in the current folder by any of its names (here stepbatch.config.mjs)", () => {
     // Prepare
     const root = userProject({ "stepbatch.config.mjs": CONFIG, "phases/count.ts": PHASE });
     // Act

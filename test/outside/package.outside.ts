@@ -27,7 +27,16 @@ const npmEnv = {
   npm_config_update_notifier: "false",
 };
 const sh = (command: string, args: string[], cwd = project, env: NodeJS.ProcessEnv = npmEnv) =>
-  run(command, args, { cwd, env, maxBuffer: 64 * 1024 * 1024 });
+  run(command, args, { cwd, env, maxBuffer: 64 * 1024 * 1024, timeout: 180_000 });
+/** A command's output whatever its exit code, with the code. */
+const shAnyway = (command: string, args: string[], cwd = project) =>
+  sh(command, args, cwd).then(
+    ({ stdout }) => ({ code: 0, stdout }),
+    (error: { code?: number; stdout?: string }) => ({
+      code: error.code ?? -1,
+      stdout: error.stdout ?? "",
+    }),
+  );
 
 let tarball = "";
 let news: Awaited<ReturnType<typeof startNewsServer>>;
@@ -36,7 +45,10 @@ let devExited: Promise<number | null> = Promise.resolve(null);
 let devOutput = "";
 
 beforeAll(async () => {
-  news = await startNewsServer({ delayMs: (ticker) => (ticker === "SLOW.TO" ? 1_500 : 20) });
+  // SLOW.TO and beta take their time, so that a cancel finds them mid-phase.
+  news = await startNewsServer({
+    delayMs: (ticker) => (ticker === "SLOW.TO" || ticker === "beta" ? 1_500 : 20),
+  });
 });
 afterAll(async () => {
   try {
@@ -82,7 +94,7 @@ describe("stepbatch in a project of its own", () => {
     for (const file of ["stepbatch.config.ts", "phases/fetch.ts", "infra/app.ts", ".gitignore"])
       expect(existsSync(join(project, file)), file).toBe(true);
     expect(`${tested.stdout}${tested.stderr}`).toMatch(/pass 1/);
-    expect(typed.stderr).not.toMatch(/error/i);
+    expect(`${typed.stdout}${typed.stderr}`).not.toMatch(/error TS\d+/);
   });
 
   it("runs the stock digest with `npx stepbatch dev`: one job cancelled mid-phase, the others done, outputs read through stepbatch/client", async () => {
@@ -129,6 +141,35 @@ describe("stepbatch in a project of its own", () => {
     expect(seen.articlesDigested).toBeGreaterThan(0);
     expect(seen.ryPhases).toEqual(["Ingest", "Digest", "Commit"]);
     expect(seen.ryItems).toBeGreaterThan(0);
+  });
+
+  it("answers the README's CLI commands, run from a folder inside the project, which find the stack by themselves", async () => {
+    // Prepare
+    const inside = join(project, "phases");
+    // Act
+    const submitted = await sh("npx", ["stepbatch", "submit", "alpha", "beta", "gamma"], inside);
+    const batchId = /Batch (b-[a-z0-9-]+) started/.exec(submitted.stdout)?.[1] ?? "";
+    await waitFor(async () => {
+      const { stdout } = await sh("npx", ["stepbatch", "--json", "status", batchId], inside);
+      const batch = JSON.parse(stdout) as { current?: { name: string; phase: string }[] };
+      return (
+        batch.current?.some((job) => job.name === "beta" && job.phase === "Ingest") || undefined
+      );
+    }, "beta to be fetching its news");
+    const cancelled = await sh(
+      "npx",
+      ["stepbatch", "cancel-job", batchId, "beta", "--reason", "not this one"],
+      inside,
+    );
+    const watched = await shAnyway("npx", ["stepbatch", "watch", batchId], inside);
+    const results = await sh("npx", ["stepbatch", "results", batchId], inside);
+    // Assess
+    expect(batchId).not.toBe("");
+    expect(cancelled.stdout).toMatch(/beta/);
+    expect(watched).toMatchObject({ code: 8 }); // ended without succeeding: one job was cancelled
+    expect(watched.stdout).toContain("completed_with_errors");
+    expect(results.stdout).toMatch(/beta[^\n]*cancelled/);
+    expect(results.stdout).toMatch(/alpha[^\n]*succeeded/);
   });
 
   it("stops `npx stepbatch dev` cleanly on Ctrl-C", async () => {
@@ -188,18 +229,23 @@ const CHECK_SCRIPT = `import { resolveConnection, StepbatchClient } from "stepba
 
 const api = new StepbatchClient(resolveConnection());
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const deadline = Date.now() + 120_000;
+const tick = async (what: string) => {
+  if (Date.now() > deadline) throw new Error(\`gave up waiting for \${what}\`);
+  await sleep(100);
+};
 const submitted = await api.submit({ name: "outside", jobs: ["RY.TO", "SLOW.TO", "TD.TO"] });
 const { batchId } = submitted;
 const idOf = (name: string) => submitted.jobs.find((job) => job.name === name)?.jobId ?? "";
 for (;;) {
   const slow = await api.getJob(batchId, idOf("SLOW.TO"));
   if (slow.status === "running" && slow.phase === "Ingest") break;
-  await sleep(100);
+  await tick("SLOW.TO to be fetching its news");
 }
 const cancelled = await api.cancelJob(batchId, idOf("SLOW.TO"), { reason: "outside test" });
 let batch = await api.getBatch(batchId);
 while (!["succeeded", "completed_with_errors", "failed", "cancelled"].includes(batch.status)) {
-  await sleep(250);
+  await tick("the batch to end");
   batch = await api.getBatch(batchId);
 }
 const results = await api.getResults(batchId);

@@ -69,9 +69,33 @@ describe("npx stepbatch init", () => {
     const attempt = init([folder]);
     // Assess
     await expect(attempt).rejects.toThrow(
-      `${folder} already has stepbatch.config.ts: init writes a new project and never overwrites a file`,
+      `${folder} already has stepbatch.config.ts: init never overwrites a file; run it in an empty folder, or give it one (npx stepbatch init my-batches)`,
     );
     expect(readdirSync(folder)).toEqual(["stepbatch.config.ts"]);
+  });
+
+  it("keeps a repository's own README and .gitignore, adding the lines stepbatch needs to the latter", async () => {
+    // Prepare
+    const folder = emptyFolder();
+    writeFileSync(join(folder, "README.md"), "# ours\n");
+    writeFileSync(join(folder, ".gitignore"), "node_modules/\ncoverage/");
+    // Act
+    await init([folder]);
+    // Assess
+    expect(readFileSync(join(folder, "README.md"), "utf8")).toBe("# ours\n");
+    expect(readFileSync(join(folder, ".gitignore"), "utf8")).toBe(
+      "node_modules/\ncoverage/\ncdk.out/\n.stepbatch/\n",
+    );
+  });
+
+  it("names the CDK stack after the project, so two projects in one account do not collide", async () => {
+    // Prepare
+    const folder = join(emptyFolder(), "nightly-digests");
+    // Act
+    await init([folder]);
+    // Assess
+    const app = readFileSync(join(folder, "infra", "app.ts"), "utf8");
+    expect(app).toContain('new Stack(app, "NightlyDigests"');
   });
 
   it("refuses a CommonJS package, since the project it writes is ES modules", async () => {
