@@ -6,6 +6,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { build, type Plugin } from "esbuild";
 import { PACKAGE_ROOT } from "../infra/paths.ts";
@@ -44,11 +45,16 @@ const staticRequires: Plugin = {
 };
 
 rmSync(DIST, { recursive: true, force: true });
-execFileSync(
-  process.execPath,
-  [join(PACKAGE_ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"],
-  { cwd: PACKAGE_ROOT, stdio: "inherit" },
+// typescript exports no bin path: its package.json does, and bin/tsc sits beside it.
+const tsc = join(
+  dirname(createRequire(import.meta.url).resolve("typescript/package.json")),
+  "bin",
+  "tsc",
 );
+execFileSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], {
+  cwd: PACKAGE_ROOT,
+  stdio: "inherit",
+});
 
 for (const [name, { external }] of Object.entries(VENDORED)) {
   await build({
