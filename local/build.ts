@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:f
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { App, type Stack } from "aws-cdk-lib";
+import { isRunning } from "./files.ts";
 import type { CloudFormationTemplate } from "./template.ts";
 
 /** Where the local stack synthesizes: inside the project, so the bundles' external imports (`@aws-sdk/*`) resolve from its node_modules. */
@@ -22,16 +23,6 @@ export function createBuildDir(projectRoot: string): string {
   const dir = join(root, `${process.pid}-${randomBytes(4).toString("hex")}`);
   mkdirSync(dir, { mode: 0o700 });
   return dir;
-}
-
-function isRunning(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM"; // alive, someone else's
-  }
 }
 
 export interface Synthesized {

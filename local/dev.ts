@@ -3,7 +3,7 @@ import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { findConfig, loadPipeline } from "../infra/pipeline.ts";
 import { cdkAppOf, synthesizeApp } from "./build.ts";
-import { writeFileAtomic } from "./files.ts";
+import { isRunning, writeFileAtomic } from "./files.ts";
 import { startLocalStack } from "./stack.ts";
 
 export const DEV_HELP = `npx stepbatch dev [options]   run your pipeline on this machine: no Docker, no AWS account
@@ -139,11 +139,7 @@ function refuseIfInUse(dataDir: string): void {
   }
   const { pid, apiUrl } = recorded;
   if (!pid || pid === process.pid) return;
-  try {
-    process.kill(pid, 0); // throws when no such process
-  } catch {
-    return; // left behind by a stack that was killed: safe to start
-  }
+  if (!isRunning(pid)) return; // left behind by a stack that was killed: safe to start
   throw new Error(
     `another local stack (pid ${pid}, ${apiUrl}) is using ${dataDir}; stop it first, or pass --data-dir or --in-memory`,
   );

@@ -55,3 +55,14 @@ export function holdPrivateUmask(): () => void {
     if (--privateHolders === 0 && umaskBefore !== undefined) process.umask(umaskBefore);
   };
 }
+
+/** Whether a process is alive: ours, or someone else's (EPERM: it exists, we may not signal it). */
+export function isRunning(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
