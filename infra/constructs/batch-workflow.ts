@@ -107,13 +107,13 @@ export class BatchWorkflow extends Construct {
     const { storage } = props;
     const { pipeline } = props;
     const phases = pipeline.definition.phases;
-    validatePhases(phases);
     this.stateEnvironment = {
       TABLE_NAME: storage.table.tableName,
       BUCKET_NAME: storage.bucket.bucketName,
       CANCEL_POLL_MS: String((props.cancelPollInterval ?? Duration.millis(500)).toMilliseconds()),
       SUMMARY_FIELDS: JSON.stringify(pipeline.definition.summary?.fields ?? {}),
     };
+    validatePhases(phases, this.stateEnvironment);
 
     const options = props.phaseFunctions ?? {};
     validatePhaseFunctions(pipeline.definition.name, phases, options, this.stateEnvironment);
@@ -404,16 +404,31 @@ function validatePhaseFunctions(
   if (problems.length > 1) throw new Error(`phase functions:\n- ${problems.join("\n- ")}`);
 }
 
-function validatePhases(phases: readonly PipelinePhase[]): void {
+function validatePhases(
+  phases: readonly PipelinePhase[],
+  stateEnvironment: Readonly<Record<string, string>>,
+): void {
   if (phases.length === 0) throw new Error("BatchWorkflow needs at least one phase");
-  const names = new Set<string>();
+  // Construct ids drop the spaces: "Fetch A" and "FetchA" would be one function.
+  const names = new Map<string, string>();
   for (const phase of phases) {
     if (!/^[A-Za-z][A-Za-z0-9 ]{0,40}$/.test(phase.name)) {
       throw new Error(
         `phase name '${phase.name}' must start with a letter and hold only letters, digits and spaces`,
       );
     }
-    if (names.has(phase.name)) throw new Error(`phase name '${phase.name}' is used twice`);
-    names.add(phase.name);
+    const key = phase.name.replace(/\s/g, "");
+    const earlier = names.get(key);
+    if (earlier === phase.name) throw new Error(`phase name '${phase.name}' is used twice`);
+    if (earlier !== undefined)
+      throw new Error(
+        `phase names '${earlier}' and '${phase.name}' differ only by spaces; give them names that differ in letters or digits`,
+      );
+    names.set(key, phase.name);
+    const own = Object.keys(phase.environment ?? {}).filter((name) => name in stateEnvironment);
+    if (own.length > 0)
+      throw new Error(
+        `phase '${phase.name}': its environment sets ${own.join(", ")}, which stepbatch sets itself; give your variables other names`,
+      );
   }
 }

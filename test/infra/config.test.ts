@@ -115,4 +115,39 @@ describe("the Stepbatch construct in a stack of a user's", () => {
     });
     template.resourceCountIs("AWS::Scheduler::Schedule", 1);
   });
+
+  it("refuses two phase names that differ only by spaces, naming both", () => {
+    // Prepare
+    const config = `import { definePipeline } from ${SDK};
+export default definePipeline({ name: "twins", phases: [
+  { name: "Fetch A", entry: "phases/count.ts" },
+  { name: "FetchA", entry: "phases/count.ts" },
+] });
+`;
+    const root = userProject({ "stepbatch.config.ts": config, "phases/count.ts": PHASE });
+    const stack = new Stack(new App({ context: { "aws:cdk:bundling-stacks": [] } }), "Theirs");
+    // Act
+    const building = () =>
+      new Stepbatch(stack, "Batches", { config: join(root, "stepbatch.config.ts") });
+    // Assess
+    expect(building).toThrow("phase names 'Fetch A' and 'FetchA' differ only by spaces");
+  });
+
+  it("refuses a phase environment that sets a variable stepbatch sets itself", () => {
+    // Prepare
+    const config = `import { definePipeline } from ${SDK};
+export default definePipeline({ name: "clash", phases: [
+  { name: "Count", entry: "phases/count.ts", environment: { TABLE_NAME: "mine" } },
+] });
+`;
+    const root = userProject({ "stepbatch.config.ts": config, "phases/count.ts": PHASE });
+    const stack = new Stack(new App({ context: { "aws:cdk:bundling-stacks": [] } }), "Theirs");
+    // Act
+    const building = () =>
+      new Stepbatch(stack, "Batches", { config: join(root, "stepbatch.config.ts") });
+    // Assess
+    expect(building).toThrow(
+      "phase 'Count': its environment sets TABLE_NAME, which stepbatch sets itself",
+    );
+  });
 });
