@@ -556,6 +556,11 @@ program
   });
 
 export async function main(argv: string[]): Promise<void> {
+  // `stepbatch list | head`: the reader went away, which is not an error of ours.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw error;
+  });
   try {
     await program.parseAsync(argv);
   } catch (error) {

@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -127,5 +127,24 @@ describe("the stepbatch command on an older Node.js", () => {
     expect((ran as { stderr: string }).stderr).toContain(
       "stepbatch: needs Node.js 24 or later (the Lambda runtime it deploys is nodejs24.x); this is Node.js 20.20.2",
     );
+  });
+});
+
+describe("the stepbatch command piped into a reader that stops early", () => {
+  it("ends quietly with its own exit code, as `stepbatch list | head` expects", async () => {
+    // Prepare
+    const child = spawn(process.execPath, [join(PACKAGE_DIR, "bin", "stepbatch.mjs"), "--help"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (chunk) => {
+      stderr += String(chunk);
+    });
+    // Act: the reader goes away before the command writes, as head does once it has its lines.
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    // Assess
+    expect(stderr).not.toContain("EPIPE");
+    expect(code).toBe(0);
   });
 });
