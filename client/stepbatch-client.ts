@@ -96,7 +96,7 @@ function printable(value: string): string {
  * be an id, then percent-encodes everything but letters, digits and "-_!~*'()" ("." too, as %2E,
  * so no value is ever a dot segment that the URL parser would resolve).
  */
-function segment(kind: string, value: string): string {
+export function segment(kind: string, value: string): string {
   assertId(kind, value);
   return encodeURIComponent(value).replaceAll(".", "%2E");
 }
@@ -243,63 +243,101 @@ export class StepbatchClient {
     return this.options.cancelTimeoutMs ?? DEFAULT_CANCEL_TIMEOUT_MS;
   }
 
-  private async request<T>(
+  private request<T>(
     method: string,
     path: string,
     options: { body?: unknown; headers?: Record<string, string>; timeoutMs?: number } = {},
   ): Promise<T> {
-    const { body } = options;
-    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    // A timeout while the answer's body arrives is a timeout too: the signal covers both.
-    const timedOut = (error: unknown) =>
-      (error as Error)?.name === "TimeoutError"
-        ? new StepbatchTimeoutError(method, path, timeoutMs, this.baseUrl)
-        : undefined;
-    let response: Response;
-    let text: string;
-    try {
-      response = await fetch(`${this.baseUrl}${path}`, {
-        method,
+    return requestJson<T>(
+      {
+        baseUrl: this.baseUrl,
+        token: this.options.token,
+        timeoutMs: options.timeoutMs ?? this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        name: "the stepbatch API",
+      },
+      method,
+      path,
+      {
+        ...(options.body !== undefined ? { body: options.body } : {}),
         headers: {
-          authorization: `Bearer ${this.options.token}`,
-          accept: "application/json",
-          ...(body !== undefined ? { "content-type": "application/json" } : {}),
           ...(this.options.actor ? { "x-stepbatch-actor": this.options.actor } : {}),
           ...options.headers,
         },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      text = await response.text();
-    } catch (error) {
-      const cause =
-        (error as Error & { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-      throw (
-        timedOut(error) ??
-        new StepbatchConnectionError(`cannot reach the stepbatch API at ${this.baseUrl} (${cause})`)
-      );
-    }
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = undefined;
-    }
-    if (!response.ok) {
-      const error = (
-        parsed as
-          | { error?: { code?: string; message?: string; details?: Record<string, unknown> } }
-          | undefined
-      )?.error;
-      throw new StepbatchApiError(
-        response.status,
-        error?.code ?? `HTTP_${response.status}`,
-        error?.message ?? (text.slice(0, 200) || response.statusText),
-        error?.details,
-      );
-    }
-    return parsed as T;
+      },
+    );
   }
+}
+
+/** Where a request goes: the base URL, the token, the time limit, and a name for messages. */
+export interface RequestTarget {
+  readonly baseUrl: string;
+  readonly token: string;
+  readonly timeoutMs: number;
+  /** What is reached, for messages: "the stepbatch API". */
+  readonly name: string;
+}
+
+/**
+ * One JSON request with the bearer token. Failures are typed: StepbatchApiError for an error
+ * answer (its code, message and details), StepbatchConnectionError when nothing answers,
+ * StepbatchTimeoutError when no whole answer came in time.
+ */
+export async function requestJson<T>(
+  target: RequestTarget,
+  method: string,
+  path: string,
+  options: { body?: unknown; headers?: Record<string, string> } = {},
+): Promise<T> {
+  const { body } = options;
+  const { baseUrl, timeoutMs } = target;
+  // A timeout while the answer's body arrives is a timeout too: the signal covers both.
+  const timedOut = (error: unknown) =>
+    (error as Error)?.name === "TimeoutError"
+      ? new StepbatchTimeoutError(method, path, timeoutMs, baseUrl)
+      : undefined;
+  let response: Response;
+  let text: string;
+  try {
+    response = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${target.token}`,
+        accept: "application/json",
+        ...(body !== undefined ? { "content-type": "application/json" } : {}),
+        ...options.headers,
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    text = await response.text();
+  } catch (error) {
+    const cause =
+      (error as Error & { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+    throw (
+      timedOut(error) ??
+      new StepbatchConnectionError(`cannot reach ${target.name} at ${baseUrl} (${cause})`)
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!response.ok) {
+    const error = (
+      parsed as
+        | { error?: { code?: string; message?: string; details?: Record<string, unknown> } }
+        | undefined
+    )?.error;
+    throw new StepbatchApiError(
+      response.status,
+      error?.code ?? `HTTP_${response.status}`,
+      error?.message ?? (text.slice(0, 200) || response.statusText),
+      error?.details,
+    );
+  }
+  return parsed as T;
 }
 
 /** `?a=1&b=2` from the defined values, or nothing. */
