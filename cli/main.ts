@@ -525,28 +525,34 @@ async function deployedScheduleName(local: LocalStackClient, name: string): Prom
   );
 }
 
-program
-  .command("dev")
-  .description("run your pipeline on this machine: the embedded local stack (dev --help)")
-  .helpOption(false)
-  .allowUnknownOption()
-  .allowExcessArguments()
-  .action(async (_options, command: Command) => {
-    // Loaded on demand: only `dev` needs the CDK and the emulators.
-    const { dev } = await import("../local/dev.ts");
-    await dev(command.args);
-  });
+/**
+ * A command that parses its own arguments (`dev`, `init`): commander passes them on untouched.
+ * Its module is loaded on demand: only `dev` needs the CDK and the emulators.
+ */
+function ownArgumentsCommand(
+  name: string,
+  description: string,
+  run: (args: readonly string[]) => Promise<void>,
+): void {
+  program
+    .command(name)
+    .description(description)
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(async (_options, command: Command) => run(command.args));
+}
 
-program
-  .command("init")
-  .description("create a stepbatch project in the current folder (init --help)")
-  .helpOption(false)
-  .allowUnknownOption()
-  .allowExcessArguments()
-  .action(async (_options, command: Command) => {
-    const { init } = await import("./init.ts");
-    await init(command.args);
-  });
+ownArgumentsCommand(
+  "dev",
+  "run your pipeline on this machine: the embedded local stack (dev --help)",
+  async (args) => (await import("../local/dev.ts")).dev(args),
+);
+ownArgumentsCommand(
+  "init",
+  "create a stepbatch project in the current folder (init --help)",
+  async (args) => (await import("./init.ts")).init(args),
+);
 
 program
   .command("mcp")
