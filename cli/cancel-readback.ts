@@ -5,7 +5,7 @@ import {
   type StepbatchTimeoutError,
   seconds,
 } from "../client/stepbatch-client.ts";
-import { nameKey } from "../functions/domain/model.ts";
+import { nameKey } from "../functions/core/model.ts";
 
 /** What a cancel request asked for: the whole batch, some of its jobs, or one job. */
 export type CancelTarget =

@@ -12,7 +12,7 @@ import {
   type SubmitResponse,
   type SubsetCancelResponse,
 } from "../client/stepbatch-client.ts";
-import { BATCH_STATUSES } from "../functions/domain/model.ts";
+import { BATCH_STATUSES } from "../functions/core/model.ts";
 import {
   type LocalScheduleView,
   LocalStackClient,

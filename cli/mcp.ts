@@ -6,7 +6,7 @@ import {
   type StepbatchClient,
   StepbatchTimeoutError,
 } from "../client/stepbatch-client.ts";
-import { BATCH_STATUSES } from "../functions/domain/model.ts";
+import { BATCH_STATUSES } from "../functions/core/model.ts";
 import { type CancelTarget, readBackCancel } from "./cancel-readback.ts";
 
 const jobSchema = z.union([

@@ -1,9 +1,9 @@
-import type { BatchCancelResponse, SubsetCancelResponse } from "../functions/domain/cancel.ts";
-import type { BatchStatus } from "../functions/domain/model.ts";
-import type { BatchQueries } from "../functions/domain/queries.ts";
-import type { ResultsService } from "../functions/domain/results-service.ts";
-import type { SubmitBatchBody } from "../functions/domain/schemas.ts";
-import type { SubmitResponse } from "../functions/domain/submit.ts";
+import type { BatchCancelResponse, SubsetCancelResponse } from "../functions/core/cancel.ts";
+import type { BatchStatus } from "../functions/core/model.ts";
+import type { BatchQueries } from "../functions/core/queries.ts";
+import type { ResultsService } from "../functions/core/results-service.ts";
+import type { SubmitBatchBody } from "../functions/core/schemas.ts";
+import type { SubmitResponse } from "../functions/core/submit.ts";
 
 // The API's answers, typed from the domain that produces them (type-only imports: no server code).
 export type BatchView = Awaited<ReturnType<BatchQueries["status"]>>;

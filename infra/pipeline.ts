@@ -99,7 +99,7 @@ export function generateEntry(
     {
       phase: "functions/commons/phase-handler.ts",
       submit: "functions/handlers/api/submit-batch.ts",
-      "scheduled-submit": "functions/handlers/workflow/scheduled-submit.ts",
+      "scheduled-submit": "functions/handlers/tasks/scheduled-submit.ts",
     }[kind],
   );
   const shown = path.relative(pipeline.projectRoot, pipeline.file);

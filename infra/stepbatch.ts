@@ -1,6 +1,6 @@
 import type { Duration, RemovalPolicy } from "aws-cdk-lib";
 import { Construct } from "constructs";
-import { parseSchedules, type ScheduleDefinition } from "../functions/domain/schedules.ts";
+import { parseSchedules, type ScheduleDefinition } from "../functions/core/schedules.ts";
 import { BatchApi } from "./constructs/batch-api.ts";
 import { BatchMonitoring } from "./constructs/batch-monitoring.ts";
 import { BatchReconciler } from "./constructs/batch-reconciler.ts";

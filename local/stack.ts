@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { App, Stack } from "aws-cdk-lib";
-import { tokenFromHeaders, tokensMatch } from "../functions/domain/token.ts";
+import { tokenFromHeaders, tokensMatch } from "../functions/core/token.ts";
 import { StepbatchStack, type StepbatchStackProps } from "../infra/stepbatch-stack.ts";
 import { type LocalRoutes, startApiGateway } from "./api-gateway.ts";
 import { AwsServiceError, startAwsJsonService } from "./aws-json-service.ts";

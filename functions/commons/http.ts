@@ -5,7 +5,7 @@ import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import middy, { type MiddlewareObj } from "@middy/core";
 import httpHeaderNormalizer from "@middy/http-header-normalizer";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
-import { StepbatchError } from "../domain/errors.ts";
+import { StepbatchError } from "../core/errors.ts";
 import { logger, metrics, tracer } from "./observability.ts";
 
 export interface HttpAnswer {

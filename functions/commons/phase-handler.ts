@@ -5,8 +5,8 @@ import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import { z } from "zod";
 import type { AnyPhase, PipelineDefinition } from "../../sdk/index.ts";
-import type { PhaseRequest, PhaseResponse } from "../domain/phase-runner.ts";
-import { parseWith } from "../domain/schemas.ts";
+import type { PhaseRequest, PhaseResponse } from "../core/phase-runner.ts";
+import { parseWith } from "../core/schemas.ts";
 import { logger, metrics, tracer } from "./observability.ts";
 import { phaseRunner } from "./services.ts";
 

@@ -1,19 +1,19 @@
 import type { AnyPhase, PhaseLogger, PipelineDefinition } from "../../sdk/index.ts";
-import { BatchStore } from "../domain/batch-store.ts";
-import { CancelService } from "../domain/cancel.ts";
-import { PhaseRunner } from "../domain/phase-runner.ts";
-import { BatchQueries } from "../domain/queries.ts";
-import { Reconciler } from "../domain/reconcile.ts";
-import { ResultStore } from "../domain/result-store.ts";
-import { ResultsService } from "../domain/results-service.ts";
-import type { InputCheck } from "../domain/schemas.ts";
-import { SubmitService } from "../domain/submit.ts";
-import { Sweeper } from "../domain/sweep.ts";
-import { WorkflowService } from "../domain/workflow-service.ts";
+import { BatchStore } from "../adapters/dynamodb/batch-store.ts";
+import { CancelService } from "../core/cancel.ts";
+import { PhaseRunner } from "../core/phase-runner.ts";
+import { BatchQueries } from "../core/queries.ts";
+import { Reconciler } from "../core/reconcile.ts";
+import { ResultStore } from "../adapters/s3/output-store.ts";
+import { ResultsService } from "../core/results-service.ts";
+import type { InputCheck } from "../core/schemas.ts";
+import { SubmitService } from "../core/submit.ts";
+import { Sweeper } from "../core/sweep.ts";
+import { WorkflowService } from "../core/completion.ts";
 import { dynamo, s3, sfn, sqs } from "./clients.ts";
 import { config } from "./config.ts";
 import { logger } from "./observability.ts";
-import { SqsReconcileRequests, StepFunctionsWorkflow } from "./workflow.ts";
+import { SqsReconcileRequests, StepFunctionsWorkflow } from "../adapters/stepfunctions/execution-engine.ts";
 
 /** The domain services wired to the SDK clients, built once per function instance on first use. */
 function build() {

@@ -4,7 +4,7 @@ import middy from "@middy/core";
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from "aws-lambda";
 import { z } from "zod";
 import { logger } from "../commons/observability.ts";
-import { tokenFromHeaders, tokensMatch } from "../domain/token.ts";
+import { tokenFromHeaders, tokensMatch } from "../core/token.ts";
 
 const { TOKEN_SECRET_ARN } = z.object({ TOKEN_SECRET_ARN: z.string().min(1) }).parse(process.env);
 

@@ -5,7 +5,7 @@ import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
-import { MAX_CONCURRENCY, MAX_JOBS_PER_BATCH } from "../../functions/domain/schemas.ts";
+import { MAX_CONCURRENCY, MAX_JOBS_PER_BATCH } from "../../functions/core/schemas.ts";
 import { executionArnPattern } from "../executions.ts";
 import { acknowledge } from "../nag.ts";
 import type { BatchStorage } from "./batch-storage.ts";

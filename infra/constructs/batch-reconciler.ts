@@ -69,7 +69,7 @@ export class BatchReconciler extends Construct {
     this.rule.addTarget(new targets.SqsQueue(this.queue));
 
     this.function = new StepbatchFunction(this, "Reconcile", {
-      entry: "functions/handlers/workflow/reconcile.ts",
+      entry: "functions/handlers/tasks/reconcile.ts",
       description: "stepbatch: reconcile batch and job records after an execution ended",
       timeout: Duration.minutes(1),
       environment: props.stateEnvironment,
@@ -82,7 +82,7 @@ export class BatchReconciler extends Construct {
     );
 
     this.sweepFunction = new StepbatchFunction(this, "Sweep", {
-      entry: "functions/handlers/workflow/sweep.ts",
+      entry: "functions/handlers/tasks/sweep.ts",
       description: "stepbatch: start batches never started, reconcile cancels cut short",
       timeout: Duration.minutes(1),
       environment: {

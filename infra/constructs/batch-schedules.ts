@@ -4,7 +4,7 @@ import * as scheduler from "aws-cdk-lib/aws-scheduler";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
-import type { ScheduleDefinition } from "../../functions/domain/schedules.ts";
+import type { ScheduleDefinition } from "../../functions/core/schedules.ts";
 import { deadLetterQueue } from "../queues.ts";
 import type { BatchStorage } from "./batch-storage.ts";
 import { StepbatchFunction } from "./stepbatch-function.ts";

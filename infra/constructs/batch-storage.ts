@@ -3,7 +3,7 @@ import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
-import { STATE_TABLE } from "../../functions/domain/table.ts";
+import { STATE_TABLE } from "../../functions/adapters/dynamodb/table.ts";
 
 const STATE_READ = ["dynamodb:GetItem", "dynamodb:Query"];
 const STATE_WRITE = [

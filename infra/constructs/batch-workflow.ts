@@ -7,7 +7,7 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import * as tasks from "aws-cdk-lib/aws-stepfunctions-tasks";
 import { Construct } from "constructs";
-import { NON_RETRYABLE_ERRORS } from "../../functions/domain/errors.ts";
+import { NON_RETRYABLE_ERRORS } from "../../functions/core/errors.ts";
 import type { PipelinePhase } from "../../sdk/index.ts";
 import { alarmOnAny } from "../alarms.ts";
 import { acknowledge, acknowledgeWildcardResource } from "../nag.ts";
@@ -147,13 +147,13 @@ export class BatchWorkflow extends Construct {
       return fn;
     });
     this.recordFailureFunction = new StepbatchFunction(this, "RecordFailure", {
-      entry: "functions/handlers/workflow/record-job-failure.ts",
+      entry: "functions/handlers/tasks/record-job-failure.ts",
       description: "stepbatch: record a job whose phase kept failing",
       environment: this.stateEnvironment,
     });
     storage.grantStateWrite(this.recordFailureFunction);
     this.finalizeFunction = new StepbatchFunction(this, "Finalize", {
-      entry: "functions/handlers/workflow/finalize.ts",
+      entry: "functions/handlers/tasks/finalize.ts",
       description: "stepbatch: final batch status and consolidated results",
       timeout: Duration.minutes(5),
       environment: this.stateEnvironment,

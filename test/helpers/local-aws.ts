@@ -1,17 +1,17 @@
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { BatchStore } from "../../functions/domain/batch-store.ts";
-import { CancelService, type CancelServiceOptions } from "../../functions/domain/cancel.ts";
-import type { BatchRecord, JobInput, JobRecord, JobStatus } from "../../functions/domain/model.ts";
-import { PhaseRunner } from "../../functions/domain/phase-runner.ts";
-import type { WorkflowPort } from "../../functions/domain/ports.ts";
-import { BatchQueries } from "../../functions/domain/queries.ts";
-import { type ExecutionStatusChange, Reconciler } from "../../functions/domain/reconcile.ts";
-import { ResultStore } from "../../functions/domain/result-store.ts";
-import { ResultsService } from "../../functions/domain/results-service.ts";
-import { jobIdFor, newBatchId, SubmitService } from "../../functions/domain/submit.ts";
-import { Sweeper } from "../../functions/domain/sweep.ts";
-import { STATE_TABLE } from "../../functions/domain/table.ts";
-import { WorkflowService } from "../../functions/domain/workflow-service.ts";
+import { BatchStore } from "../../functions/adapters/dynamodb/batch-store.ts";
+import { CancelService, type CancelServiceOptions } from "../../functions/core/cancel.ts";
+import type { BatchRecord, JobInput, JobRecord, JobStatus } from "../../functions/core/model.ts";
+import { PhaseRunner } from "../../functions/core/phase-runner.ts";
+import type { WorkflowPort } from "../../functions/core/ports.ts";
+import { BatchQueries } from "../../functions/core/queries.ts";
+import { type ExecutionStatusChange, Reconciler } from "../../functions/core/reconcile.ts";
+import { ResultStore } from "../../functions/adapters/s3/output-store.ts";
+import { ResultsService } from "../../functions/core/results-service.ts";
+import { jobIdFor, newBatchId, SubmitService } from "../../functions/core/submit.ts";
+import { Sweeper } from "../../functions/core/sweep.ts";
+import { STATE_TABLE } from "../../functions/adapters/dynamodb/table.ts";
+import { WorkflowService } from "../../functions/core/completion.ts";
 import {
   dynamoClient,
   provisionBucket,

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CancelService } from "../../functions/domain/cancel.ts";
+import { CancelService } from "../../functions/core/cancel.ts";
 import {
   BatchNotFoundError,
   JobAlreadyFinishedError,
   JobInCommitError,
   JobNotFoundError,
-} from "../../functions/domain/errors.ts";
+} from "../../functions/core/errors.ts";
 import { definePhase } from "../../sdk/index.ts";
 import { type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws.ts";
 import { waitFor } from "../helpers/wait.ts";

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PhaseFailedError } from "../../functions/domain/errors.ts";
+import { PhaseFailedError } from "../../functions/core/errors.ts";
 import { definePhase } from "../../sdk/index.ts";
 import { type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws.ts";
 import { waitFor } from "../helpers/wait.ts";

@@ -9,8 +9,8 @@ import {
   JobActiveError,
   JobNotFoundError,
   ValidationError,
-} from "../../functions/domain/errors.ts";
-import { type ExecutionInput, newBatchId, SubmitService } from "../../functions/domain/submit.ts";
+} from "../../functions/core/errors.ts";
+import { type ExecutionInput, newBatchId, SubmitService } from "../../functions/core/submit.ts";
 import { executionArnFor, type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws.ts";
 
 let aws: LocalAws;

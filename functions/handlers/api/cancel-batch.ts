@@ -1,6 +1,6 @@
 import { actorOf, answer, httpHandler } from "../../commons/http.ts";
 import { services } from "../../commons/services.ts";
-import { assertBatchId, cancelBodySchema, parseBody } from "../../domain/schemas.ts";
+import { assertBatchId, cancelBodySchema, parseBody } from "../../core/schemas.ts";
 
 /** POST /batches/{batchId}/cancel: the whole batch, or the jobs named in `jobs`. */
 export const handler = httpHandler(async (event) => {

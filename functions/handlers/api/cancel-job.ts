@@ -5,7 +5,7 @@ import {
   assertJobId,
   cancelJobBodySchema,
   parseBody,
-} from "../../domain/schemas.ts";
+} from "../../core/schemas.ts";
 
 /** POST /batches/{batchId}/jobs/{jobId}/cancel */
 export const handler = httpHandler(async (event) => {

@@ -1,6 +1,6 @@
 import { answer, httpHandler } from "../../commons/http.ts";
 import { services } from "../../commons/services.ts";
-import { assertBatchId } from "../../domain/schemas.ts";
+import { assertBatchId } from "../../core/schemas.ts";
 
 /** POST /batches/{batchId}/consolidate */
 export const handler = httpHandler(async (event) => {

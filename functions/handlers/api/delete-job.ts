@@ -1,6 +1,6 @@
 import { answer, httpHandler } from "../../commons/http.ts";
 import { services } from "../../commons/services.ts";
-import { assertBatchId, assertJobId } from "../../domain/schemas.ts";
+import { assertBatchId, assertJobId } from "../../core/schemas.ts";
 
 /** DELETE /batches/{batchId}/jobs/{jobId}: only a finished job's record. */
 export const handler = httpHandler(async (event) => {

@@ -1,6 +1,6 @@
 import { answer, httpHandler } from "../../commons/http.ts";
 import { services } from "../../commons/services.ts";
-import { assertBatchId, batchStatusQuerySchema, parseWith } from "../../domain/schemas.ts";
+import { assertBatchId, batchStatusQuerySchema, parseWith } from "../../core/schemas.ts";
 
 /** GET /batches/{batchId}?jobsOffset=&jobsLimit= */
 export const handler = httpHandler(async (event) => {

@@ -5,7 +5,7 @@ import {
   assertJobId,
   jobOutputQuerySchema,
   parseWith,
-} from "../../domain/schemas.ts";
+} from "../../core/schemas.ts";
 
 /** GET /batches/{batchId}/jobs/{jobId}/output?phase=&itemsOffset=&items= */
 export const handler = httpHandler(async (event) => {

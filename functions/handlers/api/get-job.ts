@@ -1,6 +1,6 @@
 import { answer, httpHandler } from "../../commons/http.ts";
 import { services } from "../../commons/services.ts";
-import { assertBatchId, assertJobId } from "../../domain/schemas.ts";
+import { assertBatchId, assertJobId } from "../../core/schemas.ts";
 
 /** GET /batches/{batchId}/jobs/{jobId} */
 export const handler = httpHandler(async (event) => {

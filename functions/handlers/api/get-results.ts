@@ -1,6 +1,6 @@
 import { answer, httpHandler } from "../../commons/http.ts";
 import { services } from "../../commons/services.ts";
-import { assertBatchId, parseWith, resultsQuerySchema } from "../../domain/schemas.ts";
+import { assertBatchId, parseWith, resultsQuerySchema } from "../../core/schemas.ts";
 
 /** GET /batches/{batchId}/results?limit=&cursor=&items= */
 export const handler = httpHandler(async (event) => {

@@ -1,6 +1,6 @@
 import { answer, httpHandler } from "../../commons/http.ts";
 import { services } from "../../commons/services.ts";
-import { listBatchesQuerySchema, parseWith } from "../../domain/schemas.ts";
+import { listBatchesQuerySchema, parseWith } from "../../core/schemas.ts";
 
 /** GET /batches?status=&limit=&cursor= */
 export const handler = httpHandler(async (event) => {

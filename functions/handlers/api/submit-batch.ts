@@ -1,8 +1,8 @@
 import type { AnyPhase, PipelineDefinition } from "../../../sdk/index.ts";
 import { answer, headerOf, httpHandler } from "../../commons/http.ts";
 import { pipelineSubmit } from "../../commons/services.ts";
-import { ValidationError } from "../../domain/errors.ts";
-import { parseBody, submitBatchSchema } from "../../domain/schemas.ts";
+import { ValidationError } from "../../core/errors.ts";
+import { parseBody, submitBatchSchema } from "../../core/schemas.ts";
 
 /**
  * POST /batches, for a pipeline: the construct generates this function's entry, which passes the

@@ -2,7 +2,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-sec
 import type { APIGatewayRequestAuthorizerEvent } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeAll, describe, expect, it } from "vitest";
-import { tokenFromHeaders, tokensMatch } from "../../../functions/domain/token.ts";
+import { tokenFromHeaders, tokensMatch } from "../../../functions/core/token.ts";
 import { handler } from "../../../functions/handlers/authorizer.ts";
 import { lambdaContext } from "../../helpers/lambda.ts";
 

@@ -2,7 +2,7 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import middy from "@middy/core";
 import type { z } from "zod";
-import { parseWith } from "../domain/schemas.ts";
+import { parseWith } from "../core/schemas.ts";
 import { logger, tracer } from "./observability.ts";
 
 /** The pipeline for the state machine's own steps (not phases): validated input, logs, tracing. */

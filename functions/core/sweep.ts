@@ -1,4 +1,4 @@
-import type { BatchStore } from "./batch-store.ts";
+import type { BatchStore } from "../adapters/dynamodb/batch-store.ts";
 import type { BatchRecord } from "./model.ts";
 import type { WorkflowPort } from "./ports.ts";
 import type { Reconciler } from "./reconcile.ts";

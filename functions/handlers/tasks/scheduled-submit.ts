@@ -1,7 +1,7 @@
 import type { AnyPhase, PipelineDefinition } from "../../../sdk/index.ts";
 import { pipelineSubmit } from "../../commons/services.ts";
-import { workflowHandler } from "../../commons/workflow-handler.ts";
-import { scheduledStartSchema } from "../../domain/schedules.ts";
+import { workflowHandler } from "../../commons/task-handler.ts";
+import { scheduledStartSchema } from "../../core/schedules.ts";
 
 /**
  * The EventBridge Scheduler target: starts a schedule's batch through the same submit path as

@@ -1,4 +1,4 @@
-import type { BatchStore } from "./batch-store.ts";
+import type { BatchStore } from "../adapters/dynamodb/batch-store.ts";
 import { mapLimit } from "./concurrency.ts";
 import {
   type BatchStatus,
@@ -8,7 +8,7 @@ import {
   type JobRecord,
 } from "./model.ts";
 import type { ResultsService } from "./results-service.ts";
-import type { WorkflowService } from "./workflow-service.ts";
+import type { WorkflowService } from "./completion.ts";
 
 export type ExecutionStatus =
   | "RUNNING"

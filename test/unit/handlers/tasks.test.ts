@@ -16,9 +16,9 @@ import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { phaseHandler } from "../../../functions/commons/phase-handler.ts";
 import { handler as consolidate } from "../../../functions/handlers/api/consolidate.ts";
-import { handler as finalize } from "../../../functions/handlers/workflow/finalize.ts";
-import { handler as reconcile } from "../../../functions/handlers/workflow/reconcile.ts";
-import { handler as recordFailure } from "../../../functions/handlers/workflow/record-job-failure.ts";
+import { handler as finalize } from "../../../functions/handlers/tasks/finalize.ts";
+import { handler as reconcile } from "../../../functions/handlers/tasks/reconcile.ts";
+import { handler as recordFailure } from "../../../functions/handlers/tasks/record-job-failure.ts";
 import { demoPhase } from "../../../pipelines/demo/work.ts";
 import demo from "../../../stepbatch.config.ts";
 import {

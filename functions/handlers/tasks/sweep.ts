@@ -2,7 +2,7 @@ import { z } from "zod";
 import { config } from "../../commons/config.ts";
 import { logger } from "../../commons/observability.ts";
 import { services } from "../../commons/services.ts";
-import { workflowHandler } from "../../commons/workflow-handler.ts";
+import { workflowHandler } from "../../commons/task-handler.ts";
 
 /** The scheduled event; nothing in it is needed but its shape is checked. */
 const schema = z.object({}).passthrough();

@@ -5,7 +5,7 @@ import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { z } from "zod";
 import { logger } from "../../commons/observability.ts";
 import { services } from "../../commons/services.ts";
-import { parseWith } from "../../domain/schemas.ts";
+import { parseWith } from "../../core/schemas.ts";
 
 /** The EventBridge event, as the SQS queue delivers it in each record's body. */
 const statusChangeSchema = z.object({

@@ -6,7 +6,7 @@ import {
   summarize,
   summaryFields,
   sumNumbers,
-} from "../../../functions/domain/results.ts";
+} from "../../../functions/core/results.ts";
 import { ratio, sum } from "../../../sdk/index.ts";
 import demo from "../../../stepbatch.config.ts";
 

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import type { BatchStore, IdempotencyRecord } from "./batch-store.ts";
+import type { BatchStore, IdempotencyRecord } from "../adapters/dynamodb/batch-store.ts";
 import {
   ExecutionStartError,
   IdempotencyConflictError,

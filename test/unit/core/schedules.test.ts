@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseSchedules } from "../../../functions/domain/schedules.ts";
+import { parseSchedules } from "../../../functions/core/schedules.ts";
 import demo from "../../../stepbatch.config.ts";
 
 const file = (schedules: unknown[]) => ({ schedules });

@@ -4,7 +4,7 @@ import {
   JobNotFoundError,
   PayloadTooLargeError,
   ValidationError,
-} from "../../../functions/domain/errors.ts";
+} from "../../../functions/core/errors.ts";
 import {
   assertBatchId,
   assertJobId,
@@ -13,8 +13,8 @@ import {
   parseBody,
   parseWith,
   submitBatchSchema,
-} from "../../../functions/domain/schemas.ts";
-import { normalizeJobs } from "../../../functions/domain/submit.ts";
+} from "../../../functions/core/schemas.ts";
+import { normalizeJobs } from "../../../functions/core/submit.ts";
 
 describe("a submitted batch body", () => {
   it("accepts names, objects with input, a name and a concurrency", () => {

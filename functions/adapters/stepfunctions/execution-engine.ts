@@ -5,9 +5,9 @@ import {
   StopExecutionCommand,
 } from "@aws-sdk/client-sfn";
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import type { BatchRecord, CancelIntent } from "../domain/model.ts";
-import type { ReconcileRequests, WorkflowPort } from "../domain/ports.ts";
-import type { ExecutionStatusChange } from "../domain/reconcile.ts";
+import type { BatchRecord, CancelIntent } from "../../core/model.ts";
+import type { ReconcileRequests, WorkflowPort } from "../../core/ports.ts";
+import type { ExecutionStatusChange } from "../../core/reconcile.ts";
 
 /**
  * Sends the reconciler the status change a cancel causes (ABORTED, BatchCancelled), shaped as

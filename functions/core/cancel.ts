@@ -1,4 +1,4 @@
-import type { BatchStore } from "./batch-store.ts";
+import type { BatchStore } from "../adapters/dynamodb/batch-store.ts";
 import { mapLimit } from "./concurrency.ts";
 import {
   BatchNotFoundError,

@@ -6,7 +6,7 @@ import {
   type PhaseLogger,
   type PipelineSummary,
 } from "../../sdk/index.ts";
-import type { BatchStore } from "./batch-store.ts";
+import type { BatchStore } from "../adapters/dynamodb/batch-store.ts";
 import {
   JobNotFoundError,
   PhaseFailedError,
@@ -14,7 +14,7 @@ import {
   PhaseTimeoutError,
 } from "./errors.ts";
 import type { JobRecord, PhaseRecord } from "./model.ts";
-import type { ResultStore } from "./result-store.ts";
+import type { ResultStore } from "../adapters/s3/output-store.ts";
 import { jobNumbers, type PhaseOutputDocument, type PhaseOutputStatus } from "./results.ts";
 import { describeIssues } from "./schemas.ts";
 

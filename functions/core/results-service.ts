@@ -1,9 +1,9 @@
 import type { SummaryField } from "../../sdk/index.ts";
-import type { BatchStore } from "./batch-store.ts";
+import type { BatchStore } from "../adapters/dynamodb/batch-store.ts";
 import { mapLimit } from "./concurrency.ts";
 import { BatchNotFoundError, JobNotFoundError } from "./errors.ts";
 import { type BatchRecord, isBatchTerminal, type JobRecord } from "./model.ts";
-import { ResultStore } from "./result-store.ts";
+import { ResultStore } from "../adapters/s3/output-store.ts";
 import {
   type JobResult,
   type PhaseResult,

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { services } from "../../commons/services.ts";
-import { workflowHandler } from "../../commons/workflow-handler.ts";
+import { workflowHandler } from "../../commons/task-handler.ts";
 
 const schema = z.object({
   batchId: z.string().min(1),

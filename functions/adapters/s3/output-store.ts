@@ -1,7 +1,7 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { mapLimit } from "./concurrency.ts";
-import type { PhaseOutputDocument, SavedCheckpoint } from "./results.ts";
+import { mapLimit } from "../../core/concurrency.ts";
+import type { PhaseOutputDocument, SavedCheckpoint } from "../../core/results.ts";
 
 /**
  * S3 layout. Every key is derived from ids, so nothing is ever listed:

@@ -9,7 +9,7 @@ import {
   type QueryCommandOutput,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { ValidationError } from "./errors.ts";
+import { ValidationError } from "../../core/errors.ts";
 import type {
   AuditEntry,
   BatchRecord,
@@ -20,8 +20,8 @@ import type {
   JobStatus,
   PhaseProgress,
   PhaseRecord,
-} from "./model.ts";
-import { numbersDelta } from "./results.ts";
+} from "../../core/model.ts";
+import { numbersDelta } from "../../core/results.ts";
 import { STATE_TABLE } from "./table.ts";
 
 /** Result of a compare-and-set: either it won, or here is the record that won instead. */

@@ -5,7 +5,7 @@ import {
   finalBatchStatus,
   type JobStatus,
   percentDone,
-} from "../../../functions/domain/model.ts";
+} from "../../../functions/core/model.ts";
 
 const jobs = (...statuses: JobStatus[]) => statuses.map((status) => ({ status }));
 
