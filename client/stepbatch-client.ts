@@ -1,29 +1,25 @@
-import type { BatchCancelResponse, SubsetCancelResponse } from "../functions/core/cancel.ts";
 import type { BatchStatus } from "../functions/core/model.ts";
 import type { BatchQueries } from "../functions/core/queries.ts";
-import type { ResultsService } from "../functions/core/results-service.ts";
+import type { Results } from "../functions/core/results.ts";
 import type { SubmitBatchBody } from "../functions/core/schemas.ts";
 import type { SubmitResponse } from "../functions/core/submit.ts";
+import type {
+  BatchCancelResponse,
+  JobCancelResponse,
+  SubsetCancelResponse,
+} from "../functions/views/cancel.ts";
 
-// The API's answers, typed from the domain that produces them (type-only imports: no server code).
+// The API's answers, typed from the code that produces them (type-only imports: no server code).
 export type BatchView = Awaited<ReturnType<BatchQueries["status"]>>;
 export type BatchList = Awaited<ReturnType<BatchQueries["list"]>>;
 export type JobView = Awaited<ReturnType<BatchQueries["job"]>>;
 export type DeletedJob = Awaited<ReturnType<BatchQueries["deleteJob"]>>;
-export type ResultsView = Awaited<ReturnType<ResultsService["resultsOf"]>>;
-export type JobOutputView = Awaited<ReturnType<ResultsService["jobOutput"]>>;
-export type Consolidated = Awaited<ReturnType<ResultsService["consolidate"]>>;
+export type ResultsView = Awaited<ReturnType<Results["page"]>>;
+export type JobOutputView = Awaited<ReturnType<Results["jobOutput"]>>;
+export type Consolidated = Awaited<ReturnType<Results["consolidate"]>>;
 export type SubmitBody = SubmitBatchBody;
 export type { BatchCancelResponse, SubmitResponse, SubsetCancelResponse };
-export interface JobCancelled {
-  status: "cancelled";
-  batchId: string;
-  jobId: string;
-  name: string;
-  wasInPhase: string | null;
-  alreadyCancelled: boolean;
-  message: string;
-}
+export type JobCancelled = JobCancelResponse;
 
 /** The API answered with an error: `{"error": {"code", "message"}}` and an HTTP status. */
 export class StepbatchApiError extends Error {

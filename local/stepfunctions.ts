@@ -7,11 +7,13 @@ import {
   ExecutionTimeoutError,
   StateMachine,
 } from "aws-local-stepfunctions";
+import type { ExecutionStatus as StepFunctionsExecutionStatus } from "../functions/core/execution.ts";
 import { AwsServiceError, type Operations } from "./aws-json-service.ts";
 import { PRIVATE_DIR_MODE, writeFileAtomic } from "./files.ts";
 import { LOCAL_ACCOUNT, LOCAL_REGION } from "./template.ts";
 
-export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED";
+/** The local service runs no redrive, so an execution is never PENDING_REDRIVE here. */
+export type ExecutionStatus = Exclude<StepFunctionsExecutionStatus, "PENDING_REDRIVE">;
 
 export interface ExecutionRecord {
   executionArn: string;

@@ -8,7 +8,8 @@ import type { SummaryField } from "../../sdk/index.ts";
 const schema = z.object({
   TABLE_NAME: z.string().min(1),
   BUCKET_NAME: z.string().min(1),
-  STATE_MACHINE_ARN: z.string().default(""),
+  /** The batch state machine: given only to the functions that start or stop executions. */
+  STATE_MACHINE_ARN: z.string().optional(),
   /** How often a running phase re-reads the cancel intent. */
   CANCEL_POLL_MS: z.coerce.number().int().min(50).max(10_000).default(500),
   /** How long a batch cancel waits for running phases to save their partial output. */
@@ -59,4 +60,11 @@ export function config(): Config {
     cached = parsed.data;
   }
   return cached;
+}
+
+/** A setting only some functions are given: the one asking needs it, and says why. */
+export function requiredSetting(name: "STATE_MACHINE_ARN", why: string): string {
+  const value = config()[name];
+  if (!value) throw new Error(`stepbatch configuration is invalid: ${name} is not set, and ${why}`);
+  return value;
 }

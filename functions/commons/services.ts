@@ -1,54 +1,81 @@
 import type { AnyPhase, PhaseLogger, PipelineDefinition } from "../../sdk/index.ts";
-import { BatchStore } from "../adapters/dynamodb/batch-store.ts";
+import { DynamoBatchStore } from "../adapters/dynamodb/batch-store.ts";
+import { S3OutputStore } from "../adapters/s3/output-store.ts";
+import { SqsReconcileQueue } from "../adapters/sqs/reconcile-queue.ts";
+import { StepFunctionsEngine } from "../adapters/stepfunctions/execution-engine.ts";
 import { CancelService } from "../core/cancel.ts";
+import { BatchCompletion } from "../core/completion.ts";
 import { PhaseRunner } from "../core/phase-runner.ts";
 import { BatchQueries } from "../core/queries.ts";
 import { Reconciler } from "../core/reconcile.ts";
-import { ResultStore } from "../adapters/s3/output-store.ts";
-import { ResultsService } from "../core/results-service.ts";
+import { Results } from "../core/results.ts";
 import type { InputCheck } from "../core/schemas.ts";
 import { SubmitService } from "../core/submit.ts";
 import { Sweeper } from "../core/sweep.ts";
-import { WorkflowService } from "../core/completion.ts";
 import { dynamo, s3, sfn, sqs } from "./clients.ts";
-import { config } from "./config.ts";
+import { config, requiredSetting } from "./config.ts";
 import { logger } from "./observability.ts";
-import { SqsReconcileRequests, StepFunctionsWorkflow } from "../adapters/stepfunctions/execution-engine.ts";
 
-/** The domain services wired to the SDK clients, built once per function instance on first use. */
-function build() {
-  const cfg = config();
-  const store = new BatchStore(dynamo, cfg.TABLE_NAME);
-  const resultStore = new ResultStore(s3, cfg.BUCKET_NAME);
-  const workflow = new StepFunctionsWorkflow(sfn, cfg.STATE_MACHINE_ARN);
-  const results = new ResultsService(store, resultStore, { summaryFields: cfg.SUMMARY_FIELDS });
-  const workflowService = new WorkflowService(store, results);
-  const reconciler = new Reconciler(store, workflowService, results);
-  return {
-    store,
-    results,
-    queries: new BatchQueries(store),
-    submit: new SubmitService(store, workflow, workflow.executionArnFor),
-    cancel: new CancelService(store, workflow, results, {
+/** Builds a service on first use, then hands out the same one for the function instance's life. */
+function once<T>(build: () => T): () => T {
+  let built: T | undefined;
+  return () => {
+    built ??= build();
+    return built;
+  };
+}
+
+/**
+ * The core's services wired to the adapters, each built once per function instance. An entry file
+ * asks for what it uses when it is loaded (at cold start), so a function deployed without a setting
+ * it needs fails at once, naming the setting.
+ */
+export const services: Services = {
+  store: once(() => new DynamoBatchStore(dynamo, config().TABLE_NAME)),
+  outputs: once(() => new S3OutputStore(s3, config().BUCKET_NAME)),
+  engine: once(
+    () =>
+      new StepFunctionsEngine(
+        sfn,
+        requiredSetting("STATE_MACHINE_ARN", "it starts and stops batch executions"),
+      ),
+  ),
+  results: once(
+    () =>
+      new Results(services.store(), services.outputs(), {
+        summaryFields: config().SUMMARY_FIELDS,
+      }),
+  ),
+  queries: once(() => new BatchQueries(services.store())),
+  completion: once(() => new BatchCompletion(services.store(), services.results())),
+  reconciler: once(
+    () => new Reconciler(services.store(), services.completion(), services.results()),
+  ),
+  sweeper: once(() => new Sweeper(services.store(), services.engine(), services.reconciler())),
+  cancel: once(() => {
+    const cfg = config();
+    return new CancelService(services.store(), services.engine(), services.results(), {
       markConcurrency: 40,
       settleMs: cfg.CANCEL_SETTLE_MS,
       manifestThreshold: cfg.MANIFEST_THRESHOLD,
       syncMarkLimit: cfg.SYNC_MARK_LIMIT,
       ...(cfg.RECONCILE_QUEUE_URL
-        ? { reconcileRequests: new SqsReconcileRequests(sqs, cfg.RECONCILE_QUEUE_URL) }
+        ? { reconcileQueue: new SqsReconcileQueue(sqs, cfg.RECONCILE_QUEUE_URL) }
         : {}),
-    }),
-    workflow: workflowService,
-    reconciler,
-    sweeper: new Sweeper(store, workflow, reconciler),
-  };
-}
+    });
+  }),
+};
 
-let instance: ReturnType<typeof build> | undefined;
-
-export function services(): ReturnType<typeof build> {
-  instance ??= build();
-  return instance;
+interface Services {
+  store(): DynamoBatchStore;
+  outputs(): S3OutputStore;
+  engine(): StepFunctionsEngine;
+  results(): Results;
+  queries(): BatchQueries;
+  completion(): BatchCompletion;
+  reconciler(): Reconciler;
+  sweeper(): Sweeper;
+  cancel(): CancelService;
 }
 
 let submitter: SubmitService | undefined;
@@ -61,15 +88,10 @@ export function pipelineSubmit(
   pipeline: PipelineDefinition,
   phases: readonly AnyPhase[],
 ): SubmitService {
-  if (!submitter) {
-    const cfg = config();
-    const { store } = services();
-    const workflow = new StepFunctionsWorkflow(sfn, cfg.STATE_MACHINE_ARN);
-    submitter = new SubmitService(store, workflow, workflow.executionArnFor, {
-      inputChecks: inputChecksOf(pipeline, phases),
-      ...(pipeline.concurrency ? { defaultConcurrency: pipeline.concurrency } : {}),
-    });
-  }
+  submitter ??= new SubmitService(services.store(), services.engine(), {
+    inputChecks: inputChecksOf(pipeline, phases),
+    ...(pipeline.concurrency ? { defaultConcurrency: pipeline.concurrency } : {}),
+  });
   return submitter;
 }
 
@@ -102,10 +124,9 @@ let runner: PhaseRunner | undefined;
 export function phaseRunner(pipeline: PipelineDefinition): PhaseRunner {
   if (!runner) {
     const cfg = config();
-    const { store } = services();
     runner = new PhaseRunner(
-      store,
-      new ResultStore(s3, cfg.BUCKET_NAME),
+      services.store(),
+      services.outputs(),
       {
         phases: pipeline.phases.map((phase) => phase.name),
         ...(pipeline.summary ? { summary: pipeline.summary } : {}),

@@ -1,46 +1,23 @@
-import type { BatchStore } from "../adapters/dynamodb/batch-store.ts";
 import { mapLimit } from "./concurrency.ts";
 import {
   BatchNotFoundError,
+  ERROR_NAMES,
   JobAlreadyFinishedError,
   JobInCommitError,
   JobNotFoundError,
 } from "./errors.ts";
+import { applyJobCancel, endedByThisCancel, type JobCancelReport } from "./job-cancel.ts";
 import {
   type BatchRecord,
   type CancelIntent,
   type CancelScope,
-  decideJobCancel,
   type JobRecord,
   nameKey,
 } from "./model.ts";
-import type { ReconcileRequests, WorkflowPort } from "./ports.ts";
-import type { ResultsSummary } from "./results.ts";
-import type { ResultsService } from "./results-service.ts";
+import type { BatchStore, ExecutionEngine, ReconcileQueue } from "./ports.ts";
+import type { Results, ResultsSummary } from "./results.ts";
 import { isJobId } from "./schemas.ts";
-
-/** The outcome of a cancel for one job, with the numeric codes existing bulk-cancel clients read. */
-export type JobCancelOutcome =
-  | "cancelled"
-  | "already_finished"
-  | "not_found"
-  | "not_cancelled"
-  | "unknown";
-
-export const OUTCOME_CODES: Readonly<Record<JobCancelOutcome, number>> = {
-  cancelled: 0,
-  already_finished: 1,
-  not_found: 2,
-  not_cancelled: 3,
-  unknown: 4,
-};
-
-export interface JobCancelReport {
-  readonly outcome: JobCancelOutcome;
-  readonly job?: JobRecord;
-  /** Why a job was not cancelled: `in_commit`, or who won a race. */
-  readonly detail?: "in_commit" | "completed_first" | "already_cancelled" | "error" | "deferred";
-}
+import { batchTransitions } from "./transitions.ts";
 
 export interface CancelRequest {
   readonly reason?: string;
@@ -48,7 +25,8 @@ export interface CancelRequest {
   readonly claimedBy?: string;
 }
 
-export interface BatchCancelResponse extends ResultsSummary {
+/** What a batch cancel did (the API view adds its message). */
+export interface BatchCancelResult extends ResultsSummary {
   readonly batchId: string;
   readonly status: "cancelled" | "no_jobs_to_cancel";
   readonly batchStatus: BatchRecord["status"];
@@ -59,19 +37,27 @@ export interface BatchCancelResponse extends ResultsSummary {
   readonly stopping?: { jobId: string; name: string; phase: string }[];
   readonly alreadyCancelled?: boolean;
   readonly manifest?: string;
-  readonly message: string;
   readonly cancel?: CancelIntent;
+  /** The batch's jobs, as the cancel counted them. */
+  readonly total: number;
 }
 
-export interface SubsetCancelResponse {
+/** What a cancel of chosen jobs did, item by item (the API view adds codes and messages). */
+export interface SubsetCancelResult {
   readonly batchId: string;
-  /** 1 all cancelled, 2 some, 0 none. */
-  readonly result: 0 | 1 | 2;
-  readonly outcomes: Record<
-    string,
-    { code: number; outcome: JobCancelOutcome; text: string; jobId?: string }
-  >;
-  readonly message: string;
+  readonly requested: number;
+  /** Jobs this request cancelled (not counting those cancelled before). */
+  readonly cancelled: number;
+  readonly reports: readonly { readonly item: string; readonly report: JobCancelReport }[];
+}
+
+/** What a cancel of one job did (the API view adds its message). */
+export interface JobCancelResult {
+  readonly batchId: string;
+  readonly jobId: string;
+  readonly name: string;
+  readonly wasInPhase: string | null;
+  readonly alreadyCancelled: boolean;
 }
 
 export interface CancelServiceOptions {
@@ -87,7 +73,7 @@ export interface CancelServiceOptions {
    */
   readonly syncMarkLimit?: number;
   /** Where deferred marking goes. @default none: every job is marked within the request */
-  readonly reconcileRequests?: ReconcileRequests;
+  readonly reconcileQueue?: ReconcileQueue;
   /**
    * How long a cancel that finds another cancel of the same batch under way waits for it to
    * finish, before finishing its work itself (its caller may be gone). @default 15_000
@@ -107,14 +93,14 @@ export class CancelService {
 
   constructor(
     private readonly store: BatchStore,
-    private readonly workflow: WorkflowPort,
-    private readonly results: ResultsService,
+    private readonly engine: ExecutionEngine,
+    private readonly results: Results,
     private readonly options: CancelServiceOptions,
   ) {
     this.now = options.now ?? (() => new Date());
   }
 
-  async cancelBatch(batchId: string, request: CancelRequest): Promise<BatchCancelResponse> {
+  async cancelBatch(batchId: string, request: CancelRequest): Promise<BatchCancelResult> {
     const batch = await this.store.getBatch(batchId);
     if (!batch) throw new BatchNotFoundError(batchId);
     const intent = this.intent(request, "batch");
@@ -124,7 +110,7 @@ export class CancelService {
     let active: BatchRecord = batch;
     let first = false;
     if (batch.status === "queued" || batch.status === "running") {
-      const claim = await this.store.setBatchCancelIntent(batchId, intent);
+      const claim = await this.store.transitionBatch(batchId, batchTransitions.claimCancel(intent));
       first = claim.won;
       active = claim.won ? claim.record : (claim.current ?? batch);
     }
@@ -143,7 +129,11 @@ export class CancelService {
     const applied = active.cancel ?? intent;
 
     // 2. Stop the execution: queued jobs will never start.
-    await this.workflow.stopExecution(active.executionArn, "BatchCancelled", applied.reason);
+    await this.engine.stopExecution(
+      active.executionArn,
+      ERROR_NAMES.batchCancelled,
+      applied.reason,
+    );
 
     // 3. Mark the jobs. Jobs in their final commit are left to finish. Running jobs (at most the
     // batch's concurrency) are marked now; many queued jobs are handed to the reconciler, since the
@@ -152,7 +142,7 @@ export class CancelService {
     const queued = jobs.filter((job) => job.status === "queued");
     const limit = this.options.syncMarkLimit ?? Number.POSITIVE_INFINITY;
     const deferred =
-      this.options.reconcileRequests && queued.length > limit
+      this.options.reconcileQueue && queued.length > limit
         ? await this.deferMarking(active, applied)
         : false;
     const markNow = deferred ? jobs.filter((job) => job.status !== "queued") : jobs;
@@ -164,22 +154,26 @@ export class CancelService {
         ? queued.map((job): JobCancelReport => ({ outcome: "cancelled", job, detail: "deferred" }))
         : []),
     ];
-    const cancelledNow = reports.filter(
-      (r) => r.outcome === "cancelled" && r.detail !== "already_cancelled",
-    );
+    const cancelledNow = reports.filter(endedByThisCancel);
     const wasRunning = cancelledNow.filter((r) => r.job?.wasInPhase).map((r) => r.job as JobRecord);
-    const finished = await this.store.finishBatch(batchId, "cancelled", this.now().toISOString());
+    const finished = await this.store.transitionBatch(
+      batchId,
+      batchTransitions.finish("cancelled", this.now().toISOString()),
+    );
     const final = finished.won ? finished.record : (finished.current ?? active);
     // The batch ended otherwise in the meantime (its completion won): say so, do not claim a cancel.
     if (final.status !== "cancelled") return this.reportNothingToCancel(final);
     const inCommit = reports.filter((r) => r.detail === "in_commit").map((r) => r.job?.name ?? "");
     const cancelledJobs = reports.filter((r) => r.outcome === "cancelled");
-    const recorded = await this.store.recordCancelSummary(batchId, {
-      jobsCancelled: cancelledJobs.length,
-      inCommit: inCommit.length,
-      total: jobs.length,
-      recordedAt: this.now().toISOString(),
-    });
+    const recorded = await this.store.transitionBatch(
+      batchId,
+      batchTransitions.recordCancelSummary({
+        jobsCancelled: cancelledJobs.length,
+        inCommit: inCommit.length,
+        total: jobs.length,
+        recordedAt: this.now().toISOString(),
+      }),
+    );
     // Another cancel finished this one's work first (this caller was slow): report what it recorded.
     if (!recorded.won) return this.reportCancelled(recorded.current ?? final);
     await this.store.appendAudit(batchId, {
@@ -198,7 +192,7 @@ export class CancelService {
     // within about a second of the cancel (the abort latency); the answer names them, and waits for
     // them only if settleMs asks it to, so its own latency does not grow with the work in flight.
     const stillSaving = await this.waitForRunningPhases(wasRunning);
-    const summary = this.resultsOf((await this.store.getBatch(batchId)) ?? final, jobs);
+    const summary = this.partialResultsOf((await this.store.getBatch(batchId)) ?? final, jobs);
     // The manifest is the reconciler's to write (it runs on the ABORTED status change); say where.
     const manifest =
       jobs.length >= this.options.manifestThreshold ? this.results.manifestUri(batchId) : undefined;
@@ -218,13 +212,7 @@ export class CancelService {
       cancel: applied,
       ...summary,
       ...(manifest ? { manifest } : {}),
-      message:
-        `Batch ${batchId} cancelled: ${cancelledJobs.length} of ${jobs.length} jobs cancelled, ` +
-        `${summary.jobsProcessed} with results kept` +
-        (stopping.length > 0
-          ? `; ${stopping.length} running phase(s) are stopping and saving their partial output (GET /batches/${batchId}/results)`
-          : "") +
-        (inCommit.length > 0 ? `; ${inCommit.length} in their final commit will complete` : ""),
+      total: jobs.length,
     };
   }
 
@@ -233,7 +221,7 @@ export class CancelService {
     batchId: string,
     items: readonly string[],
     request: CancelRequest,
-  ): Promise<SubsetCancelResponse> {
+  ): Promise<SubsetCancelResult> {
     const batch = await this.store.getBatch(batchId);
     if (!batch) throw new BatchNotFoundError(batchId);
     const intent = this.intent(request, "subset");
@@ -250,22 +238,7 @@ export class CancelService {
         return { item, report: { outcome: "unknown", job, detail: "error" } as JobCancelReport };
       }
     });
-    const outcomes: SubsetCancelResponse["outcomes"] = {};
-    for (const { item, report: found } of reports) {
-      // A job someone cancelled before is finished as far as this request goes: code 1.
-      const report: JobCancelReport =
-        found.detail === "already_cancelled" ? { ...found, outcome: "already_finished" } : found;
-      outcomes[item] = {
-        code: OUTCOME_CODES[report.outcome],
-        outcome: report.outcome,
-        text: describeOutcome(item, report),
-        ...(report.job ? { jobId: report.job.jobId } : {}),
-      };
-    }
-    const cancelled = reports.filter(
-      (r) => r.report.outcome === "cancelled" && r.report.detail !== "already_cancelled",
-    ).length;
-    const result = cancelled === unique.length ? 1 : cancelled > 0 ? 2 : 0;
+    const cancelled = reports.filter((r) => endedByThisCancel(r.report)).length;
     await this.store.appendAudit(batchId, {
       at: intent.requestedAt,
       action: "cancel_jobs",
@@ -274,16 +247,15 @@ export class CancelService {
       reason: intent.reason,
       detail: { requested: unique.length, cancelled },
     });
-    return {
-      batchId,
-      result,
-      outcomes,
-      message: `${cancelled} of ${unique.length} requested jobs cancelled in batch ${batchId}`,
-    };
+    return { batchId, requested: unique.length, cancelled, reports };
   }
 
   /** Cancels one job; a finished job or one in its final commit is an error the API turns into 409. */
-  async cancelJob(batchId: string, jobId: string, request: CancelRequest) {
+  async cancelJob(
+    batchId: string,
+    jobId: string,
+    request: CancelRequest,
+  ): Promise<JobCancelResult> {
     const job = await this.store.getJob(batchId, jobId);
     if (!job) throw new JobNotFoundError(batchId, jobId);
     const report = await this.cancelOne(job, this.intent(request, "job"));
@@ -311,65 +283,22 @@ export class CancelService {
       });
     }
     return {
-      status: "cancelled" as const,
       batchId,
       jobId,
       name: current.name,
       wasInPhase: current.wasInPhase ?? null,
       alreadyCancelled: report.detail === "already_cancelled",
-      message:
-        report.detail === "already_cancelled"
-          ? `Job ${jobId} was already cancelled`
-          : `Job ${jobId} cancelled${current.wasInPhase ? ` during ${current.wasInPhase}` : " before it started"}`,
     };
   }
 
-  /** Applies a cancel to one job, re-deciding on fresh state whenever a compare-and-set loses. */
-  async cancelOne(job: JobRecord, intent: CancelIntent): Promise<JobCancelReport> {
-    let current: JobRecord | undefined = job;
-    for (let attempt = 0; attempt < 4 && current; attempt++) {
-      const at = this.now().toISOString();
-      const lostRace = attempt > 0;
-      switch (decideJobCancel(current)) {
-        case "already_cancelled":
-          return { outcome: "cancelled", job: current, detail: "already_cancelled" };
-        case "already_finished":
-          return {
-            outcome: "already_finished",
-            job: current,
-            ...(lostRace ? { detail: "completed_first" as const } : {}),
-          };
-        case "in_commit":
-          return { outcome: "not_cancelled", job: current, detail: "in_commit" };
-        case "cancel_queued": {
-          const cas = await this.store.cancelQueuedJob(current.batchId, current.jobId, intent, at);
-          if (cas.won) return { outcome: "cancelled", job: cas.record };
-          current = cas.current;
-          break;
-        }
-        case "cancel_running": {
-          const cas = await this.store.cancelRunningJob(
-            current.batchId,
-            current.jobId,
-            intent,
-            at,
-            current.phase,
-          );
-          if (cas.won) return { outcome: "cancelled", job: cas.record };
-          current = cas.current;
-          break;
-        }
-      }
-    }
-    return current
-      ? { outcome: "unknown", job: current, detail: "error" }
-      : { outcome: "not_found" };
+  private cancelOne(job: JobRecord, intent: CancelIntent): Promise<JobCancelReport> {
+    return applyJobCancel(this.store, job, intent, this.now().toISOString());
   }
 
   /** Queues the marking of the queued jobs with the reconciler; false if that could not be done. */
   private async deferMarking(batch: BatchRecord, intent: CancelIntent): Promise<boolean> {
     try {
-      await this.options.reconcileRequests?.requestReconcile(batch, intent);
+      await this.options.reconcileQueue?.requestReconcile(batch, intent);
       return true;
     } catch {
       return false; // mark them within the request instead
@@ -387,15 +316,12 @@ export class CancelService {
   }
 
   /** A batch someone else cancelled: the counts its first cancel recorded, the same for every caller. */
-  private async reportCancelled(batch: BatchRecord): Promise<BatchCancelResponse> {
+  private async reportCancelled(batch: BatchRecord): Promise<BatchCancelResult> {
     const jobs = await this.store.listJobStates(batch.batchId);
-    const summary = this.resultsOf(batch, jobs);
+    const summary = this.partialResultsOf(batch, jobs);
     const cancelled = jobs.filter((job) => job.status === "cancelled");
     const recorded = batch.cancelSummary;
     const jobsCancelled = recorded?.jobsCancelled ?? cancelled.length;
-    const by = batch.cancel
-      ? ` at ${batch.cancel.requestedAt} by ${batch.cancel.by}${batch.cancel.claimedBy ? ` (claimed ${batch.cancel.claimedBy})` : ""}`
-      : "";
     return {
       batchId: batch.batchId,
       status: "cancelled",
@@ -406,7 +332,7 @@ export class CancelService {
       inCommit: [],
       ...(batch.cancel ? { cancel: batch.cancel } : {}),
       ...summary,
-      message: `Batch ${batch.batchId} was already cancelled${by}: ${jobsCancelled} of ${recorded?.total ?? jobs.length} jobs cancelled`,
+      total: recorded?.total ?? jobs.length,
     };
   }
 
@@ -414,7 +340,7 @@ export class CancelService {
    * The results a cancel answers with, from what DynamoDB holds: the batch's sums and the jobs that
    * have results (their numbers; their outputs are a GET /batches/{id}/results away).
    */
-  private resultsOf(batch: BatchRecord, jobs: readonly JobRecord[]) {
+  private partialResultsOf(batch: BatchRecord, jobs: readonly JobRecord[]) {
     const summary = this.results.summaryOf(batch);
     return {
       ...summary,
@@ -447,8 +373,9 @@ export class CancelService {
     }
   }
 
-  private async reportNothingToCancel(batch: BatchRecord): Promise<BatchCancelResponse> {
-    const summary = this.resultsOf(batch, await this.store.listJobStates(batch.batchId));
+  private async reportNothingToCancel(batch: BatchRecord): Promise<BatchCancelResult> {
+    const jobs = await this.store.listJobStates(batch.batchId);
+    const summary = this.partialResultsOf(batch, jobs);
     return {
       batchId: batch.batchId,
       status: "no_jobs_to_cancel",
@@ -457,7 +384,7 @@ export class CancelService {
       jobs: [],
       inCommit: [],
       ...summary,
-      message: `Batch ${batch.batchId} already finished as ${batch.status}; nothing to cancel`,
+      total: jobs.length,
     };
   }
 
@@ -477,26 +404,6 @@ export class CancelService {
       });
     }
     return pending;
-  }
-}
-
-export function describeOutcome(item: string, report: JobCancelReport): string {
-  const name = report.job ? `${report.job.name} (${report.job.jobId})` : item;
-  switch (report.outcome) {
-    case "cancelled":
-      return report.detail === "already_cancelled"
-        ? `${name} was already cancelled`
-        : `${name} cancelled${report.job?.wasInPhase ? ` during ${report.job.wasInPhase}` : " before it started"}`;
-    case "already_finished":
-      return report.detail === "already_cancelled"
-        ? `${name} was already cancelled`
-        : `${name} already finished as ${report.job?.status}${report.detail === "completed_first" ? " (its completion won the race)" : ""}`;
-    case "not_found":
-      return `no job ${item} in this batch`;
-    case "not_cancelled":
-      return `${name} is in its final commit and will complete`;
-    case "unknown":
-      return `${name} could not be cancelled; try again`;
   }
 }
 

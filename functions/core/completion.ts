@@ -1,5 +1,5 @@
-import type { BatchStore } from "../adapters/dynamodb/batch-store.ts";
-import { BatchNotFoundError } from "./errors.ts";
+import { BatchNotFoundError, ERROR_NAMES } from "./errors.ts";
+import { applyJobCancel } from "./job-cancel.ts";
 import {
   type BatchStatus,
   type CancelIntent,
@@ -10,7 +10,9 @@ import {
   type JobCounts,
   type JobRecord,
 } from "./model.ts";
-import type { ResultsService } from "./results-service.ts";
+import type { BatchStore } from "./ports.ts";
+import type { Results } from "./results.ts";
+import { batchTransitions, jobTransitions } from "./transitions.ts";
 
 export interface FinalizeResponse {
   readonly batchId: string;
@@ -21,22 +23,24 @@ export interface FinalizeResponse {
   readonly decidedBy: "finalize" | "earlier";
 }
 
-/** The workflow's own steps besides phases: recording a job's failure and finalizing a batch. */
-export class WorkflowService {
+/**
+ * How a batch's execution ends its jobs and itself, besides its phases: "Record job failure" after
+ * a phase's retries ran out, and "Finalize batch" once every job has ended.
+ */
+export class BatchCompletion {
   constructor(
     private readonly store: BatchStore,
-    private readonly results: ResultsService,
+    private readonly results: Results,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
   /** Called by the state machine's Catch after a phase's retries ran out. */
   async recordJobFailure(batchId: string, jobId: string, error: string, cause: string) {
     const message = describeCause(cause) ?? error;
-    const cas = await this.store.failJob(
+    const cas = await this.store.transitionJob(
       batchId,
       jobId,
-      { name: error, message },
-      this.now().toISOString(),
+      jobTransitions.fail({ name: error, message }, this.now().toISOString()),
     );
     return { jobId, status: cas.won ? "failed" : (cas.current?.status ?? "unknown") };
   }
@@ -58,10 +62,12 @@ export class WorkflowService {
       if (unfinished.length > 0) jobs = await this.store.listJobs(batchId);
       const counts = countJobs(jobs);
       const status = finalBatchStatus(counts, Boolean(batch.cancel));
-      const cas =
+      const cas = await this.store.transitionBatch(
+        batchId,
         batch.cancel || status === "cancelled"
-          ? await this.store.finishBatch(batchId, status, at)
-          : await this.store.finishUncancelledBatch(batchId, status, at);
+          ? batchTransitions.finish(status, at)
+          : batchTransitions.finishUncancelled(status, at),
+      );
       const current = cas.won ? cas.record : cas.current;
       // Lost to a cancel intent that appeared after the read: decide again with it.
       if (!cas.won && current && !isBatchTerminal(current.status) && attempt < 3) continue;
@@ -80,23 +86,30 @@ export class WorkflowService {
     }
   }
 
+  /**
+   * A job the execution ended before it finished: cancelled if the batch has a cancel intent (as
+   * any cancel decides), otherwise, or if the cancel leaves it (in its commit), failed.
+   */
   private async endUnfinishedJob(
     job: JobRecord,
     intent: CancelIntent | undefined,
     at: string,
   ): Promise<void> {
-    if (intent && job.status === "queued") {
-      await this.store.cancelQueuedJob(job.batchId, job.jobId, intent, at);
-    } else if (intent && job.status === "running" && !job.inCommit) {
-      await this.store.cancelRunningJob(job.batchId, job.jobId, intent, at, job.phase);
-    } else {
-      await this.store.failJob(
-        job.batchId,
-        job.jobId,
-        { name: "JobNotFinished", message: "the workflow ended before this job finished" },
-        at,
-      );
+    if (intent) {
+      const report = await applyJobCancel(this.store, job, intent, at);
+      if (report.outcome === "cancelled" || report.outcome === "already_finished") return;
     }
+    await this.store.transitionJob(
+      job.batchId,
+      job.jobId,
+      jobTransitions.fail(
+        {
+          name: ERROR_NAMES.jobNotFinished,
+          message: "the execution ended before this job finished",
+        },
+        at,
+      ),
+    );
   }
 }
 

@@ -134,28 +134,6 @@ export interface AuditEntry {
   readonly detail?: Record<string, unknown>;
 }
 
-/** What a cancel may do to one job, decided from its current record alone. */
-export type JobCancelDecision =
-  | "cancel_queued"
-  | "cancel_running"
-  | "already_cancelled"
-  | "already_finished"
-  | "in_commit";
-
-export function decideJobCancel(job: Pick<JobRecord, "status" | "inCommit">): JobCancelDecision {
-  switch (job.status) {
-    case "queued":
-      return "cancel_queued";
-    case "running":
-      return job.inCommit ? "in_commit" : "cancel_running";
-    case "cancelled":
-      return "already_cancelled";
-    case "succeeded":
-    case "failed":
-      return "already_finished";
-  }
-}
-
 /** The form two job names are compared in: names equal in it are the same name to a person. */
 export const nameKey = (name: string): string => name.normalize("NFKC");
 

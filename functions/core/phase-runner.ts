@@ -6,17 +6,18 @@ import {
   type PhaseLogger,
   type PipelineSummary,
 } from "../../sdk/index.ts";
-import type { BatchStore } from "../adapters/dynamodb/batch-store.ts";
 import {
   JobNotFoundError,
   PhaseFailedError,
   PhaseInputInvalidError,
   PhaseTimeoutError,
 } from "./errors.ts";
-import type { JobRecord, PhaseRecord } from "./model.ts";
-import type { ResultStore } from "../adapters/s3/output-store.ts";
+import { applyJobCancel } from "./job-cancel.ts";
+import type { CancelIntent, JobRecord, PhaseRecord } from "./model.ts";
+import type { BatchStore, OutputStore } from "./ports.ts";
 import { jobNumbers, type PhaseOutputDocument, type PhaseOutputStatus } from "./results.ts";
 import { describeIssues } from "./schemas.ts";
+import { batchTransitions, jobTransitions } from "./transitions.ts";
 
 export interface PhaseRequest {
   readonly batchId: string;
@@ -72,7 +73,7 @@ export class PhaseRunner {
 
   constructor(
     private readonly store: BatchStore,
-    private readonly results: ResultStore,
+    private readonly outputs: OutputStore,
     private readonly pipeline: PipelineView,
     private readonly options: PhaseRunnerOptions,
   ) {
@@ -108,13 +109,10 @@ export class PhaseRunner {
     // 2. Claim the job for this phase; entering the final phase raises the commit fence.
     const startedAt = this.now().toISOString();
     const attempt = (job.phases[request.phase]?.attempt ?? 0) + 1;
-    const claim = await this.store.startPhase(
+    const claim = await this.store.transitionJob(
       batchId,
       jobId,
-      request.phase,
-      isFinal,
-      startedAt,
-      attempt,
+      jobTransitions.startPhase(request.phase, isFinal, startedAt, attempt),
     );
     if (!claim.won) {
       const current = claim.current;
@@ -125,25 +123,26 @@ export class PhaseRunner {
       }
       return reply("skipped");
     }
-    if (batch?.status === "queued") await this.store.markBatchRunning(batchId, startedAt);
+    if (batch?.status === "queued")
+      await this.store.transitionBatch(batchId, batchTransitions.markRunning(startedAt));
 
     // 3. What the phase reads: the outputs of earlier phases and its last checkpoint.
     const index = this.pipeline.phases.indexOf(request.phase);
     const earlier = index > 0 ? this.pipeline.phases.slice(0, index) : [];
     const [previous, saved] = await Promise.all([
-      this.results.readOutputs(
+      this.outputs.readOutputs(
         batchId,
         jobId,
         earlier.filter((name) => job.phases[name]),
       ),
-      this.results.getCheckpoint(batchId, jobId, request.phase),
+      this.outputs.getCheckpoint(batchId, jobId, request.phase),
     ]);
 
     // 4. Run it. Non-final phases get a signal that fires on a cancel; every phase's fires
     // shortly before its time runs out, so it can save what it has.
     const controller = new AbortController();
     const watcher = this.watch(batchId, jobId, controller, remainingMs, !isFinal);
-    const run = new RunState(job, request.phase, this.store, this.results, this.options, {
+    const run = new RunState(job, request.phase, this.store, this.outputs, this.options, {
       index: Math.max(0, index),
       of: Math.max(1, this.pipeline.phases.length),
     });
@@ -188,7 +187,7 @@ export class PhaseRunner {
         return this.stopped(request, job, base, null, controller, previous, run);
       }
       const failure = { name: (error as Error).name, message: (error as Error).message };
-      await this.results.putOutput({
+      await this.outputs.putOutput({
         ...base,
         status: "error",
         endedAt: this.now().toISOString(),
@@ -196,19 +195,21 @@ export class PhaseRunner {
         error: failure,
       });
       const numbers = this.numbersOf(job, previous, request.phase, null, run);
-      const recorded = await this.store.recordPhaseFailure(
+      const recorded = await this.store.transitionJob(
         batchId,
         jobId,
-        request.phase,
-        {
-          status: "failed",
-          startedAt,
-          endedAt: this.now().toISOString(),
-          attempt,
-          items: run.itemsOfPhase,
-          error: failure.message,
-        },
-        numbers,
+        jobTransitions.recordPhaseFailure(
+          request.phase,
+          {
+            status: "failed",
+            startedAt,
+            endedAt: this.now().toISOString(),
+            attempt,
+            items: run.itemsOfPhase,
+            error: failure.message,
+          },
+          numbers,
+        ),
       );
       if (recorded.won) await this.store.addToTotals(batchId, job.numbers, numbers);
       throw new PhaseFailedError(`${request.phase} failed for ${job.name}: ${failure.message}`);
@@ -219,7 +220,7 @@ export class PhaseRunner {
 
     // 5. Save the output, then record the outcome; a cancel that won meanwhile is reported.
     const endedAt = this.now().toISOString();
-    await this.results.putOutput({ ...base, status: "complete", endedAt, output: output ?? null });
+    await this.outputs.putOutput({ ...base, status: "complete", endedAt, output: output ?? null });
     const record: PhaseRecord = {
       status: "succeeded",
       startedAt,
@@ -228,9 +229,13 @@ export class PhaseRunner {
       items: run.itemsOfPhase,
     };
     const numbers = this.numbersOf(job, previous, request.phase, output, run);
-    const done = isFinal
-      ? await this.store.succeedJob(batchId, jobId, request.phase, record, numbers, endedAt)
-      : await this.store.completePhase(batchId, jobId, request.phase, record, numbers);
+    const done = await this.store.transitionJob(
+      batchId,
+      jobId,
+      isFinal
+        ? jobTransitions.succeed(request.phase, record, numbers, endedAt)
+        : jobTransitions.completePhase(request.phase, record, numbers),
+    );
     if (done.won) await this.store.addToTotals(batchId, job.numbers, numbers);
     if (!done.won) return reply(outcomeOf(done.current));
     return reply(isFinal ? "succeeded" : "continue");
@@ -247,22 +252,24 @@ export class PhaseRunner {
     run: RunState,
   ): Promise<PhaseResponse> {
     const endedAt = this.now().toISOString();
-    await this.results.putOutput({ ...base, status: "partial", endedAt, output: output ?? null });
+    await this.outputs.putOutput({ ...base, status: "partial", endedAt, output: output ?? null });
     const numbers = this.numbersOf(job, previous, request.phase, output, run);
     if (controller.signal.reason === TIMED_OUT) {
-      const recorded = await this.store.recordPhaseFailure(
+      const recorded = await this.store.transitionJob(
         request.batchId,
         request.jobId,
-        request.phase,
-        {
-          status: "failed",
-          startedAt: base.startedAt,
-          endedAt,
-          attempt: base.attempt,
-          items: run.itemsOfPhase,
-          error: "ran out of time; its partial output and checkpoint are kept",
-        },
-        numbers,
+        jobTransitions.recordPhaseFailure(
+          request.phase,
+          {
+            status: "failed",
+            startedAt: base.startedAt,
+            endedAt,
+            attempt: base.attempt,
+            items: run.itemsOfPhase,
+            error: "ran out of time; its partial output and checkpoint are kept",
+          },
+          numbers,
+        ),
       );
       if (recorded.won) await this.store.addToTotals(request.batchId, job.numbers, numbers);
       throw new PhaseTimeoutError(
@@ -276,13 +283,10 @@ export class PhaseRunner {
       attempt: base.attempt,
       items: run.itemsOfPhase,
     };
-    const aborted = await this.store.abortPhase(
+    const aborted = await this.store.transitionJob(
       request.batchId,
       request.jobId,
-      request.phase,
-      record,
-      numbers,
-      endedAt,
+      jobTransitions.abortPhase(request.phase, record, numbers, endedAt),
     );
     if (aborted.won) await this.store.addToTotals(request.batchId, job.numbers, numbers);
     return { jobId: request.jobId, phase: request.phase, outcome: "cancelled" };
@@ -306,13 +310,8 @@ export class PhaseRunner {
   }
 
   /** A cancel found before a phase starts: a queued job, or one between phases, ends cancelled now. */
-  private async cancelBeforeStart(job: JobRecord, intent: JobRecord["cancel"]): Promise<void> {
-    if (!intent) return;
-    const at = this.now().toISOString();
-    if (job.status === "queued")
-      await this.store.cancelQueuedJob(job.batchId, job.jobId, intent, at);
-    else if (job.status === "running")
-      await this.store.cancelRunningJob(job.batchId, job.jobId, intent, at, job.phase);
+  private async cancelBeforeStart(job: JobRecord, intent: CancelIntent | undefined): Promise<void> {
+    if (intent) await applyJobCancel(this.store, job, intent, this.now().toISOString());
   }
 
   /**
@@ -379,7 +378,7 @@ class RunState {
     private readonly job: JobRecord,
     private readonly phase: string,
     private readonly store: BatchStore,
-    private readonly results: ResultStore,
+    private readonly outputs: OutputStore,
     private readonly options: PhaseRunnerOptions,
     private readonly step: { readonly index: number; readonly of: number },
   ) {
@@ -389,7 +388,7 @@ class RunState {
 
   save(checkpoint: unknown, attempt: number): Promise<void> {
     return this.enqueue(() =>
-      this.results.putCheckpoint(this.job.batchId, this.job.jobId, this.phase, {
+      this.outputs.putCheckpoint(this.job.batchId, this.job.jobId, this.phase, {
         savedAt: new Date().toISOString(),
         attempt,
         checkpoint,
@@ -408,7 +407,7 @@ class RunState {
         this.phase,
         copy.length,
       );
-      await this.results.putItems(this.job.batchId, this.job.jobId, this.phase, chunk, copy);
+      await this.outputs.putItems(this.job.batchId, this.job.jobId, this.phase, chunk, copy);
       this.itemsOfPhase += copy.length;
       this.itemCounts[this.phase] = this.itemsOfPhase;
     });
@@ -441,12 +440,16 @@ class RunState {
         ? Math.min(1, Math.max(0, pending.done / pending.total))
         : 0;
     void this.store
-      .setProgress(this.job.batchId, this.job.jobId, {
-        phase: this.phase,
-        ...pending,
-        jobFraction: (this.step.index + within) / this.step.of,
-        at: new Date().toISOString(),
-      })
+      .transitionJob(
+        this.job.batchId,
+        this.job.jobId,
+        jobTransitions.setProgress({
+          phase: this.phase,
+          ...pending,
+          jobFraction: (this.step.index + within) / this.step.of,
+          at: new Date().toISOString(),
+        }),
+      )
       .catch(() => undefined); // progress is advisory: never fail a phase for it
   }
 

@@ -1,14 +1,179 @@
-import type { BatchRecord, CancelIntent } from "./model.ts";
-import type { ExecutionStatusChange } from "./reconcile.ts";
+/**
+ * What the core needs from the outside world, and nothing more. The adapters (functions/adapters)
+ * implement these with DynamoDB, S3, Step Functions and SQS; the tests' in-memory stores
+ * (test/helpers/memory-ports.ts) implement them in plain objects.
+ */
+import type { ExecutionStatusChange } from "./execution.ts";
+import type { AuditEntry, BatchRecord, BatchStatus, CancelIntent, JobRecord } from "./model.ts";
+import type { PhaseOutputDocument, SavedCheckpoint } from "./results.ts";
+import type { BatchTransition, JobTransition } from "./transitions.ts";
 
-/** Hands the marking of a cancelled batch's remaining jobs to the reconciler, off the request's path. */
-export interface ReconcileRequests {
-  /** Queues a reconcile of this cancelled batch (as its ABORTED status change would). */
-  requestReconcile(batch: BatchRecord, intent: CancelIntent): Promise<void>;
+/** Result of a compare-and-set: either it won, or here is the record that won instead. */
+export type CasResult<T> =
+  | { readonly won: true; readonly record: T }
+  | { readonly won: false; readonly current: T | undefined };
+
+export interface IdempotencyRecord {
+  readonly key: string;
+  readonly batchId: string;
+  readonly requestHash: string;
+  /** When the claiming request created its batch id: a replay that recreates the batch reuses it. */
+  readonly createdAt: string;
+  /** Epoch ms of the claim (or of its last takeover): an old claim with no batch was abandoned. */
+  readonly claimedAt: number;
 }
 
-/** What the domain needs from Step Functions; implemented with the SDK in commons. */
-export interface WorkflowPort {
+export interface BatchPage {
+  readonly batches: BatchRecord[];
+  readonly nextCursor?: string;
+}
+
+/** Batches, jobs, audit entries and idempotency claims. Every state change is a compare-and-set. */
+export interface BatchStore {
+  /**
+   * Writes the jobs, then the batch record: a batch that is visible always has all of its jobs.
+   * `beforeEachWrite` runs before every write (the submit renews its Idempotency-Key lease there).
+   */
+  createBatch(
+    batch: BatchRecord,
+    jobs: readonly JobRecord[],
+    beforeEachWrite?: () => Promise<void>,
+  ): Promise<void>;
+  getBatch(batchId: string): Promise<BatchRecord | undefined>;
+  getJob(batchId: string, jobId: string): Promise<JobRecord | undefined>;
+  /** Everything stored under a batch: the batch, its jobs and its audit trail. */
+  loadBatch(
+    batchId: string,
+  ): Promise<{ batch: BatchRecord; jobs: JobRecord[]; audit: AuditEntry[] } | undefined>;
+  listJobs(batchId: string): Promise<JobRecord[]>;
+  /** The jobs without inputs and phase timelines (`phases` comes back empty): what a cancel reads. */
+  listJobStates(batchId: string): Promise<JobRecord[]>;
+  /**
+   * One page of a batch's jobs, in job order. With `processedOnly`, jobs with no results yet are
+   * left out of the page (so it may hold fewer than `limit`); `nextCursor` goes on either way.
+   */
+  listJobsPage(
+    batchId: string,
+    options: { limit: number; cursor?: string; processedOnly?: boolean },
+  ): Promise<{ jobs: JobRecord[]; nextCursor?: string }>;
+  /** Batches, newest first. */
+  listBatches(options: {
+    status?: BatchStatus;
+    limit: number;
+    cursor?: string;
+  }): Promise<BatchPage>;
+  /** Batches in one of `statuses` created in a time window, oldest first (the sweep's view). */
+  listBatchesIn(
+    statuses: readonly BatchStatus[],
+    window: { createdAfter: string; createdBefore: string },
+  ): Promise<BatchRecord[]>;
+
+  /** Applies a batch transition if its guard holds. */
+  transitionBatch(batchId: string, transition: BatchTransition): Promise<CasResult<BatchRecord>>;
+  /** Applies a job transition if its guard holds. */
+  transitionJob(
+    batchId: string,
+    jobId: string,
+    transition: JobTransition,
+  ): Promise<CasResult<JobRecord>>;
+  /** Deletes a job's record only if it has ended. */
+  deleteFinishedJob(batchId: string, jobId: string): Promise<CasResult<JobRecord>>;
+
+  /**
+   * Reserves the next item chunk of a job's phase and counts its items: the chunk's number names
+   * its object, so concurrent or retried emits never overwrite one another.
+   */
+  reserveItemChunk(batchId: string, jobId: string, phase: string, items: number): Promise<number>;
+  /** Adds what changed in a job's numbers (`previous` to `next`) to its batch's sums. */
+  addToTotals(
+    batchId: string,
+    previous: Readonly<Record<string, number>> | undefined,
+    next: Readonly<Record<string, number>>,
+  ): Promise<void>;
+  /** Replaces a batch's sums with ones recomputed from every job. */
+  setTotals(batchId: string, totals: Record<string, number>): Promise<void>;
+  appendAudit(batchId: string, entry: AuditEntry): Promise<void>;
+
+  getIdempotency(key: string): Promise<IdempotencyRecord | undefined>;
+  /** Claims a key for a batch; the existing claim if another request won (or one past 24 h is free). */
+  claimIdempotency(
+    record: IdempotencyRecord,
+    nowSeconds: number,
+  ): Promise<CasResult<IdempotencyRecord>>;
+  /** Renews a claim's lease, only if it is still this request's; false if it was taken over. */
+  renewIdempotency(
+    key: string,
+    batchId: string,
+    previousClaimedAt: number,
+    claimedAt: number,
+  ): Promise<boolean>;
+  /** Replaces an abandoned claim, only if it is still the one that was read. */
+  takeOverIdempotency(record: IdempotencyRecord, previous: IdempotencyRecord): Promise<boolean>;
+}
+
+/**
+ * Phase outputs, items, checkpoints and the documents written from them, by key (the layout is in
+ * output-keys.ts). Nothing here lists: every key is derived from ids.
+ */
+export interface OutputStore {
+  /** Where the objects are kept (the bucket's name). */
+  readonly bucket: string;
+  /** The address of an object, for people and manifests (`s3://bucket/key`). */
+  uri(key: string): string;
+  /** A link anyone holding it can download the object with, for `expiresInSeconds`. */
+  downloadUrl(key: string, expiresInSeconds: number): Promise<string>;
+  putOutput(output: PhaseOutputDocument): Promise<string>;
+  /**
+   * One phase output, or undefined if none was saved. An object that cannot be read as one is
+   * reported as that phase's error, so one bad object never fails a whole batch's results.
+   */
+  readOutput(
+    batchId: string,
+    jobId: string,
+    phase: string,
+  ): Promise<PhaseOutputDocument | undefined>;
+  /** The outputs of these phases of a job; a phase with no output is left out. */
+  readOutputs(
+    batchId: string,
+    jobId: string,
+    phases: readonly string[],
+  ): Promise<PhaseOutputDocument[]>;
+  putCheckpoint(
+    batchId: string,
+    jobId: string,
+    phase: string,
+    checkpoint: SavedCheckpoint,
+  ): Promise<void>;
+  getCheckpoint(
+    batchId: string,
+    jobId: string,
+    phase: string,
+  ): Promise<SavedCheckpoint | undefined>;
+  putItems(
+    batchId: string,
+    jobId: string,
+    phase: string,
+    chunk: number,
+    items: readonly unknown[],
+  ): Promise<void>;
+  /**
+   * Items of a job's phase from item `offset` on, at most `limit`, reading its `chunks` in order. A
+   * chunk that is missing (its write was cut short) is skipped.
+   */
+  readItems(
+    batchId: string,
+    jobId: string,
+    phase: string,
+    chunks: number,
+    options: { offset: number; limit: number },
+  ): Promise<{ items: unknown[]; next?: number }>;
+  putJson(key: string, body: unknown): Promise<void>;
+}
+
+/** The engine that runs a batch's execution (Step Functions): one execution per batch. */
+export interface ExecutionEngine {
+  /** The execution id (ARN) a batch's execution has, or will have, from its name. */
+  executionArnOf(name: string): string;
   /**
    * Starts the batch's execution, named by its batch id. Returns the execution ARN. Starting one
    * that already exists is not an error: a retried submit or the sweep may start it twice.
@@ -18,4 +183,10 @@ export interface WorkflowPort {
   describeExecution(executionArn: string): Promise<ExecutionStatusChange | undefined>;
   /** Stops an execution; an execution that no longer runs is not an error. */
   stopExecution(executionArn: string, error: string, cause: string): Promise<void>;
+}
+
+/** Hands the marking of a cancelled batch's remaining jobs to the reconciler, off the request's path. */
+export interface ReconcileQueue {
+  /** Queues a reconcile of this cancelled batch (as its ABORTED status change would). */
+  requestReconcile(batch: BatchRecord, intent: CancelIntent): Promise<void>;
 }

@@ -1,6 +1,6 @@
-import type { BatchStore } from "../adapters/dynamodb/batch-store.ts";
 import { BatchNotFoundError, JobActiveError, JobNotFoundError } from "./errors.ts";
 import { type BatchStatus, countJobs, type JobRecord, percentDone } from "./model.ts";
+import type { BatchStore } from "./ports.ts";
 
 /** Jobs listed per page in a batch's status. */
 export const JOBS_PAGE = 100;

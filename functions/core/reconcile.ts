@@ -1,5 +1,8 @@
-import type { BatchStore } from "../adapters/dynamodb/batch-store.ts";
+import type { BatchCompletion } from "./completion.ts";
 import { mapLimit } from "./concurrency.ts";
+import { ERROR_NAMES } from "./errors.ts";
+import { type ExecutionStatusChange, stoppedBy } from "./execution.ts";
+import { applyJobCancel, endedByThisCancel } from "./job-cancel.ts";
 import {
   type BatchStatus,
   type CancelIntent,
@@ -7,29 +10,9 @@ import {
   isJobTerminal,
   type JobRecord,
 } from "./model.ts";
-import type { ResultsService } from "./results-service.ts";
-import type { WorkflowService } from "./completion.ts";
-
-export type ExecutionStatus =
-  | "RUNNING"
-  | "SUCCEEDED"
-  | "FAILED"
-  | "TIMED_OUT"
-  | "ABORTED"
-  | "PENDING_REDRIVE";
-
-/** The part of a "Step Functions Execution Status Change" event the reconciler reads. */
-export interface ExecutionStatusChange {
-  readonly executionArn: string;
-  readonly name: string;
-  readonly status: ExecutionStatus;
-  readonly stopDate?: number | null;
-  readonly error?: string | null;
-  readonly cause?: string | null;
-}
-
-/** The error the cancel Lambda stops executions with; any other abort came from elsewhere (the console). */
-export const API_CANCEL_ERROR = "BatchCancelled";
+import type { BatchStore } from "./ports.ts";
+import type { Results } from "./results.ts";
+import { batchTransitions, jobTransitions } from "./transitions.ts";
 
 export interface ReconcileResult {
   readonly batchId: string;
@@ -47,8 +30,8 @@ export interface ReconcileResult {
 export class Reconciler {
   constructor(
     private readonly store: BatchStore,
-    private readonly workflow: WorkflowService,
-    private readonly results: ResultsService,
+    private readonly completion: BatchCompletion,
+    private readonly results: Results,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -63,7 +46,7 @@ export class Reconciler {
       // Finalize ran inside the execution; this only repairs a batch it could not finish.
       if (isBatchTerminal(batch.status))
         return { batchId, action: "already_consistent", status: batch.status };
-      const final = await this.workflow.finalize(batchId);
+      const final = await this.completion.finalize(batchId);
       return { batchId, action: "reconciled", status: final.status };
     }
 
@@ -75,15 +58,18 @@ export class Reconciler {
     if (change.status === "ABORTED") {
       const intent: CancelIntent = batch.cancel ?? {
         requestedAt: stoppedAt,
-        by: abortedBy(change.error),
+        by: stoppedBy(change.error),
         reason: change.cause || change.error || "execution stopped outside stepbatch",
         scope: "batch",
       };
       if (!batch.cancel && !isBatchTerminal(batch.status))
-        await this.store.setBatchCancelIntent(batchId, intent);
+        await this.store.transitionBatch(batchId, batchTransitions.claimCancel(intent));
       const outcomes = await mapLimit(jobs, 16, (job) => this.endAbortedJob(job, intent, at));
       changed = outcomes.filter(Boolean).length;
-      const finished = await this.store.finishBatch(batchId, "cancelled", at);
+      const finished = await this.store.transitionBatch(
+        batchId,
+        batchTransitions.finish("cancelled", at),
+      );
       if (finished.won || !batch.cancel) {
         await this.store.appendAudit(batchId, {
           at,
@@ -96,16 +82,19 @@ export class Reconciler {
     } else {
       const error = {
         name:
-          change.status === "TIMED_OUT" ? "States.Timeout" : (change.error ?? "ExecutionFailed"),
+          change.status === "TIMED_OUT"
+            ? ERROR_NAMES.statesTimeout
+            : (change.error ?? ERROR_NAMES.executionFailed),
         message: describe(change),
       };
       const outcomes = await mapLimit(jobs, 16, async (job) =>
         isJobTerminal(job.status)
           ? false
-          : (await this.store.failJob(batchId, job.jobId, error, at)).won,
+          : (await this.store.transitionJob(batchId, job.jobId, jobTransitions.fail(error, at)))
+              .won,
       );
       changed = outcomes.filter(Boolean).length;
-      await this.store.finishBatch(batchId, "failed", at, { error });
+      await this.store.transitionBatch(batchId, batchTransitions.finish("failed", at, error));
       await this.store.appendAudit(batchId, {
         at,
         action: "reconcile_failed",
@@ -130,19 +119,11 @@ export class Reconciler {
     };
   }
 
-  /** One job of an aborted execution: cancelled, unless it is in its final commit (which completes on its own). */
+  /** One job of an aborted execution, ended as any cancel ends a job; true if this changed it. */
   private async endAbortedJob(job: JobRecord, intent: CancelIntent, at: string): Promise<boolean> {
     if (isJobTerminal(job.status)) return false;
-    if (job.status === "queued")
-      return (await this.store.cancelQueuedJob(job.batchId, job.jobId, intent, at)).won;
-    if (job.inCommit) return false;
-    return (await this.store.cancelRunningJob(job.batchId, job.jobId, intent, at, job.phase)).won;
+    return endedByThisCancel(await applyJobCancel(this.store, job, intent, at));
   }
-}
-
-/** Who stopped an execution, as far as its abort error tells: the API's cancel, or the console. */
-function abortedBy(error: string | null | undefined): string {
-  return error === API_CANCEL_ERROR ? "api" : "console";
 }
 
 function describe(change: ExecutionStatusChange): string {

@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from "node:crypto";
-import type { BatchStore, IdempotencyRecord } from "../adapters/dynamodb/batch-store.ts";
 import {
   ExecutionStartError,
   IdempotencyConflictError,
@@ -13,13 +12,14 @@ import {
   type JobRecord,
   nameKey,
 } from "./model.ts";
-import type { WorkflowPort } from "./ports.ts";
+import type { BatchStore, ExecutionEngine, IdempotencyRecord } from "./ports.ts";
 import {
   checkJobInputs,
   DEFAULT_CONCURRENCY,
   type InputCheck,
   type SubmitBatchBody,
 } from "./schemas.ts";
+import { batchTransitions, jobTransitions } from "./transitions.ts";
 
 export interface SubmitResponse {
   readonly batchId: string;
@@ -114,8 +114,7 @@ export class SubmitService {
 
   constructor(
     private readonly store: BatchStore,
-    private readonly workflow: WorkflowPort,
-    private readonly executionArnFor: (batchId: string) => string,
+    private readonly engine: ExecutionEngine,
     options: SubmitServiceOptions = {},
   ) {
     this.now = options.now ?? (() => new Date());
@@ -222,7 +221,7 @@ export class SubmitService {
       batchId,
       name: body.name ?? `batch of ${jobs.length} job${jobs.length === 1 ? "" : "s"}`,
       status: "queued",
-      executionArn: this.executionArnFor(batchId),
+      executionArn: this.engine.executionArnOf(batchId),
       total: jobs.length,
       concurrency: body.concurrency ?? this.defaultConcurrency,
       createdAt,
@@ -242,13 +241,14 @@ export class SubmitService {
 
     try {
       await renew();
-      await this.workflow.startExecution(batchId, executionInputOf(batch));
+      await this.engine.startExecution(batchId, executionInputOf(batch));
     } catch (error) {
       const cause = { name: (error as Error).name, message: (error as Error).message };
       // Nothing half-done: the batch is recorded as failed to start, with the reason.
-      await this.store.finishBatch(batchId, "failed", this.now().toISOString(), { error: cause });
+      const failedAt = this.now().toISOString();
+      await this.store.transitionBatch(batchId, batchTransitions.finish("failed", failedAt, cause));
       for (const job of records)
-        await this.store.failJob(batchId, job.jobId, cause, this.now().toISOString());
+        await this.store.transitionJob(batchId, job.jobId, jobTransitions.fail(cause, failedAt));
       throw new ExecutionStartError(`Batch ${batchId} could not be started: ${cause.message}`, {
         batchId,
       });
@@ -262,7 +262,7 @@ export class SubmitService {
     jobs: readonly { name: string }[],
   ): Promise<SubmitResponse> {
     if (batch.status === "queued")
-      await this.workflow.startExecution(batch.batchId, executionInputOf(batch));
+      await this.engine.startExecution(batch.batchId, executionInputOf(batch));
     return { ...submitResponse(batch, jobs), idempotentReplay: true };
   }
 }

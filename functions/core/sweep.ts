@@ -1,6 +1,5 @@
-import type { BatchStore } from "../adapters/dynamodb/batch-store.ts";
-import type { BatchRecord } from "./model.ts";
-import type { WorkflowPort } from "./ports.ts";
+import { cancelledExecution } from "./execution.ts";
+import type { BatchStore, ExecutionEngine } from "./ports.ts";
 import type { Reconciler } from "./reconcile.ts";
 import { executionInputOf } from "./submit.ts";
 
@@ -30,7 +29,7 @@ export interface SweepResult {
 export class Sweeper {
   constructor(
     private readonly store: BatchStore,
-    private readonly workflow: WorkflowPort,
+    private readonly engine: ExecutionEngine,
     private readonly reconciler: Reconciler,
     private readonly now: () => Date = () => new Date(),
   ) {}
@@ -43,9 +42,9 @@ export class Sweeper {
     });
     const result: SweepResult = { started: [], reconciled: [] };
     for (const batch of batches) {
-      const execution = await this.workflow.describeExecution(batch.executionArn);
+      const execution = await this.engine.describeExecution(batch.executionArn);
       if (batch.status === "queued" && !execution) {
-        await this.workflow.startExecution(batch.batchId, executionInputOf(batch));
+        await this.engine.startExecution(batch.batchId, executionInputOf(batch));
         result.started.push(batch.batchId);
       } else if (
         batch.status === "cancelling" &&
@@ -53,22 +52,10 @@ export class Sweeper {
         // A cancel that began a moment ago is still being applied by its own request.
         now - Date.parse(batch.cancel?.requestedAt ?? batch.createdAt) > options.olderThanMs
       ) {
-        await this.reconciler.reconcile(execution ?? abortedBy(batch));
+        await this.reconciler.reconcile(execution ?? cancelledExecution(batch, batch.cancel));
         result.reconciled.push(batch.batchId);
       }
     }
     return result;
   }
-}
-
-/** The status change a cancel of a batch that had no execution stands for. */
-function abortedBy(batch: BatchRecord) {
-  return {
-    executionArn: batch.executionArn,
-    name: batch.batchId,
-    status: "ABORTED" as const,
-    stopDate: batch.cancel ? Date.parse(batch.cancel.requestedAt) : null,
-    error: "BatchCancelled",
-    cause: batch.cancel?.reason ?? "cancelled",
-  };
 }

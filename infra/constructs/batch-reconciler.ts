@@ -6,6 +6,7 @@ import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
+import { ENDED_EXECUTION_STATUSES } from "../../functions/core/execution.ts";
 import { alarmOnAny } from "../alarms.ts";
 import { executionArnPattern } from "../executions.ts";
 import { deadLetterQueue } from "../queues.ts";
@@ -62,7 +63,7 @@ export class BatchReconciler extends Construct {
         detailType: ["Step Functions Execution Status Change"],
         detail: {
           stateMachineArn: [props.stateMachine.stateMachineArn],
-          status: ["ABORTED", "FAILED", "TIMED_OUT", "SUCCEEDED"],
+          status: [...ENDED_EXECUTION_STATUSES],
         },
       },
     });

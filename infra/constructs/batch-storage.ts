@@ -4,6 +4,7 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
 import { STATE_TABLE } from "../../functions/adapters/dynamodb/table.ts";
+import { TEMPORARY_PREFIX } from "../../functions/core/output-keys.ts";
 
 const STATE_READ = ["dynamodb:GetItem", "dynamodb:Query"];
 const STATE_WRITE = [
@@ -72,7 +73,7 @@ export class BatchStorage extends Construct {
       lifecycleRules: [
         {
           id: "expire-temporary-results",
-          prefix: "results/",
+          prefix: TEMPORARY_PREFIX,
           expiration: props.temporaryResultsRetention ?? Duration.days(30),
         },
         { id: "abort-incomplete-uploads", abortIncompleteMultipartUploadAfter: Duration.days(1) },

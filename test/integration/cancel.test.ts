@@ -6,6 +6,9 @@ import {
   JobInCommitError,
   JobNotFoundError,
 } from "../../functions/core/errors.ts";
+import { applyJobCancel } from "../../functions/core/job-cancel.ts";
+import { batchTransitions } from "../../functions/core/transitions.ts";
+import { batchCancelView, jobCancelView, subsetCancelView } from "../../functions/views/cancel.ts";
 import { definePhase } from "../../sdk/index.ts";
 import { type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -25,10 +28,12 @@ describe("cancelling one job", () => {
     const target = jobs[0]!;
     let workCalls = 0;
     // Act
-    const answer = await aws.cancel.cancelJob(batch.batchId, target.jobId, {
-      by,
-      reason: "wrong ticker",
-    });
+    const answer = jobCancelView(
+      await aws.cancel.cancelJob(batch.batchId, target.jobId, {
+        by,
+        reason: "wrong ticker",
+      }),
+    );
     const phase = await aws.runner.run(
       { batchId: batch.batchId, jobId: target.jobId, phase: "Ingest", isFinal: false },
       definePhase({
@@ -72,7 +77,7 @@ describe("cancelling one job", () => {
     );
     await new Promise((resolve) => setTimeout(resolve, 450));
     // Act
-    const answer = await aws.cancel.cancelJob(batch.batchId, job.jobId, { by });
+    const answer = jobCancelView(await aws.cancel.cancelJob(batch.batchId, job.jobId, { by }));
     const phase = await running;
     // Assess
     expect(answer).toMatchObject({ status: "cancelled", wasInPhase: "Ingest" });
@@ -124,7 +129,7 @@ describe("cancelling one job", () => {
     const { batch, jobs } = await seedBatch(aws, [{ name: "twice" }]);
     await aws.cancel.cancelJob(batch.batchId, jobs[0]!.jobId, { by });
     // Act
-    const second = await aws.cancel.cancelJob(batch.batchId, jobs[0]!.jobId, { by });
+    const second = jobCancelView(await aws.cancel.cancelJob(batch.batchId, jobs[0]!.jobId, { by }));
     // Assess
     expect(second).toMatchObject({ status: "cancelled", alreadyCancelled: true });
   });
@@ -160,7 +165,7 @@ describe("cancelling a whole batch", () => {
       reason: "submitted the wrong batch",
     });
     await running;
-    const results = await aws.results.resultsOf(batch.batchId);
+    const results = await aws.results.page(batch.batchId);
     // Assess
     expect(answer.status).toBe("cancelled");
     expect(answer.batchStatus).toBe("cancelled");
@@ -176,7 +181,7 @@ describe("cancelling a whole batch", () => {
       "finished",
       "working",
     ]);
-    expect(aws.workflow.stopped).toContainEqual({
+    expect(aws.engine.stopped).toContainEqual({
       executionArn: batch.executionArn,
       error: "BatchCancelled",
       cause: "submitted the wrong batch",
@@ -200,14 +205,14 @@ describe("cancelling a whole batch", () => {
     // Prepare
     const { batch } = await seedBatch(aws, [{ name: "a" }, { name: "b" }]);
     await aws.cancel.cancelBatch(batch.batchId, { by });
-    const stopsBefore = aws.workflow.stopped.filter(
+    const stopsBefore = aws.engine.stopped.filter(
       (s) => s.executionArn === batch.executionArn,
     ).length;
     // Act
     const second = await aws.cancel.cancelBatch(batch.batchId, { by });
     // Assess
     expect(second).toMatchObject({ status: "cancelled", alreadyCancelled: true, jobsCancelled: 2 });
-    expect(aws.workflow.stopped.filter((s) => s.executionArn === batch.executionArn).length).toBe(
+    expect(aws.engine.stopped.filter((s) => s.executionArn === batch.executionArn).length).toBe(
       stopsBefore,
     );
   });
@@ -224,7 +229,7 @@ describe("cancelling a whole batch", () => {
     // Act
     const answers = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
-        aws.cancel.cancelBatch(batch.batchId, { by, reason: `cancel ${i}` }),
+        aws.cancel.cancelBatch(batch.batchId, { by, reason: `cancel ${i}` }).then(batchCancelView),
       ),
     );
     // Assess
@@ -244,13 +249,16 @@ describe("cancelling a whole batch", () => {
   it("finishes a cancel whose caller went away mid-way, when another cancel comes", async () => {
     // Prepare: an intent was written, then nothing (the first cancel's Lambda died).
     const { batch } = await seedBatch(aws, [{ name: "a" }, { name: "b" }]);
-    await aws.store.setBatchCancelIntent(batch.batchId, {
-      requestedAt: new Date().toISOString(),
-      by: "operator",
-      reason: "first attempt",
-      scope: "batch",
-    });
-    const cancel = new CancelService(aws.store, aws.workflow, aws.results, {
+    await aws.store.transitionBatch(
+      batch.batchId,
+      batchTransitions.claimCancel({
+        requestedAt: new Date().toISOString(),
+        by: "operator",
+        reason: "first attempt",
+        scope: "batch",
+      }),
+    );
+    const cancel = new CancelService(aws.store, aws.engine, aws.results, {
       markConcurrency: 4,
       settleMs: 0,
       manifestThreshold: 100,
@@ -320,12 +328,12 @@ describe("cancelling a large batch", () => {
   it("marks the running jobs now, hands the queued ones to the reconciler, and reports them all", async () => {
     // Prepare: a service that defers beyond 1 queued job, with a recording reconcile queue.
     const requests: { batchId: string; reason: string }[] = [];
-    const cancel = new CancelService(aws.store, aws.workflow, aws.results, {
+    const cancel = new CancelService(aws.store, aws.engine, aws.results, {
       markConcurrency: 8,
       settleMs: 0,
       manifestThreshold: 100,
       syncMarkLimit: 1,
-      reconcileRequests: {
+      reconcileQueue: {
         requestReconcile: async (batch, intent) =>
           void requests.push({ batchId: batch.batchId, reason: intent.reason }),
       },
@@ -361,12 +369,12 @@ describe("cancelling a large batch", () => {
   });
 
   it("marks every job itself when the reconcile queue cannot be reached", async () => {
-    const cancel = new CancelService(aws.store, aws.workflow, aws.results, {
+    const cancel = new CancelService(aws.store, aws.engine, aws.results, {
       markConcurrency: 8,
       settleMs: 0,
       manifestThreshold: 100,
       syncMarkLimit: 0,
-      reconcileRequests: { requestReconcile: async () => Promise.reject(new Error("queue down")) },
+      reconcileQueue: { requestReconcile: async () => Promise.reject(new Error("queue down")) },
     });
     const { batch } = await seedBatch(aws, [{ name: "q1" }, { name: "q2" }]);
     await cancel.cancelBatch(batch.batchId, { by: "test" });
@@ -387,10 +395,12 @@ describe("cancelling a subset", () => {
       { name: "by-id" },
     ]);
     // Act
-    const answer = await aws.cancel.cancelJobs(
-      batch.batchId,
-      ["queued-one", "done-one", "committing-one", "no-such-job", jobs[3]!.jobId],
-      { by },
+    const answer = subsetCancelView(
+      await aws.cancel.cancelJobs(
+        batch.batchId,
+        ["queued-one", "done-one", "committing-one", "no-such-job", jobs[3]!.jobId],
+        { by },
+      ),
     );
     // Assess
     expect(answer.result).toBe(2);
@@ -400,13 +410,13 @@ describe("cancelling a subset", () => {
     expect(answer.outcomes["committing-one"]).toMatchObject({ code: 3, outcome: "not_cancelled" });
     expect(answer.outcomes["committing-one"]?.text).toMatch(/final commit/);
     expect(answer.outcomes[jobs[3]!.jobId]).toMatchObject({ code: 0, outcome: "cancelled" });
-    expect(aws.workflow.stopped.some((s) => s.executionArn === batch.executionArn)).toBe(false);
+    expect(aws.engine.stopped.some((s) => s.executionArn === batch.executionArn)).toBe(false);
   });
 
   it("reports a job cancelled before as code 1, already finished, and cancels nothing twice", async () => {
     const { batch } = await seedBatch(aws, [{ name: "once" }, { name: "other" }]);
-    await aws.cancel.cancelJobs(batch.batchId, ["once"], { by });
-    const again = await aws.cancel.cancelJobs(batch.batchId, ["once"], { by });
+    subsetCancelView(await aws.cancel.cancelJobs(batch.batchId, ["once"], { by }));
+    const again = subsetCancelView(await aws.cancel.cancelJobs(batch.batchId, ["once"], { by }));
     expect(again.result).toBe(0);
     expect(again.outcomes.once).toMatchObject({
       code: 1,
@@ -417,14 +427,20 @@ describe("cancelling a subset", () => {
 
   it("finds a job by its name in another Unicode spelling of it", async () => {
     const { batch } = await seedBatch(aws, [{ name: "caf\u00e9" }]);
-    const answer = await aws.cancel.cancelJobs(batch.batchId, ["cafe\u0301"], { by });
+    const answer = subsetCancelView(
+      await aws.cancel.cancelJobs(batch.batchId, ["cafe\u0301"], { by }),
+    );
     expect(answer.outcomes["cafe\u0301"]).toMatchObject({ code: 0, jobId: "job-00001" });
   });
 
   it("gives result 1 when every item is cancelled and 0 when none is", async () => {
     const { batch } = await seedBatch(aws, [{ name: "x" }, { name: "y", status: "failed" }]);
-    expect((await aws.cancel.cancelJobs(batch.batchId, ["x"], { by })).result).toBe(1);
-    expect((await aws.cancel.cancelJobs(batch.batchId, ["y", "nope"], { by })).result).toBe(0);
+    expect(subsetCancelView(await aws.cancel.cancelJobs(batch.batchId, ["x"], { by })).result).toBe(
+      1,
+    );
+    expect(
+      subsetCancelView(await aws.cancel.cancelJobs(batch.batchId, ["y", "nope"], { by })).result,
+    ).toBe(0);
   });
 });
 
@@ -456,12 +472,17 @@ describe("cancel racing completion", () => {
       20,
     );
     // Act
-    const report = await aws.cancel.cancelOne(staleRead, {
-      requestedAt: new Date().toISOString(),
-      by,
-      reason: "late",
-      scope: "job",
-    });
+    const report = await applyJobCancel(
+      aws.store,
+      staleRead,
+      {
+        requestedAt: new Date().toISOString(),
+        by,
+        reason: "late",
+        scope: "job",
+      },
+      new Date().toISOString(),
+    );
     release();
     const committed = await commit;
     // Assess
@@ -493,12 +514,17 @@ describe("cancel racing completion", () => {
         // Cancels land before, during and after the commit; the stale `job` read makes each one try.
         const cancel = async () => {
           await new Promise((resolve) => setTimeout(resolve, (i % 10) * 4));
-          return aws.cancel.cancelOne(job, {
-            requestedAt: new Date().toISOString(),
-            by,
-            reason: "race",
-            scope: "subset",
-          });
+          return applyJobCancel(
+            aws.store,
+            job,
+            {
+              requestedAt: new Date().toISOString(),
+              by,
+              reason: "race",
+              scope: "subset",
+            },
+            new Date().toISOString(),
+          );
         };
         const [phase, report] = await Promise.all([commit(), cancel()]);
         return { job, phase, report } as {
@@ -511,7 +537,7 @@ describe("cancel racing completion", () => {
     // Assess
     for (const { job, phase, report } of outcomes) {
       const stored = await aws.store.getJob(batch.batchId, job.jobId);
-      const commitOutputs = await aws.resultStore.readOutputs(batch.batchId, job.jobId, ["Commit"]);
+      const commitOutputs = await aws.outputs.readOutputs(batch.batchId, job.jobId, ["Commit"]);
       if (stored?.status === "cancelled") {
         expect(report.outcome).toBe("cancelled");
         expect(phase.outcome).toBe("cancelled");

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PhaseFailedError } from "../../functions/core/errors.ts";
+import { applyJobCancel } from "../../functions/core/job-cancel.ts";
+import { batchTransitions } from "../../functions/core/transitions.ts";
 import { definePhase } from "../../sdk/index.ts";
 import { type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -165,12 +167,17 @@ describe("the phase runner", () => {
     ).rejects.toBeInstanceOf(PhaseFailedError);
     // Act: a cancel arrives while the retry waits.
     const stored = await aws.store.getJob(batch.batchId, job.jobId);
-    const report = await aws.cancel.cancelOne(stored!, {
-      requestedAt: new Date().toISOString(),
-      by: "test",
-      reason: "during the retry's backoff",
-      scope: "job",
-    });
+    const report = await applyJobCancel(
+      aws.store,
+      stored!,
+      {
+        requestedAt: new Date().toISOString(),
+        by: "test",
+        reason: "during the retry's backoff",
+        scope: "job",
+      },
+      new Date().toISOString(),
+    );
     // Assess
     expect(stored?.inCommit).toBe(true);
     expect(report).toMatchObject({ outcome: "not_cancelled", detail: "in_commit" });
@@ -222,7 +229,7 @@ describe("the phase runner", () => {
     const stored = await aws.store.getJob(batch.batchId, job.jobId);
     expect(stored?.status).toBe("running");
     expect(stored?.phases.Digest).toMatchObject({ status: "failed" });
-    const results = await aws.results.resultsOf(batch.batchId);
+    const results = await aws.results.page(batch.batchId);
     expect(results.partialResults.errors).toEqual([
       expect.objectContaining({
         jobId: job.jobId,
@@ -308,12 +315,15 @@ describe("the phase runner", () => {
       { name: "between", input: { pages: 1, workMs: 0 } },
     ]);
     await aws.runner.run(phase(batch.batchId, jobs[0]!.jobId, "Ingest"), aws.phases.Ingest);
-    await aws.store.setBatchCancelIntent(batch.batchId, {
-      requestedAt: new Date().toISOString(),
-      by: "test",
-      reason: "stop",
-      scope: "batch",
-    });
+    await aws.store.transitionBatch(
+      batch.batchId,
+      batchTransitions.claimCancel({
+        requestedAt: new Date().toISOString(),
+        by: "test",
+        reason: "stop",
+        scope: "batch",
+      }),
+    );
     // Act
     const answer = await aws.runner.run(
       phase(batch.batchId, jobs[0]!.jobId, "Digest"),
@@ -346,7 +356,7 @@ describe("the workflow's own steps", () => {
       errorType: "PhaseFailed",
       errorMessage: "Digest failed for gave-up: boom",
     });
-    const answer = await aws.workflowService.recordJobFailure(
+    const answer = await aws.completion.recordJobFailure(
       batch.batchId,
       jobs[0]!.jobId,
       "PhaseFailed",
@@ -374,7 +384,7 @@ describe("the workflow's own steps", () => {
         statuses.map((status, i) => ({ name: `j${i}`, status })),
       );
       // Act
-      const answer = await aws.workflowService.finalize(batch.batchId);
+      const answer = await aws.completion.finalize(batch.batchId);
       // Assess
       expect(answer).toMatchObject({
         status: expected,
@@ -390,7 +400,7 @@ describe("the workflow's own steps", () => {
       { name: "ok", status: "succeeded" },
       { name: "stuck", status: "running", phase: "Digest" },
     ]);
-    const answer = await aws.workflowService.finalize(batch.batchId);
+    const answer = await aws.completion.finalize(batch.batchId);
     expect(answer.status).toBe("completed_with_errors");
     expect(answer.counts).toMatchObject({ succeeded: 1, failed: 1, running: 0 });
   });
@@ -412,7 +422,7 @@ describe("the workflow's own steps", () => {
         },
       },
     );
-    const answer = await aws.workflowService.finalize(batch.batchId);
+    const answer = await aws.completion.finalize(batch.batchId);
     expect(answer).toMatchObject({
       status: "cancelled",
       counts: { succeeded: 1, cancelled: 1, failed: 0 },
@@ -422,19 +432,21 @@ describe("the workflow's own steps", () => {
   it("never lets a completion decided without a cancel overwrite a cancel intent that appeared since", async () => {
     // Prepare: a batch that is being cancelled.
     const { batch } = await seedBatch(aws, [{ name: "done", status: "succeeded" }]);
-    await aws.store.setBatchCancelIntent(batch.batchId, {
-      requestedAt: new Date().toISOString(),
-      by: "test",
-      reason: "late",
-      scope: "batch",
-    });
-    // Act: what a finalize that read the batch before the intent would write.
-    const stale = await aws.store.finishUncancelledBatch(
+    await aws.store.transitionBatch(
       batch.batchId,
-      "succeeded",
-      new Date().toISOString(),
+      batchTransitions.claimCancel({
+        requestedAt: new Date().toISOString(),
+        by: "test",
+        reason: "late",
+        scope: "batch",
+      }),
     );
-    const final = await aws.workflowService.finalize(batch.batchId);
+    // Act: what a finalize that read the batch before the intent would write.
+    const stale = await aws.store.transitionBatch(
+      batch.batchId,
+      batchTransitions.finishUncancelled("succeeded", new Date().toISOString()),
+    );
+    const final = await aws.completion.finalize(batch.batchId);
     // Assess
     expect(stale.won).toBe(false);
     expect(final.status).toBe("cancelled");
@@ -444,7 +456,7 @@ describe("the workflow's own steps", () => {
     const { batch } = await seedBatch(aws, [{ name: "a", status: "cancelled" }], {
       status: "cancelled",
     });
-    const answer = await aws.workflowService.finalize(batch.batchId);
+    const answer = await aws.completion.finalize(batch.batchId);
     expect(answer).toMatchObject({ status: "cancelled", decidedBy: "earlier" });
   });
 });

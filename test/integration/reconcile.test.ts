@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ExecutionStatusChange } from "../../functions/core/reconcile.ts";
+import type { ExecutionStatusChange } from "../../functions/core/execution.ts";
 import { type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws.ts";
 
 let aws: LocalAws;

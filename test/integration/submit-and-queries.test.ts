@@ -11,7 +11,8 @@ import {
   ValidationError,
 } from "../../functions/core/errors.ts";
 import { type ExecutionInput, newBatchId, SubmitService } from "../../functions/core/submit.ts";
-import { executionArnFor, type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws.ts";
+import { batchTransitions } from "../../functions/core/transitions.ts";
+import { type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws.ts";
 
 let aws: LocalAws;
 beforeAll(async () => {
@@ -33,7 +34,7 @@ describe("submitting a batch", () => {
       { jobId: "job-00001", name: "RY.TO" },
       { jobId: "job-00002", name: "TD.TO" },
     ]);
-    const started = aws.workflow.started.find((s) => s.name === answer.batchId);
+    const started = aws.engine.started.find((s) => s.name === answer.batchId);
     expect(started?.input as ExecutionInput).toEqual({
       batchId: answer.batchId,
       concurrency: 3,
@@ -59,7 +60,7 @@ describe("submitting a batch", () => {
     // Assess
     expect(second.batchId).toBe(first.batchId);
     expect(second.idempotentReplay).toBe(true);
-    expect(aws.workflow.started.filter((s) => s.name === first.batchId)).toHaveLength(1);
+    expect(aws.engine.started.filter((s) => s.name === first.batchId)).toHaveLength(1);
   });
 
   it("gives ten concurrent requests with one Idempotency-Key the same batch, and starts one execution", async () => {
@@ -75,13 +76,13 @@ describe("submitting a batch", () => {
     const [batchId] = [...batchIds];
     for (const answer of answers)
       expect(answer).toMatchObject({ status: "queued", total: 3, jobs: answers[0]!.jobs });
-    expect(aws.workflow.started.filter((s) => s.name === batchId)).toHaveLength(1);
+    expect(aws.engine.started.filter((s) => s.name === batchId)).toHaveLength(1);
     expect((await aws.store.getBatch(batchId!))?.status).toBe("queued");
   });
 
   it("recovers a key whose request crashed after claiming it: a replay creates that batch and starts it", async () => {
     // Prepare: a claim written, then nothing (the request died).
-    const submit = new SubmitService(aws.store, aws.workflow, executionArnFor, {
+    const submit = new SubmitService(aws.store, aws.engine, {
       claimStaleMs: 50,
     });
     const body = { jobs: ["X", "Y"] };
@@ -102,12 +103,12 @@ describe("submitting a batch", () => {
     // Assess
     expect(answer.batchId).toBe(orphan);
     expect((await aws.store.getBatch(orphan))?.status).toBe("queued");
-    expect(aws.workflow.started.filter((s) => s.name === orphan)).toHaveLength(1);
+    expect(aws.engine.started.filter((s) => s.name === orphan)).toHaveLength(1);
   });
 
   it("lets a different request take over a key whose batch was never created, instead of naming a batch that does not exist", async () => {
     // Prepare
-    const submit = new SubmitService(aws.store, aws.workflow, executionArnFor, {
+    const submit = new SubmitService(aws.store, aws.engine, {
       claimStaleMs: 50,
     });
     await aws.store.claimIdempotency(
@@ -150,7 +151,7 @@ describe("submitting a batch", () => {
       status: "queued",
       idempotentReplay: true,
     });
-    expect(aws.workflow.started.find((s) => s.name === batch.batchId)?.input).toEqual({
+    expect(aws.engine.started.find((s) => s.name === batch.batchId)?.input).toEqual({
       batchId: batch.batchId,
       concurrency: 10,
       jobs: [{ jobId: "job-00001" }],
@@ -167,7 +168,7 @@ describe("submitting a batch", () => {
       return claimed;
     };
     let clock = Date.now();
-    const submit = new SubmitService(store, aws.workflow, executionArnFor, {
+    const submit = new SubmitService(store, aws.engine, {
       now: () => {
         clock += 3_000;
         return new Date(clock);
@@ -202,7 +203,7 @@ describe("submitting a batch", () => {
 
   it("records a batch whose execution could not start as failed, with the reason, and leaves no job queued", async () => {
     // Prepare
-    aws.workflow.failNextStart = Object.assign(new Error("Rate exceeded"), {
+    aws.engine.failNextStart = Object.assign(new Error("Rate exceeded"), {
       name: "ThrottlingException",
     });
     // Act
@@ -226,7 +227,7 @@ describe("the sweep", () => {
     // Prepare
     const stranded = await seedBatch(aws, [{ name: "s" }], { status: "queued", createdAt: old() });
     const started = await seedBatch(aws, [{ name: "t" }], { status: "queued", createdAt: old() });
-    await aws.workflow.startExecution(started.batch.batchId, {});
+    await aws.engine.startExecution(started.batch.batchId, {});
     const young = await seedBatch(aws, [{ name: "u" }], { status: "queued" });
     const running = await seedBatch(aws, [{ name: "v" }], { status: "running", createdAt: old() });
     // Act
@@ -235,7 +236,7 @@ describe("the sweep", () => {
     expect(swept.started).toContain(stranded.batch.batchId);
     for (const other of [started, young, running])
       expect(swept.started).not.toContain(other.batch.batchId);
-    expect(aws.workflow.started.find((s) => s.name === stranded.batch.batchId)?.input).toEqual({
+    expect(aws.engine.started.find((s) => s.name === stranded.batch.batchId)?.input).toEqual({
       batchId: stranded.batch.batchId,
       concurrency: 10,
       jobs: [{ jobId: "job-00001" }],
@@ -250,13 +251,16 @@ describe("the sweep", () => {
       [{ name: "w", status: "running", phase: "Ingest" }, { name: "x" }],
       { status: "running", createdAt: old() },
     );
-    await aws.store.setBatchCancelIntent(cut.batch.batchId, {
-      requestedAt: old(),
-      by: "operator",
-      reason: "cut short",
-      scope: "batch",
-    });
-    aws.workflow.ended.set(cut.batch.executionArn, {
+    await aws.store.transitionBatch(
+      cut.batch.batchId,
+      batchTransitions.claimCancel({
+        requestedAt: old(),
+        by: "operator",
+        reason: "cut short",
+        scope: "batch",
+      }),
+    );
+    aws.engine.ended.set(cut.batch.executionArn, {
       executionArn: cut.batch.executionArn,
       name: cut.batch.batchId,
       status: "ABORTED",
@@ -328,7 +332,7 @@ describe("reading batches and jobs", () => {
     await expect(aws.queries.status("b-zzzzzzzz-00000000")).rejects.toBeInstanceOf(
       BatchNotFoundError,
     );
-    await expect(aws.results.resultsOf("b-zzzzzzzz-00000000")).rejects.toBeInstanceOf(
+    await expect(aws.results.page("b-zzzzzzzz-00000000")).rejects.toBeInstanceOf(
       BatchNotFoundError,
     );
   });
@@ -354,7 +358,7 @@ describe("deleting a job", () => {
       { totals: { jobsProcessed: 2, items: 5, pages: 5 } },
     );
     await aws.queries.deleteJob(batch.batchId, jobs[1]!.jobId);
-    const results = await aws.results.resultsOf(batch.batchId);
+    const results = await aws.results.page(batch.batchId);
     expect(results.jobsProcessed).toBe(1);
     expect(results.partialResults).toMatchObject({ items: 3, pagesProcessed: 3 });
     expect(results.partialResults.processedJobs.map((job) => job.name)).toEqual(["kept"]);
@@ -393,7 +397,7 @@ describe("reading results", () => {
       ],
       { startedAt: "2026-01-01T00:00:00.000Z", totals: { jobsProcessed: 2 } },
     );
-    await aws.resultStore.putOutput({
+    await aws.outputs.putOutput({
       batchId: batch.batchId,
       jobId: jobs[0]!.jobId,
       jobName: "whole",
@@ -413,7 +417,7 @@ describe("reading results", () => {
       }),
     );
     // Act
-    const results = await aws.results.resultsOf(batch.batchId);
+    const results = await aws.results.page(batch.batchId);
     // Assess
     expect(results.jobsProcessed).toBe(2);
     expect(results.partialResults.startTime).toBe("2026-01-01T00:00:00.000Z");
@@ -446,7 +450,7 @@ describe("reading results", () => {
     let cursor: string | undefined;
     let pages = 0;
     do {
-      const page = await aws.results.resultsOf(batch.batchId, {
+      const page = await aws.results.page(batch.batchId, {
         limit: 2,
         ...(cursor ? { cursor } : {}),
       });
@@ -457,9 +461,9 @@ describe("reading results", () => {
     // Assess
     expect(seen).toEqual(["a", "c", "e"]);
     expect(pages).toBeGreaterThanOrEqual(3);
-    await expect(
-      aws.results.resultsOf(batch.batchId, { cursor: "bm90LWEtY3Vyc29y" }),
-    ).rejects.toThrow(/cursor/);
+    await expect(aws.results.page(batch.batchId, { cursor: "bm90LWEtY3Vyc29y" })).rejects.toThrow(
+      /cursor/,
+    );
   });
 });
 

@@ -10,24 +10,28 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { ValidationError } from "../../core/errors.ts";
-import type {
-  AuditEntry,
-  BatchRecord,
-  BatchStatus,
-  CancelIntent,
-  CancelSummary,
-  JobRecord,
-  JobStatus,
-  PhaseProgress,
-  PhaseRecord,
-} from "../../core/model.ts";
+import type { AuditEntry, BatchRecord, BatchStatus, JobRecord } from "../../core/model.ts";
+import type { BatchPage, BatchStore, CasResult, IdempotencyRecord } from "../../core/ports.ts";
 import { numbersDelta } from "../../core/results.ts";
+import {
+  type BatchTransition,
+  deletableJob,
+  type Guard,
+  type JobTransition,
+  type Transition,
+} from "../../core/transitions.ts";
 import { STATE_TABLE } from "./table.ts";
 
-/** Result of a compare-and-set: either it won, or here is the record that won instead. */
-export type CasResult<T> =
-  | { readonly won: true; readonly record: T }
-  | { readonly won: false; readonly current: T | undefined };
+/**
+ * The attribute names the expressions below are written with are the table's (table.ts): if the
+ * schema changes, this line stops compiling until the expressions follow.
+ */
+STATE_TABLE satisfies {
+  partitionKey: "pk";
+  sortKey: "sk";
+  listIndex: { partitionKey: "gsi1pk"; sortKey: "gsi1sk" };
+  timeToLive: "expiresAt";
+};
 
 const batchKey = (batchId: string) => ({ pk: `BATCH#${batchId}`, sk: "META" });
 const jobKey = (batchId: string, jobId: string) => ({ pk: `BATCH#${batchId}`, sk: `JOB#${jobId}` });
@@ -35,27 +39,12 @@ const idempotencyKey = (key: string) => ({ pk: `IDEMPOTENCY#${key}`, sk: "META" 
 const LIST_INDEX = STATE_TABLE.listIndex.name;
 const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
 
-export interface IdempotencyRecord {
-  readonly key: string;
-  readonly batchId: string;
-  readonly requestHash: string;
-  /** When the claiming request created its batch id: a replay that recreates the batch reuses it. */
-  readonly createdAt: string;
-  /** Epoch ms of the claim (or of its last takeover): an old claim with no batch was abandoned. */
-  readonly claimedAt: number;
-}
-
-export interface BatchPage {
-  readonly batches: BatchRecord[];
-  readonly nextCursor?: string;
-}
-
 /**
  * DynamoDB access for batches, jobs, audit entries and idempotency keys, in one table.
  * Every status change is a single-item conditional write: dynalite (the local stack) has no
  * transactions, and a single compare-and-set is all a race between cancel and completion needs.
  */
-export class BatchStore {
+export class DynamoBatchStore implements BatchStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
@@ -263,205 +252,18 @@ export class BatchStore {
     return batches;
   }
 
-  // ---- batch transitions -------------------------------------------------------------------
+  // ---- transitions ------------------------------------------------------------------------
 
-  /** queued|running -> cancelling, with the durable cancel intent. Loses to any terminal state. */
-  setBatchCancelIntent(batchId: string, intent: CancelIntent): Promise<CasResult<BatchRecord>> {
-    return this.casBatch(batchId, {
-      set: { status: "cancelling", cancel: intent },
-      condition: "#status IN (:queued, :running) AND attribute_not_exists(cancel)",
-      values: { ":queued": "queued", ":running": "running" },
-    });
+  transitionBatch(batchId: string, transition: BatchTransition): Promise<CasResult<BatchRecord>> {
+    return this.casBatch(batchId, transition);
   }
 
-  /** Records what the first cancel applied; loses if a summary is already there. */
-  recordCancelSummary(batchId: string, summary: CancelSummary): Promise<CasResult<BatchRecord>> {
-    return this.casBatch(batchId, {
-      set: { cancelSummary: summary },
-      condition: "attribute_not_exists(cancelSummary)",
-      values: {},
-    });
-  }
-
-  markBatchRunning(batchId: string, at: string): Promise<CasResult<BatchRecord>> {
-    return this.casBatch(batchId, {
-      set: { status: "running", startedAt: at },
-      condition: "#status = :queued",
-      values: { ":queued": "queued" },
-    });
-  }
-
-  /** Moves a batch that is still active (or being cancelled) to a terminal status. */
-  finishBatch(
-    batchId: string,
-    status: BatchStatus,
-    at: string,
-    extra: Partial<Pick<BatchRecord, "error">> = {},
-  ): Promise<CasResult<BatchRecord>> {
-    return this.casBatch(batchId, {
-      set: { status, endedAt: at, ...extra },
-      condition: "#status IN (:queued, :running, :cancelling)",
-      values: { ":queued": "queued", ":running": "running", ":cancelling": "cancelling" },
-    });
-  }
-
-  /**
-   * Like finishBatch, for a status decided from a record that had no cancel intent: it loses if an
-   * intent has appeared since, so a late cancel is never overwritten by a completion.
-   */
-  finishUncancelledBatch(
-    batchId: string,
-    status: BatchStatus,
-    at: string,
-  ): Promise<CasResult<BatchRecord>> {
-    return this.casBatch(batchId, {
-      set: { status, endedAt: at },
-      condition: "#status IN (:queued, :running) AND attribute_not_exists(cancel)",
-      values: { ":queued": "queued", ":running": "running" },
-    });
-  }
-
-  // ---- job transitions ---------------------------------------------------------------------
-
-  /** queued -> cancelled: the job never starts. */
-  cancelQueuedJob(
+  transitionJob(
     batchId: string,
     jobId: string,
-    intent: CancelIntent,
-    at: string,
+    transition: JobTransition,
   ): Promise<CasResult<JobRecord>> {
-    return this.casJob(batchId, jobId, {
-      set: { status: "cancelled", cancel: intent, endedAt: at },
-      condition: "#status = :queued",
-      values: { ":queued": "queued" },
-    });
-  }
-
-  /** running -> cancelled, unless the job is in its final commit (the fence). */
-  cancelRunningJob(
-    batchId: string,
-    jobId: string,
-    intent: CancelIntent,
-    at: string,
-    phase: string | undefined,
-  ): Promise<CasResult<JobRecord>> {
-    return this.casJob(batchId, jobId, {
-      set: {
-        status: "cancelled",
-        cancel: intent,
-        endedAt: at,
-        ...(phase ? { wasInPhase: phase } : {}),
-      },
-      condition: "#status = :running AND (attribute_not_exists(inCommit) OR inCommit = :false)",
-      values: { ":running": "running", ":false": false },
-    });
-  }
-
-  /**
-   * queued|running -> running in `phase`, unless a cancel intent is on the job. Entering the final
-   * phase sets the commit fence in the same write, so a cancel either lands before it or not at all.
-   */
-  async startPhase(
-    batchId: string,
-    jobId: string,
-    phase: string,
-    isFinal: boolean,
-    at: string,
-    attempt: number,
-  ): Promise<CasResult<JobRecord>> {
-    const record: PhaseRecord = { status: "running", startedAt: at, attempt };
-    return this.casJob(batchId, jobId, {
-      set: { status: "running", phase, inCommit: isFinal },
-      setIfMissing: { startedAt: at },
-      phaseRecord: [phase, record],
-      condition: "#status IN (:queued, :running) AND attribute_not_exists(cancel)",
-      values: { ":queued": "queued", ":running": "running" },
-    });
-  }
-
-  /** Records a finished (non-final) phase; loses if a cancel ended the job meanwhile. */
-  completePhase(
-    batchId: string,
-    jobId: string,
-    phase: string,
-    record: PhaseRecord,
-    numbers: Record<string, number>,
-  ): Promise<CasResult<JobRecord>> {
-    return this.casJob(batchId, jobId, {
-      set: { numbers },
-      phaseRecord: [phase, record],
-      condition: "#status = :running",
-      values: { ":running": "running" },
-    });
-  }
-
-  /** The final phase finished: running -> succeeded, fence lifted. */
-  succeedJob(
-    batchId: string,
-    jobId: string,
-    phase: string,
-    record: PhaseRecord,
-    numbers: Record<string, number>,
-    at: string,
-  ): Promise<CasResult<JobRecord>> {
-    return this.casJob(batchId, jobId, {
-      set: { status: "succeeded", inCommit: false, numbers, endedAt: at },
-      phaseRecord: [phase, record],
-      condition: "#status = :running",
-      values: { ":running": "running" },
-    });
-  }
-
-  /** A phase stopped at a safe point after a cancel: the job ends cancelled (if not already). */
-  abortPhase(
-    batchId: string,
-    jobId: string,
-    phase: string,
-    record: PhaseRecord,
-    numbers: Record<string, number>,
-    at: string,
-  ): Promise<CasResult<JobRecord>> {
-    return this.casJob(batchId, jobId, {
-      set: { status: "cancelled", inCommit: false, numbers },
-      setIfMissing: { wasInPhase: phase, endedAt: at },
-      phaseRecord: [phase, record],
-      condition: "#status IN (:running, :cancelled)",
-      values: { ":running": "running", ":cancelled": "cancelled" },
-    });
-  }
-
-  /**
-   * Records a failed attempt of a phase (and what the job has now); it stays running until retries
-   * run out. The commit fence stays up: a final phase that failed half-way is retried or failed,
-   * never cancelled half-committed.
-   */
-  recordPhaseFailure(
-    batchId: string,
-    jobId: string,
-    phase: string,
-    record: PhaseRecord,
-    numbers: Record<string, number>,
-  ): Promise<CasResult<JobRecord>> {
-    return this.casJob(batchId, jobId, {
-      set: { numbers },
-      phaseRecord: [phase, record],
-      condition: "#status = :running",
-      values: { ":running": "running" },
-    });
-  }
-
-  /** queued|running -> failed, with the error that ended it. */
-  failJob(
-    batchId: string,
-    jobId: string,
-    error: { name: string; message: string },
-    at: string,
-  ): Promise<CasResult<JobRecord>> {
-    return this.casJob(batchId, jobId, {
-      set: { status: "failed", inCommit: false, error, endedAt: at },
-      condition: "#status IN (:queued, :running)",
-      values: { ":queued": "queued", ":running": "running" },
-    });
+    return this.casJob(batchId, jobId, transition);
   }
 
   /**
@@ -489,15 +291,6 @@ export class BatchStore {
       ),
     );
     return Number((out.Attributes?.itemChunks as Record<string, number> | undefined)?.[phase]);
-  }
-
-  /** What a running phase reported last; ignored once the job has ended. */
-  async setProgress(batchId: string, jobId: string, progress: PhaseProgress): Promise<void> {
-    await this.casJob(batchId, jobId, {
-      set: { progress },
-      condition: "#status = :running",
-      values: { ":running": "running" },
-    });
   }
 
   /**
@@ -605,9 +398,7 @@ export class BatchStore {
         new DeleteCommand({
           TableName: this.tableName,
           Key: jobKey(batchId, jobId),
-          ConditionExpression: "#status IN (:s, :f, :c)",
-          ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: { ":s": "succeeded", ":f": "failed", ":c": "cancelled" },
+          ...conditionOf(deletableJob),
           ReturnValues: "ALL_OLD",
         }),
       );
@@ -733,8 +524,11 @@ export class BatchStore {
     }
   }
 
-  private async casBatch(batchId: string, change: Change): Promise<CasResult<BatchRecord>> {
-    const out = await this.update(batchKey(batchId), change);
+  private async casBatch(
+    batchId: string,
+    transition: BatchTransition,
+  ): Promise<CasResult<BatchRecord>> {
+    const out = await this.update(batchKey(batchId), transition);
     if (out) return { won: true, record: toBatch(out) };
     return { won: false, current: await this.getBatch(batchId) };
   }
@@ -742,41 +536,37 @@ export class BatchStore {
   private async casJob(
     batchId: string,
     jobId: string,
-    change: Change,
+    transition: JobTransition,
   ): Promise<CasResult<JobRecord>> {
-    const out = await this.update(jobKey(batchId, jobId), change);
+    const out = await this.update(jobKey(batchId, jobId), transition);
     if (out) return { won: true, record: toJob(out) };
     return { won: false, current: await this.getJob(batchId, jobId) };
   }
 
-  /** One conditional UpdateItem; undefined when the condition failed. */
+  /** One transition as a conditional UpdateItem; undefined when its guard did not hold. */
   private async update(
     key: Record<string, string>,
-    change: Change,
+    transition: Transition<object, string>,
   ): Promise<Record<string, unknown> | undefined> {
-    // DynamoDB refuses names an expression does not use.
-    const names: Record<string, string> = change.condition.includes("#status")
-      ? { "#status": "status" }
-      : {};
-    const values: Record<string, unknown> = { ...change.values };
+    const guard = conditionOf(transition.when);
+    const names: Record<string, string> = { ...guard.ExpressionAttributeNames };
+    const values: Record<string, unknown> = { ...guard.ExpressionAttributeValues };
     const sets: string[] = [];
     let n = 0;
-    for (const [field, value] of Object.entries(change.set)) {
-      names[`#f${n}`] = field;
-      values[`:v${n}`] = value;
-      sets.push(`#f${n} = :v${n}`);
-      n++;
-    }
-    for (const [field, value] of Object.entries(change.setIfMissing ?? {})) {
-      names[`#f${n}`] = field;
-      values[`:v${n}`] = value;
-      sets.push(`#f${n} = if_not_exists(#f${n}, :v${n})`);
-      n++;
-    }
-    if (change.phaseRecord) {
+    const assign = (fields: object | undefined, ifMissing: boolean) => {
+      for (const [field, value] of Object.entries(fields ?? {})) {
+        names[`#f${n}`] = field;
+        values[`:v${n}`] = value;
+        sets.push(ifMissing ? `#f${n} = if_not_exists(#f${n}, :v${n})` : `#f${n} = :v${n}`);
+        n++;
+      }
+    };
+    assign(transition.set, false);
+    assign(transition.setIfMissing, true);
+    if (transition.phase) {
       names["#phases"] = "phases";
-      names["#phase"] = change.phaseRecord[0];
-      values[":phaseRecord"] = change.phaseRecord[1];
+      names["#phase"] = transition.phase.name;
+      values[":phaseRecord"] = transition.phase.record;
       sets.push("#phases.#phase = :phaseRecord");
     }
     names["#updatedAt"] = "updatedAt";
@@ -788,7 +578,7 @@ export class BatchStore {
           TableName: this.tableName,
           Key: key,
           UpdateExpression: `SET ${sets.join(", ")}`,
-          ConditionExpression: `attribute_exists(pk) AND ${change.condition}`,
+          ConditionExpression: guard.ConditionExpression,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
           ReturnValues: "ALL_NEW",
@@ -802,12 +592,33 @@ export class BatchStore {
   }
 }
 
-interface Change {
-  readonly set: Record<string, unknown>;
-  readonly setIfMissing?: Record<string, unknown>;
-  readonly phaseRecord?: readonly [string, PhaseRecord];
-  readonly condition: string;
-  readonly values: Record<string, unknown>;
+/** A transition's guard as a DynamoDB condition: the record exists, and the guard holds. */
+function conditionOf(guard: Guard<string>): {
+  ConditionExpression: string;
+  ExpressionAttributeNames?: Record<string, string>;
+  ExpressionAttributeValues?: Record<string, unknown>;
+} {
+  const clauses = [`attribute_exists(${STATE_TABLE.partitionKey})`];
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  if (guard.statusIn) {
+    names["#status"] = "status";
+    const list = guard.statusIn.map((status, i) => {
+      values[`:status${i}`] = status;
+      return `:status${i}`;
+    });
+    clauses.push(`#status IN (${list.join(", ")})`);
+  }
+  for (const field of guard.without ?? []) clauses.push(`attribute_not_exists(${field})`);
+  if (guard.outsideCommit) {
+    values[":fenceDown"] = false;
+    clauses.push("(attribute_not_exists(inCommit) OR inCommit = :fenceDown)");
+  }
+  return {
+    ConditionExpression: clauses.join(" AND "),
+    ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
+    ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
+  };
 }
 
 const STORAGE_FIELDS = ["pk", "sk", "type", "gsi1pk", "gsi1sk", "updatedAt", "expiresAt"];
@@ -854,7 +665,5 @@ function parseCursor(cursor: string): Record<string, unknown> | undefined {
     return undefined;
   }
 }
-
-export type { JobStatus };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

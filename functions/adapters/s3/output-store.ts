@@ -1,53 +1,31 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { mapLimit } from "../../core/concurrency.ts";
+import { ERROR_NAMES } from "../../core/errors.ts";
+import { outputKeys } from "../../core/output-keys.ts";
+import type { OutputStore } from "../../core/ports.ts";
 import type { PhaseOutputDocument, SavedCheckpoint } from "../../core/results.ts";
 
-/**
- * S3 layout. Every key is derived from ids, so nothing is ever listed:
- * - `results/<batchId>/<jobId>/<phase>/output.json`: what the phase returned, with its status
- * - `results/<batchId>/<jobId>/<phase>/checkpoint.json`: its last checkpoint
- * - `results/<batchId>/<jobId>/<phase>/items/<n>.json`: the n-th chunk of items it emitted
- * - `manifests/<batchId>.json`: the index of a batch's objects, written when it ends
- * - `consolidated/<batchId>/results.json`: the permanent copy written by consolidate and finalize
- * `results/` is temporary (a lifecycle rule expires it); the other prefixes are kept.
- */
-export class ResultStore {
+/** The output store in an S3 bucket, with the layout of output-keys.ts. */
+export class S3OutputStore implements OutputStore {
   constructor(
     private readonly s3: S3Client,
     readonly bucket: string,
     private readonly readConcurrency = 16,
   ) {}
 
-  static phasePrefix(batchId: string, jobId: string, phase: string): string {
-    return `results/${batchId}/${jobId}/${phase}/`;
-  }
-
-  static outputKey(batchId: string, jobId: string, phase: string): string {
-    return `${ResultStore.phasePrefix(batchId, jobId, phase)}output.json`;
-  }
-
-  static checkpointKey(batchId: string, jobId: string, phase: string): string {
-    return `${ResultStore.phasePrefix(batchId, jobId, phase)}checkpoint.json`;
-  }
-
-  static itemsKey(batchId: string, jobId: string, phase: string, chunk: number): string {
-    return `${ResultStore.phasePrefix(batchId, jobId, phase)}items/${String(chunk).padStart(6, "0")}.json`;
-  }
-
   uri(key: string): string {
     return `s3://${this.bucket}/${key}`;
   }
 
-  /** A URL anyone holding it can GET the object with, for `expiresInSeconds`: a download link. */
-  downloadUrl(key: string, expiresInSeconds = 900): Promise<string> {
+  downloadUrl(key: string, expiresInSeconds: number): Promise<string> {
     return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: key }), {
       expiresIn: expiresInSeconds,
     });
   }
 
   async putOutput(output: PhaseOutputDocument): Promise<string> {
-    const key = ResultStore.outputKey(output.batchId, output.jobId, output.phase);
+    const key = outputKeys.output(output.batchId, output.jobId, output.phase);
     await this.putJson(key, output);
     return key;
   }
@@ -73,9 +51,7 @@ export class ResultStore {
     jobId: string,
     phase: string,
   ): Promise<PhaseOutputDocument | undefined> {
-    const read = await this.getJson<PhaseOutputDocument>(
-      ResultStore.outputKey(batchId, jobId, phase),
-    );
+    const read = await this.getJson<PhaseOutputDocument>(outputKeys.output(batchId, jobId, phase));
     if (read.kind === "missing") return undefined;
     if (
       read.kind === "ok" &&
@@ -95,7 +71,7 @@ export class ResultStore {
       endedAt: "",
       output: null,
       error: {
-        name: "OutputUnreadable",
+        name: ERROR_NAMES.outputUnreadable,
         message: `the saved output of ${phase} is unreadable: ${read.kind === "ok" ? "it does not hold a phase output" : "it is not valid JSON"}`,
       },
     };
@@ -107,7 +83,7 @@ export class ResultStore {
     phase: string,
     checkpoint: SavedCheckpoint,
   ): Promise<void> {
-    await this.putJson(ResultStore.checkpointKey(batchId, jobId, phase), checkpoint);
+    await this.putJson(outputKeys.checkpoint(batchId, jobId, phase), checkpoint);
   }
 
   async getCheckpoint(
@@ -115,9 +91,7 @@ export class ResultStore {
     jobId: string,
     phase: string,
   ): Promise<SavedCheckpoint | undefined> {
-    const read = await this.getJson<SavedCheckpoint>(
-      ResultStore.checkpointKey(batchId, jobId, phase),
-    );
+    const read = await this.getJson<SavedCheckpoint>(outputKeys.checkpoint(batchId, jobId, phase));
     return read.kind === "ok" ? read.value : undefined;
   }
 
@@ -128,7 +102,7 @@ export class ResultStore {
     chunk: number,
     items: readonly unknown[],
   ): Promise<void> {
-    await this.putJson(ResultStore.itemsKey(batchId, jobId, phase, chunk), items);
+    await this.putJson(outputKeys.items(batchId, jobId, phase, chunk), items);
   }
 
   /**
@@ -146,9 +120,7 @@ export class ResultStore {
     if (options.limit === 0) return { items }; // none asked for: no chunk read, no next
     let index = 0;
     for (let chunk = 1; chunk <= chunks; chunk++) {
-      const read = await this.getJson<unknown[]>(
-        ResultStore.itemsKey(batchId, jobId, phase, chunk),
-      );
+      const read = await this.getJson<unknown[]>(outputKeys.items(batchId, jobId, phase, chunk));
       for (const item of read.kind === "ok" && Array.isArray(read.value) ? read.value : []) {
         if (index >= options.offset) {
           if (items.length === options.limit) return { items, next: index };

@@ -1,11 +1,9 @@
 import { actorOf, answer, httpHandler } from "../../commons/http.ts";
 import { services } from "../../commons/services.ts";
-import {
-  assertBatchId,
-  assertJobId,
-  cancelJobBodySchema,
-  parseBody,
-} from "../../core/schemas.ts";
+import { assertBatchId, assertJobId, cancelJobBodySchema, parseBody } from "../../core/schemas.ts";
+import { jobCancelView } from "../../views/cancel.ts";
+
+const cancel = services.cancel();
 
 /** POST /batches/{batchId}/jobs/{jobId}/cancel */
 export const handler = httpHandler(async (event) => {
@@ -13,5 +11,5 @@ export const handler = httpHandler(async (event) => {
   const jobId = assertJobId(batchId, event.pathParameters?.jobId);
   const body = parseBody(cancelJobBodySchema, event.body, { required: false });
   const request = { ...actorOf(event), ...(body.reason ? { reason: body.reason } : {}) };
-  return answer(200, await services().cancel.cancelJob(batchId, jobId, request));
+  return answer(200, jobCancelView(await cancel.cancelJob(batchId, jobId, request)));
 });

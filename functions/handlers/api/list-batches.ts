@@ -2,8 +2,10 @@ import { answer, httpHandler } from "../../commons/http.ts";
 import { services } from "../../commons/services.ts";
 import { listBatchesQuerySchema, parseWith } from "../../core/schemas.ts";
 
+const queries = services.queries();
+
 /** GET /batches?status=&limit=&cursor= */
 export const handler = httpHandler(async (event) => {
   const query = parseWith(listBatchesQuerySchema, event.queryStringParameters ?? {});
-  return answer(200, await services().queries.list(query));
+  return answer(200, await queries.list(query));
 });

@@ -9,6 +9,7 @@ import { parseBody, submitBatchSchema } from "../../core/schemas.ts";
  * pipeline and its phases so job inputs are checked against their schemas.
  */
 export function submitHandler(pipeline: PipelineDefinition, phases: readonly AnyPhase[]) {
+  const submit = pipelineSubmit(pipeline, phases);
   return httpHandler(async (event) => {
     const body = parseBody(submitBatchSchema, event.body);
     const idempotencyKey = headerOf(event, "idempotency-key");
@@ -17,10 +18,7 @@ export function submitHandler(pipeline: PipelineDefinition, phases: readonly Any
         "Idempotency-Key must be 1 to 128 letters, digits, '.', ':', '_' or '-'",
       );
     }
-    const result = await pipelineSubmit(pipeline, phases).submit(
-      body,
-      idempotencyKey ? { idempotencyKey } : {},
-    );
+    const result = await submit.submit(body, idempotencyKey ? { idempotencyKey } : {});
     // A replay answers exactly as the first request did.
     return answer(202, result);
   });

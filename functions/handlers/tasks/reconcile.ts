@@ -1,11 +1,14 @@
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { z } from "zod";
 import { logger } from "../../commons/observability.ts";
 import { services } from "../../commons/services.ts";
+import { taskMiddleware } from "../../commons/task-handler.ts";
+import { EXECUTION_STATUSES } from "../../core/execution.ts";
 import { parseWith } from "../../core/schemas.ts";
+
+const reconciler = services.reconciler();
 
 /** The EventBridge event, as the SQS queue delivers it in each record's body. */
 const statusChangeSchema = z.object({
@@ -13,7 +16,7 @@ const statusChangeSchema = z.object({
   detail: z.object({
     executionArn: z.string(),
     name: z.string(),
-    status: z.enum(["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]),
+    status: z.enum(EXECUTION_STATUSES),
     stopDate: z.number().nullish(),
     error: z.string().nullish(),
     cause: z.string().nullish(),
@@ -24,13 +27,13 @@ const processor = new BatchProcessor(EventType.SQS);
 
 async function reconcileRecord(record: SQSRecord) {
   const event = parseWith(statusChangeSchema, JSON.parse(record.body));
-  const result = await services().reconciler.reconcile(event.detail);
+  const result = await reconciler.reconcile(event.detail);
   logger.info("execution reconciled", { ...result });
 }
 
 /** Reads execution status changes from SQS; a record that fails goes back to the queue (then the DLQ). */
 export const handler = middy<SQSEvent>()
-  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(taskMiddleware("Reconcile"))
   .handler((event, context) =>
     processPartialResponse(event, reconcileRecord, processor, { context }),
   );

@@ -1,6 +1,9 @@
 import { z } from "zod";
 import { services } from "../../commons/services.ts";
-import { workflowHandler } from "../../commons/task-handler.ts";
+import { taskHandler } from "../../commons/task-handler.ts";
+import { ERROR_NAMES } from "../../core/errors.ts";
+
+const completion = services.completion();
 
 const schema = z.object({
   batchId: z.string().min(1),
@@ -9,11 +12,11 @@ const schema = z.object({
 });
 
 /** "Record job failure": a job whose phase kept failing ends as failed; the batch goes on. */
-export const handler = workflowHandler(schema, ({ batchId, jobId, failure }) =>
-  services().workflow.recordJobFailure(
+export const handler = taskHandler("RecordJobFailure", schema, ({ batchId, jobId, failure }) =>
+  completion.recordJobFailure(
     batchId,
     jobId,
-    failure.Error ?? "States.TaskFailed",
+    failure.Error ?? ERROR_NAMES.statesTaskFailed,
     failure.Cause ?? "",
   ),
 );

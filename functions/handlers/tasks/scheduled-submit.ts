@@ -1,6 +1,6 @@
 import type { AnyPhase, PipelineDefinition } from "../../../sdk/index.ts";
 import { pipelineSubmit } from "../../commons/services.ts";
-import { workflowHandler } from "../../commons/task-handler.ts";
+import { taskHandler } from "../../commons/task-handler.ts";
 import { scheduledStartSchema } from "../../core/schedules.ts";
 
 /**
@@ -9,12 +9,16 @@ import { scheduledStartSchema } from "../../core/schedules.ts";
  * delivery of one occurrence never starts a second batch. Its entry is generated per pipeline.
  */
 export function scheduledSubmitHandler(pipeline: PipelineDefinition, phases: readonly AnyPhase[]) {
-  return workflowHandler(scheduledStartSchema, ({ scheduleName, scheduledTime, batch }) =>
-    pipelineSubmit(pipeline, phases).submit(batch, {
-      idempotencyKey: `schedule:${scheduleName}:${scheduledTime}`
-        .replace(/[^\w.:-]/g, "_")
-        .slice(0, 128),
-      source: { kind: "schedule", scheduleName, scheduledTime },
-    }),
+  const submit = pipelineSubmit(pipeline, phases);
+  return taskHandler(
+    "ScheduledSubmit",
+    scheduledStartSchema,
+    ({ scheduleName, scheduledTime, batch }) =>
+      submit.submit(batch, {
+        idempotencyKey: `schedule:${scheduleName}:${scheduledTime}`
+          .replace(/[^\w.:-]/g, "_")
+          .slice(0, 128),
+        source: { kind: "schedule", scheduleName, scheduledTime },
+      }),
   );
 }

@@ -2,7 +2,9 @@ import { z } from "zod";
 import { config } from "../../commons/config.ts";
 import { logger } from "../../commons/observability.ts";
 import { services } from "../../commons/services.ts";
-import { workflowHandler } from "../../commons/task-handler.ts";
+import { taskHandler } from "../../commons/task-handler.ts";
+
+const sweeper = services.sweeper();
 
 /** The scheduled event; nothing in it is needed but its shape is checked. */
 const schema = z.object({}).passthrough();
@@ -11,9 +13,9 @@ const schema = z.object({}).passthrough();
  * The sweep, on a schedule: starts batches whose submit stopped before starting their execution,
  * and reconciles batches whose cancel stopped half-way with no status change left to come.
  */
-export const handler = workflowHandler(schema, async () => {
+export const handler = taskHandler("Sweep", schema, async () => {
   const { STRANDED_AFTER_MS, SWEEP_LOOKBACK_HOURS } = config();
-  const result = await services().sweeper.sweep({
+  const result = await sweeper.sweep({
     olderThanMs: STRANDED_AFTER_MS,
     lookbackMs: SWEEP_LOOKBACK_HOURS * 60 * 60_000,
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { decideJobCancel } from "../../../functions/core/job-cancel.ts";
 import {
   countJobs,
-  decideJobCancel,
   finalBatchStatus,
   type JobStatus,
   percentDone,

@@ -1,0 +1,54 @@
+/**
+ * A batch's execution as the core sees it: its statuses and the status change the reconciler reads,
+ * in Step Functions' own words (one execution per batch, named by its batch id).
+ */
+import { ERROR_NAMES } from "./errors.ts";
+import type { BatchRecord, CancelIntent } from "./model.ts";
+
+/** Every status an execution has, as Step Functions names it. */
+export const EXECUTION_STATUSES = [
+  "RUNNING",
+  "SUCCEEDED",
+  "FAILED",
+  "TIMED_OUT",
+  "ABORTED",
+  "PENDING_REDRIVE",
+] as const;
+export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
+
+/** The statuses of an execution that has ended: the status changes the reconciler listens for. */
+export const ENDED_EXECUTION_STATUSES = [
+  "SUCCEEDED",
+  "FAILED",
+  "TIMED_OUT",
+  "ABORTED",
+] as const satisfies readonly ExecutionStatus[];
+
+/** The part of a "Step Functions Execution Status Change" event the reconciler reads. */
+export interface ExecutionStatusChange {
+  readonly executionArn: string;
+  readonly name: string;
+  readonly status: ExecutionStatus;
+  readonly stopDate?: number | null;
+  readonly error?: string | null;
+  readonly cause?: string | null;
+}
+
+/** The status change a stepbatch cancel causes (or stands for, where no execution ran). */
+export function cancelledExecution(
+  batch: Pick<BatchRecord, "batchId" | "executionArn">,
+  intent: Pick<CancelIntent, "requestedAt" | "reason"> | undefined,
+): ExecutionStatusChange {
+  return {
+    executionArn: batch.executionArn,
+    name: batch.batchId,
+    status: "ABORTED",
+    stopDate: intent ? Date.parse(intent.requestedAt) : null,
+    error: ERROR_NAMES.batchCancelled,
+    cause: intent?.reason ?? "cancelled",
+  };
+}
+
+/** Who stopped an execution, as far as its abort error tells: stepbatch's cancel, or the console. */
+export const stoppedBy = (error: string | null | undefined): "api" | "console" =>
+  error === ERROR_NAMES.batchCancelled ? "api" : "console";

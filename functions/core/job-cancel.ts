@@ -1,0 +1,95 @@
+/**
+ * The cancel of one job, decided and applied in this one place. Every path that ends a job because
+ * of a cancel comes here: a cancel request (batch, subset or job), a phase that finds the intent
+ * before it starts, the end of an execution that was stopped, and finalize.
+ */
+import type { CancelIntent, JobRecord } from "./model.ts";
+import type { BatchStore } from "./ports.ts";
+import { jobTransitions } from "./transitions.ts";
+
+/** What a cancel may do to one job, decided from its current record alone. */
+export type JobCancelDecision =
+  | "cancel_queued"
+  | "cancel_running"
+  | "already_cancelled"
+  | "already_finished"
+  | "in_commit";
+
+/**
+ * - queued: cancelled, it never starts;
+ * - running and not in its final phase: cancelled, remembering the phase it was in (`wasInPhase`);
+ * - running in its final phase: left to finish (a commit is never cut in half);
+ * - ended: left as it ended.
+ */
+export function decideJobCancel(job: Pick<JobRecord, "status" | "inCommit">): JobCancelDecision {
+  switch (job.status) {
+    case "queued":
+      return "cancel_queued";
+    case "running":
+      return job.inCommit ? "in_commit" : "cancel_running";
+    case "cancelled":
+      return "already_cancelled";
+    case "succeeded":
+    case "failed":
+      return "already_finished";
+  }
+}
+
+/** The outcome of a cancel for one job. */
+export type JobCancelOutcome =
+  | "cancelled"
+  | "already_finished"
+  | "not_found"
+  | "not_cancelled"
+  | "unknown";
+
+export interface JobCancelReport {
+  readonly outcome: JobCancelOutcome;
+  readonly job?: JobRecord;
+  /** Why: `in_commit`, who won a race, or that the reconciler will mark it (`deferred`). */
+  readonly detail?: "in_commit" | "completed_first" | "already_cancelled" | "error" | "deferred";
+}
+
+/** True when this report is the cancel that ended the job (not an earlier one). */
+export const endedByThisCancel = (report: JobCancelReport): boolean =>
+  report.outcome === "cancelled" && report.detail !== "already_cancelled";
+
+/**
+ * Applies a cancel to one job: decides on its record, writes the decision as a compare-and-set,
+ * and decides again on the fresh record whenever another write (a phase, another cancel) won.
+ */
+export async function applyJobCancel(
+  store: BatchStore,
+  job: JobRecord,
+  intent: CancelIntent,
+  at: string,
+): Promise<JobCancelReport> {
+  let current: JobRecord | undefined = job;
+  for (let attempt = 0; attempt < 4 && current; attempt++) {
+    const lostRace = attempt > 0;
+    switch (decideJobCancel(current)) {
+      case "already_cancelled":
+        return { outcome: "cancelled", job: current, detail: "already_cancelled" };
+      case "already_finished":
+        return {
+          outcome: "already_finished",
+          job: current,
+          ...(lostRace ? { detail: "completed_first" as const } : {}),
+        };
+      case "in_commit":
+        return { outcome: "not_cancelled", job: current, detail: "in_commit" };
+      case "cancel_queued":
+      case "cancel_running": {
+        const transition =
+          current.status === "queued"
+            ? jobTransitions.cancelQueued(intent, at)
+            : jobTransitions.cancelRunning(intent, at, current.phase);
+        const cas = await store.transitionJob(current.batchId, current.jobId, transition);
+        if (cas.won) return { outcome: "cancelled", job: cas.record };
+        current = cas.current;
+        break;
+      }
+    }
+  }
+  return current ? { outcome: "unknown", job: current, detail: "error" } : { outcome: "not_found" };
+}

@@ -1,0 +1,205 @@
+/**
+ * Every change of a batch's or a job's state, as data: what it sets, and the state the record
+ * must be in for it to apply. A store applies a transition as one compare-and-set (the DynamoDB
+ * adapter compiles the guard into a condition expression, the in-memory store evaluates it), so
+ * a race between a cancel and a completion is settled by whichever write lands first, and the
+ * rules of who may overtake whom are written here once.
+ */
+import {
+  type BatchRecord,
+  type BatchStatus,
+  type CancelIntent,
+  type CancelSummary,
+  JOB_TERMINAL,
+  type JobRecord,
+  type JobStatus,
+  type PhaseProgress,
+  type PhaseRecord,
+} from "./model.ts";
+
+/** The state a record must be in for a transition to apply. */
+export interface Guard<S extends string> {
+  /** Its status is one of these. @default any status */
+  readonly statusIn?: readonly S[];
+  /** It has none of these fields (`cancel`: no cancel intent; `cancelSummary`: none recorded). */
+  readonly without?: readonly ("cancel" | "cancelSummary")[];
+  /** Its commit fence is down: its final phase has not begun. */
+  readonly outsideCommit?: boolean;
+}
+
+export interface Transition<R, S extends string> {
+  /** What the transition is, for a reader of logs and tests. */
+  readonly name: string;
+  readonly set: Partial<R>;
+  /** Fields set only where the record has none yet. */
+  readonly setIfMissing?: Partial<R>;
+  /** One phase's entry in the job's `phases` map. */
+  readonly phase?: { readonly name: string; readonly record: PhaseRecord };
+  readonly when: Guard<S>;
+}
+
+export type BatchTransition = Transition<BatchRecord, BatchStatus>;
+export type JobTransition = Transition<JobRecord, JobStatus>;
+
+/** Whether a record satisfies a guard; the in-memory store's compare, and the rules' own check. */
+export function guardHolds<S extends string>(
+  guard: Guard<S>,
+  record: {
+    readonly status: S;
+    readonly cancel?: unknown;
+    readonly cancelSummary?: unknown;
+    readonly inCommit?: boolean;
+  },
+): boolean {
+  if (guard.statusIn && !guard.statusIn.includes(record.status)) return false;
+  for (const field of guard.without ?? []) if (record[field] !== undefined) return false;
+  if (guard.outsideCommit && record.inCommit === true) return false;
+  return true;
+}
+
+/** Applies a transition to a record in memory (no guard check): what a store writes. */
+export function applyTransition<R extends object>(record: R, transition: Transition<R, string>): R {
+  const next: Record<string, unknown> = { ...record, ...transition.set };
+  for (const [field, value] of Object.entries(transition.setIfMissing ?? {}))
+    if (next[field] === undefined) next[field] = value;
+  if (transition.phase) {
+    const phases = (next.phases ?? {}) as Record<string, PhaseRecord>;
+    next.phases = { ...phases, [transition.phase.name]: transition.phase.record };
+  }
+  return next as R;
+}
+
+const ACTIVE: readonly BatchStatus[] = ["queued", "running"];
+
+export const batchTransitions = {
+  /** queued|running -> cancelling, with the durable cancel intent. Loses to any terminal state. */
+  claimCancel: (intent: CancelIntent): BatchTransition => ({
+    name: "claimCancel",
+    set: { status: "cancelling", cancel: intent },
+    when: { statusIn: ACTIVE, without: ["cancel"] },
+  }),
+  /** Records what the first cancel applied; loses if a summary is already there. */
+  recordCancelSummary: (summary: CancelSummary): BatchTransition => ({
+    name: "recordCancelSummary",
+    set: { cancelSummary: summary },
+    when: { without: ["cancelSummary"] },
+  }),
+  /** queued -> running, when its first phase starts. */
+  markRunning: (at: string): BatchTransition => ({
+    name: "markRunning",
+    set: { status: "running", startedAt: at },
+    when: { statusIn: ["queued"] },
+  }),
+  /** A batch still active (or being cancelled) ends with `status`. */
+  finish: (status: BatchStatus, at: string, error?: BatchRecord["error"]): BatchTransition => ({
+    name: "finish",
+    set: { status, endedAt: at, ...(error ? { error } : {}) },
+    when: { statusIn: [...ACTIVE, "cancelling"] },
+  }),
+  /**
+   * Like finish, for a status decided from a record that had no cancel intent: it loses if an
+   * intent has appeared since, so a late cancel is never overwritten by a completion.
+   */
+  finishUncancelled: (status: BatchStatus, at: string): BatchTransition => ({
+    name: "finishUncancelled",
+    set: { status, endedAt: at },
+    when: { statusIn: ACTIVE, without: ["cancel"] },
+  }),
+} as const;
+
+export const jobTransitions = {
+  /** queued -> cancelled: the job never starts. */
+  cancelQueued: (intent: CancelIntent, at: string): JobTransition => ({
+    name: "cancelQueued",
+    set: { status: "cancelled", cancel: intent, endedAt: at },
+    when: { statusIn: ["queued"] },
+  }),
+  /** running -> cancelled, unless the job is in its final commit (the fence). */
+  cancelRunning: (intent: CancelIntent, at: string, phase: string | undefined): JobTransition => ({
+    name: "cancelRunning",
+    set: {
+      status: "cancelled",
+      cancel: intent,
+      endedAt: at,
+      ...(phase ? { wasInPhase: phase } : {}),
+    },
+    when: { statusIn: ["running"], outsideCommit: true },
+  }),
+  /**
+   * queued|running -> running in `phase`, unless a cancel intent is on the job. Entering the final
+   * phase raises the commit fence in the same write, so a cancel lands before it or not at all.
+   */
+  startPhase: (phase: string, isFinal: boolean, at: string, attempt: number): JobTransition => ({
+    name: "startPhase",
+    set: { status: "running", phase, inCommit: isFinal },
+    setIfMissing: { startedAt: at },
+    phase: { name: phase, record: { status: "running", startedAt: at, attempt } },
+    when: { statusIn: ["queued", "running"], without: ["cancel"] },
+  }),
+  /** A non-final phase finished; loses if a cancel ended the job meanwhile. */
+  completePhase: (
+    phase: string,
+    record: PhaseRecord,
+    numbers: Record<string, number>,
+  ): JobTransition => ({
+    name: "completePhase",
+    set: { numbers },
+    phase: { name: phase, record },
+    when: { statusIn: ["running"] },
+  }),
+  /** The final phase finished: running -> succeeded, fence lowered. */
+  succeed: (
+    phase: string,
+    record: PhaseRecord,
+    numbers: Record<string, number>,
+    at: string,
+  ): JobTransition => ({
+    name: "succeed",
+    set: { status: "succeeded", inCommit: false, numbers, endedAt: at },
+    phase: { name: phase, record },
+    when: { statusIn: ["running"] },
+  }),
+  /** A phase stopped at a safe point after a cancel: the job ends cancelled (if not already). */
+  abortPhase: (
+    phase: string,
+    record: PhaseRecord,
+    numbers: Record<string, number>,
+    at: string,
+  ): JobTransition => ({
+    name: "abortPhase",
+    set: { status: "cancelled", inCommit: false, numbers },
+    setIfMissing: { wasInPhase: phase, endedAt: at },
+    phase: { name: phase, record },
+    when: { statusIn: ["running", "cancelled"] },
+  }),
+  /**
+   * A failed attempt of a phase, and what the job has now; it stays running until retries run
+   * out. The fence stays up: a final phase that failed half-way is retried or failed, never
+   * cancelled half-committed.
+   */
+  recordPhaseFailure: (
+    phase: string,
+    record: PhaseRecord,
+    numbers: Record<string, number>,
+  ): JobTransition => ({
+    name: "recordPhaseFailure",
+    set: { numbers },
+    phase: { name: phase, record },
+    when: { statusIn: ["running"] },
+  }),
+  /** queued|running -> failed, with the error that ended it. */
+  fail: (error: { name: string; message: string }, at: string): JobTransition => ({
+    name: "fail",
+    set: { status: "failed", inCommit: false, error, endedAt: at },
+    when: { statusIn: ["queued", "running"] },
+  }),
+  /** What a running phase reported last; ignored once the job has ended. */
+  setProgress: (progress: PhaseProgress): JobTransition => ({
+    name: "setProgress",
+    set: { progress },
+    when: { statusIn: ["running"] },
+  }),
+} as const;
+
+/** The guard of deleting a job's record: only once it has ended. */
+export const deletableJob: Guard<JobStatus> = { statusIn: JOB_TERMINAL };

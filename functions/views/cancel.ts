@@ -1,0 +1,115 @@
+/**
+ * What the cancel routes answer: the core's results with the messages people read and the numeric
+ * codes existing bulk-cancel clients read.
+ */
+import type { BatchCancelResult, JobCancelResult, SubsetCancelResult } from "../core/cancel.ts";
+import type { JobCancelOutcome, JobCancelReport } from "../core/job-cancel.ts";
+
+/** The code of each outcome, as existing bulk-cancel clients read them. */
+export const OUTCOME_CODES: Readonly<Record<JobCancelOutcome, number>> = {
+  cancelled: 0,
+  already_finished: 1,
+  not_found: 2,
+  not_cancelled: 3,
+  unknown: 4,
+};
+
+/** POST /batches/{batchId}/cancel, whole batch. */
+export type BatchCancelResponse = BatchCancelResult & { readonly message: string };
+
+export function batchCancelView(result: BatchCancelResult): BatchCancelResponse {
+  return { ...result, message: batchCancelMessage(result) };
+}
+
+function batchCancelMessage(result: BatchCancelResult): string {
+  const { batchId } = result;
+  if (result.status === "no_jobs_to_cancel")
+    return `Batch ${batchId} already finished as ${result.batchStatus}; nothing to cancel`;
+  if (result.alreadyCancelled) {
+    const cancel = result.cancel;
+    const by = cancel
+      ? ` at ${cancel.requestedAt} by ${cancel.by}${cancel.claimedBy ? ` (claimed ${cancel.claimedBy})` : ""}`
+      : "";
+    return `Batch ${batchId} was already cancelled${by}: ${result.jobsCancelled} of ${result.total} jobs cancelled`;
+  }
+  const stopping = result.stopping?.length ?? 0;
+  return (
+    `Batch ${batchId} cancelled: ${result.jobsCancelled} of ${result.total} jobs cancelled, ` +
+    `${result.jobsProcessed} with results kept` +
+    (stopping > 0
+      ? `; ${stopping} running phase(s) are stopping and saving their partial output (GET /batches/${batchId}/results)`
+      : "") +
+    (result.inCommit.length > 0
+      ? `; ${result.inCommit.length} in their final commit will complete`
+      : "")
+  );
+}
+
+/** POST /batches/{batchId}/cancel with `jobs`: an outcome per item, and 1 all, 2 some, 0 none. */
+export interface SubsetCancelResponse {
+  readonly batchId: string;
+  readonly result: 0 | 1 | 2;
+  readonly outcomes: Record<
+    string,
+    { code: number; outcome: JobCancelOutcome; text: string; jobId?: string }
+  >;
+  readonly message: string;
+}
+
+export function subsetCancelView(result: SubsetCancelResult): SubsetCancelResponse {
+  const outcomes: SubsetCancelResponse["outcomes"] = {};
+  for (const { item, report: found } of result.reports) {
+    // A job someone cancelled before is finished as far as this request goes: code 1.
+    const report: JobCancelReport =
+      found.detail === "already_cancelled" ? { ...found, outcome: "already_finished" } : found;
+    outcomes[item] = {
+      code: OUTCOME_CODES[report.outcome],
+      outcome: report.outcome,
+      text: describeOutcome(item, report),
+      ...(report.job ? { jobId: report.job.jobId } : {}),
+    };
+  }
+  const { cancelled, requested } = result;
+  return {
+    batchId: result.batchId,
+    result: cancelled === requested ? 1 : cancelled > 0 ? 2 : 0,
+    outcomes,
+    message: `${cancelled} of ${requested} requested jobs cancelled in batch ${result.batchId}`,
+  };
+}
+
+/** POST /batches/{batchId}/jobs/{jobId}/cancel. */
+export type JobCancelResponse = JobCancelResult & {
+  readonly status: "cancelled";
+  readonly message: string;
+};
+
+export function jobCancelView(result: JobCancelResult): JobCancelResponse {
+  return {
+    status: "cancelled",
+    ...result,
+    message: result.alreadyCancelled
+      ? `Job ${result.jobId} was already cancelled`
+      : `Job ${result.jobId} cancelled${result.wasInPhase ? ` during ${result.wasInPhase}` : " before it started"}`,
+  };
+}
+
+export function describeOutcome(item: string, report: JobCancelReport): string {
+  const name = report.job ? `${report.job.name} (${report.job.jobId})` : item;
+  switch (report.outcome) {
+    case "cancelled":
+      return report.detail === "already_cancelled"
+        ? `${name} was already cancelled`
+        : `${name} cancelled${report.job?.wasInPhase ? ` during ${report.job.wasInPhase}` : " before it started"}`;
+    case "already_finished":
+      return report.detail === "already_cancelled"
+        ? `${name} was already cancelled`
+        : `${name} already finished as ${report.job?.status}${report.detail === "completed_first" ? " (its completion won the race)" : ""}`;
+    case "not_found":
+      return `no job ${item} in this batch`;
+    case "not_cancelled":
+      return `${name} is in its final commit and will complete`;
+    case "unknown":
+      return `${name} could not be cancelled; try again`;
+  }
+}
