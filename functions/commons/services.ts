@@ -95,7 +95,7 @@ export function pipelineSubmit(
   return submitter;
 }
 
-export function inputChecksOf(
+function inputChecksOf(
   pipeline: PipelineDefinition,
   phases: readonly AnyPhase[],
 ): InputCheck[] {

@@ -17,13 +17,12 @@ export const BATCH_STATUSES = [
 export type BatchStatus = (typeof BATCH_STATUSES)[number];
 
 export const JOB_TERMINAL: readonly JobStatus[] = ["succeeded", "failed", "cancelled"];
-export const BATCH_TERMINAL: readonly BatchStatus[] = [
+const BATCH_TERMINAL: readonly BatchStatus[] = [
   "succeeded",
   "completed_with_errors",
   "failed",
   "cancelled",
 ];
-export const BATCH_ACTIVE: readonly BatchStatus[] = ["queued", "running"];
 
 export const isJobTerminal = (status: JobStatus): boolean => JOB_TERMINAL.includes(status);
 export const isBatchTerminal = (status: BatchStatus): boolean => BATCH_TERMINAL.includes(status);

@@ -3,7 +3,7 @@ import { type BatchStatus, countJobs, type JobRecord, percentDone } from "./mode
 import type { BatchStore } from "./ports.ts";
 
 /** Jobs listed per page in a batch's status. */
-export const JOBS_PAGE = 100;
+const JOBS_PAGE = 100;
 
 /** Read models for the API: batch status with progress, one job, the batch list; and job deletion. */
 export class BatchQueries {
@@ -105,7 +105,7 @@ export class BatchQueries {
   }
 }
 
-export function jobView(job: JobRecord) {
+function jobView(job: JobRecord) {
   const phases = Object.entries(job.phases)
     .map(([name, record]) => ({ name, ...record }))
     .sort((a, b) => a.startedAt.localeCompare(b.startedAt));

@@ -38,9 +38,6 @@ export interface SavedCheckpoint {
   readonly checkpoint: unknown;
 }
 
-/** Numbers every job has, whatever its pipeline: summed into every batch's results. */
-export const BUILT_IN_NUMBERS = ["jobsProcessed", "items"] as const;
-
 /**
  * The numbers one job adds to its batch's sums: `jobsProcessed` (1 once a phase returned something or
  * it emitted an item), `items`

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { describeIssues, submitBatchSchema } from "./schemas.ts";
 
 /** One scheduled batch, as written in the config's `schedules`. */
-export const scheduleSchema = z
+const scheduleSchema = z
   .object({
     name: z
       .string()
@@ -20,7 +20,7 @@ export const scheduleSchema = z
   })
   .strict();
 
-export const schedulesFileSchema = z
+const schedulesFileSchema = z
   .object({ $comment: z.string().optional(), schedules: z.array(scheduleSchema) })
   .strict();
 

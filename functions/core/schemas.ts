@@ -18,7 +18,7 @@ const BATCH_ID = /^b-[a-z0-9]{6,16}-[a-f0-9]{8}$/;
 const JOB_ID = /^job-\d{5}$/;
 const JOB_ID_LIKE = /^job-\d+$/i;
 /** DynamoDB allows 32 levels of nesting in an item; a job input sits two levels down in its record. */
-export const MAX_INPUT_DEPTH = 16;
+const MAX_INPUT_DEPTH = 16;
 /** No request body needs more nesting than this; deeper ones are refused before any schema runs. */
 const MAX_BODY_DEPTH = 32;
 
@@ -46,7 +46,7 @@ function hasControlCharacters(value: string): boolean {
 const INVISIBLE = /[\p{Cc}\p{Cf}\p{Co}\p{Cs}\p{Zl}\p{Zp}]/u;
 
 /** Why a job or batch name cannot be used, or undefined when it can. */
-export function nameProblem(value: string): string | undefined {
+function nameProblem(value: string): string | undefined {
   if (!value.isWellFormed()) return "must not contain lone surrogates (invalid Unicode)";
   const hidden = INVISIBLE.exec(value)?.[0];
   if (hidden !== undefined) {
@@ -76,7 +76,7 @@ const jobName = (what: string) =>
   );
 
 /** The deepest nesting in a JSON value, measured without recursion (a deep value cannot overflow the stack). */
-export function jsonDepth(value: unknown, stopAt = Number.POSITIVE_INFINITY): number {
+function jsonDepth(value: unknown, stopAt = Number.POSITIVE_INFINITY): number {
   let deepest = 0;
   const stack: [unknown, number][] = [[value, 1]];
   while (stack.length > 0) {
@@ -112,7 +112,7 @@ function firstUnstorableNumber(value: unknown): number | undefined {
  * A job's input as the product sees it: any JSON object, small and shallow enough to store. What it
  * holds is the pipeline's business (its `input` schemas are checked at submit too).
  */
-export const jobInputSchema = z
+const jobInputSchema = z
   .record(z.string(), z.unknown(), { error: "input must be a JSON object" })
   .superRefine((input, ctx) => {
     // Depth first: measuring the size of a deeply nested value could overflow the stack.

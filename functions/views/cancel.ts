@@ -6,7 +6,7 @@ import type { BatchCancelResult, JobCancelResult, SubsetCancelResult } from "../
 import type { JobCancelOutcome, JobCancelReport } from "../core/job-cancel.ts";
 
 /** The code of each outcome, as existing bulk-cancel clients read them. */
-export const OUTCOME_CODES: Readonly<Record<JobCancelOutcome, number>> = {
+const OUTCOME_CODES: Readonly<Record<JobCancelOutcome, number>> = {
   cancelled: 0,
   already_finished: 1,
   not_found: 2,
@@ -94,7 +94,7 @@ export function jobCancelView(result: JobCancelResult): JobCancelResponse {
   };
 }
 
-export function describeOutcome(item: string, report: JobCancelReport): string {
+function describeOutcome(item: string, report: JobCancelReport): string {
   const name = report.job ? `${report.job.name} (${report.job.jobId})` : item;
   switch (report.outcome) {
     case "cancelled":
