@@ -1,8 +1,13 @@
 import type { BatchStatus } from "../functions/core/model.ts";
-import type { BatchQueries } from "../functions/core/queries.ts";
 import type { Results } from "../functions/core/results.ts";
 import type { SubmitBatchBody } from "../functions/core/schemas.ts";
 import type { SubmitResponse } from "../functions/core/submit.ts";
+import type {
+  batchListView,
+  batchStatusView,
+  deletedJobView,
+  jobView,
+} from "../functions/views/batch.ts";
 import type {
   BatchCancelResponse,
   JobCancelResponse,
@@ -10,10 +15,10 @@ import type {
 } from "../functions/views/cancel.ts";
 
 // The API's answers, typed from the code that produces them (type-only imports: no server code).
-export type BatchView = Awaited<ReturnType<BatchQueries["status"]>>;
-export type BatchList = Awaited<ReturnType<BatchQueries["list"]>>;
-export type JobView = Awaited<ReturnType<BatchQueries["job"]>>;
-export type DeletedJob = Awaited<ReturnType<BatchQueries["deleteJob"]>>;
+export type BatchView = ReturnType<typeof batchStatusView>;
+export type BatchList = ReturnType<typeof batchListView>;
+export type JobView = ReturnType<typeof jobView>;
+export type DeletedJob = ReturnType<typeof deletedJobView>;
 export type ResultsView = Awaited<ReturnType<Results["page"]>>;
 export type JobOutputView = Awaited<ReturnType<Results["jobOutput"]>>;
 export type Consolidated = Awaited<ReturnType<Results["consolidate"]>>;

@@ -1,12 +1,9 @@
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
-import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
-import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import middy, { type MiddlewareObj } from "@middy/core";
 import httpHeaderNormalizer from "@middy/http-header-normalizer";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { StepbatchError } from "../core/errors.ts";
-import { logger, metrics, tracer } from "./observability.ts";
+import { logger, metrics, observability } from "./observability.ts";
 
 export interface HttpAnswer {
   readonly statusCode: number;
@@ -23,20 +20,6 @@ export const answer = (
   body,
   ...(headers ? { headers } : {}),
 });
-
-/** HTTP status for each named domain error; anything unnamed is a 500 with no detail leaked. */
-const STATUS_BY_ERROR: Readonly<Record<string, number>> = {
-  Validation: 400,
-  PayloadTooLarge: 413,
-  BatchNotFound: 404,
-  JobNotFound: 404,
-  JobAlreadyFinished: 409,
-  JobInCommit: 409,
-  JobActive: 409,
-  IdempotencyConflict: 409,
-  IdempotencyInProgress: 409,
-  ExecutionStart: 502,
-};
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
 
@@ -61,8 +44,9 @@ const jsonErrors = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult
   onError: async (request) => {
     const error = request.error as (Error & { statusCode?: number; expose?: boolean }) | null;
     if (!error) return;
-    if (error instanceof StepbatchError) {
-      const status = STATUS_BY_ERROR[error.name] ?? 400;
+    // The error carries its status, as middy's HttpError does.
+    if (error instanceof StepbatchError && error.expose) {
+      const status = error.statusCode;
       logger.info("request refused", { code: error.code, status, message: error.message });
       countResponse(status);
       request.response = toResponse(status, {
@@ -92,19 +76,14 @@ const jsonErrors = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult
 
 /** The middy pipeline shared by every API handler: tracing, structured logs, metrics, JSON errors. */
 export function httpHandler(fn: (event: APIGatewayProxyEvent) => Promise<HttpAnswer>) {
-  return (
-    middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
-      .use(captureLambdaHandler(tracer))
-      // Never log API events, whatever POWERTOOLS_LOGGER_LOG_EVENT says: their headers carry the token.
-      .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
-      .use(logMetrics(metrics))
-      .use(httpHeaderNormalizer())
-      .use(jsonErrors())
-      .handler(async (event) => {
-        const result = await fn(event);
-        return toResponse(result.statusCode, result.body, result.headers);
-      })
-  );
+  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
+    .use(observability())
+    .use(httpHeaderNormalizer())
+    .use(jsonErrors())
+    .handler(async (event) => {
+      const result = await fn(event);
+      return toResponse(result.statusCode, result.body, result.headers);
+    });
 }
 
 /**

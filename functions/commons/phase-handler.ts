@@ -1,13 +1,10 @@
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
-import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import { z } from "zod";
 import type { AnyPhase, PipelineDefinition } from "../../sdk/index.ts";
 import type { PhaseRequest, PhaseResponse } from "../core/phase-runner.ts";
 import { parseWith } from "../core/schemas.ts";
-import { logger, metrics, tracer } from "./observability.ts";
+import { logger, metrics, observability } from "./observability.ts";
 import { phaseRunner } from "./services.ts";
 
 const phaseRequestSchema = z.object({
@@ -25,9 +22,7 @@ const phaseRequestSchema = z.object({
 export function phaseHandler(phase: AnyPhase, pipeline: PipelineDefinition) {
   const runner = () => phaseRunner(pipeline);
   return middy<PhaseRequest, PhaseResponse>()
-    .use(captureLambdaHandler(tracer))
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics))
+    .use(observability())
     .handler(async (event, context: Context) => {
       const request = parseWith(phaseRequestSchema, event);
       logger.appendKeys({ batchId: request.batchId, jobId: request.jobId, phase: request.phase });

@@ -95,10 +95,7 @@ export function pipelineSubmit(
   return submitter;
 }
 
-function inputChecksOf(
-  pipeline: PipelineDefinition,
-  phases: readonly AnyPhase[],
-): InputCheck[] {
+function inputChecksOf(pipeline: PipelineDefinition, phases: readonly AnyPhase[]): InputCheck[] {
   return [
     ...(pipeline.input ? [{ by: `${pipeline.name} pipeline's`, schema: pipeline.input }] : []),
     ...phases.flatMap((phase) =>

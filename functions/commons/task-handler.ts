@@ -1,11 +1,8 @@
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
-import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
-import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import middy, { type MiddlewareObj } from "@middy/core";
 import type { z } from "zod";
 import { parseWith } from "../core/schemas.ts";
-import { logger, metrics, tracer } from "./observability.ts";
+import { metrics, observability } from "./observability.ts";
 
 /** Counts each invocation of a task as TaskSucceeded or TaskFailed, with the task's name. */
 function countOutcome(task: string): MiddlewareObj {
@@ -27,9 +24,7 @@ function countOutcome(task: string): MiddlewareObj {
  * the reconciler, the sweep, the scheduler's target): tracing, structured logs, and metrics.
  */
 export const taskMiddleware = (task: string): MiddlewareObj[] => [
-  captureLambdaHandler(tracer),
-  injectLambdaContext(logger, { resetKeys: true }),
-  logMetrics(metrics),
+  ...observability(),
   countOutcome(task),
 ];
 

@@ -1,19 +1,43 @@
 import { BatchNotFoundError, JobActiveError, JobNotFoundError } from "./errors.ts";
-import { type BatchStatus, countJobs, type JobRecord, percentDone } from "./model.ts";
-import type { BatchStore } from "./ports.ts";
+import {
+  type AuditEntry,
+  type BatchRecord,
+  type BatchStatus,
+  countJobs,
+  type JobCounts,
+  type JobRecord,
+  percentDone,
+} from "./model.ts";
+import type { BatchPage, BatchStore } from "./ports.ts";
 
 /** Jobs listed per page in a batch's status. */
 const JOBS_PAGE = 100;
 
-/** Read models for the API: batch status with progress, one job, the batch list; and job deletion. */
+/** What a batch's status is made of; the API's view (views/batch.ts) shapes it. */
+export interface BatchStatusRead {
+  readonly batch: BatchRecord;
+  readonly counts: JobCounts;
+  readonly percent: number;
+  readonly running: readonly JobRecord[];
+  readonly page: {
+    readonly jobs: readonly JobRecord[];
+    readonly offset: number;
+    readonly limit: number;
+  };
+  readonly audit: readonly AuditEntry[];
+}
+
+/** Reads for the API: a batch's status with its progress, one job, the batch list; and job deletion. */
 export class BatchQueries {
   constructor(private readonly store: BatchStore) {}
 
-  async status(batchId: string, page: { jobsLimit?: number; jobsOffset?: number } = {}) {
+  async status(
+    batchId: string,
+    page: { jobsLimit?: number; jobsOffset?: number } = {},
+  ): Promise<BatchStatusRead> {
     const loaded = await this.store.loadBatch(batchId);
     if (!loaded) throw new BatchNotFoundError(batchId);
-    const { batch, audit } = loaded;
-    const jobs = loaded.jobs;
+    const { batch, jobs, audit } = loaded;
     const counts = countJobs(jobs);
     const running = jobs.filter((job) => job.status === "running");
     const runningFraction = running.reduce(
@@ -23,76 +47,38 @@ export class BatchQueries {
     );
     const offset = page.jobsOffset ?? 0;
     const limit = page.jobsLimit ?? JOBS_PAGE;
-    const { totals: _totals, cancelSummary: _summary, ...shown } = batch;
     return {
-      ...shown,
-      progress: { ...counts, percent: percentDone(counts, runningFraction) },
-      // For dashboards of older job queues that counted a cancelled job as failed.
-      failed_jobs: counts.failed + counts.cancelled,
-      failed_jobs_note:
-        "failed_jobs = failed + cancelled, as older job queues counted them; progress has each",
-      current: running.map((job) => ({
-        jobId: job.jobId,
-        name: job.name,
-        phase: job.phase ?? null,
-        since: job.phase ? (job.phases[job.phase]?.startedAt ?? null) : null,
-        inCommit: Boolean(job.inCommit),
-        progress:
-          job.progress && job.progress.phase === job.phase
-            ? { done: job.progress.done, total: job.progress.total ?? null, at: job.progress.at }
-            : null,
-      })),
-      // Large batches are shown a page of jobs at a time: ?jobsOffset=&jobsLimit=.
-      jobs: jobs.slice(offset, offset + limit).map((job) => ({
-        jobId: job.jobId,
-        name: job.name,
-        status: job.status,
-        phase: job.phase ?? null,
-        wasInPhase: job.wasInPhase ?? null,
-      })),
-      jobsPage: {
-        offset,
-        limit,
-        total: jobs.length,
-        nextOffset: offset + limit < jobs.length ? offset + limit : null,
-      },
+      batch,
+      counts,
+      percent: percentDone(counts, runningFraction),
+      running,
+      page: { jobs: jobs.slice(offset, offset + limit), offset, limit },
       audit,
     };
   }
 
-  async job(batchId: string, jobId: string) {
+  async job(batchId: string, jobId: string): Promise<JobRecord> {
     const job = await this.store.getJob(batchId, jobId);
     if (!job) throw new JobNotFoundError(batchId, jobId);
-    return jobView(job);
+    return job;
   }
 
-  async list(options: { status?: BatchStatus; limit?: number; cursor?: string }) {
-    const page = await this.store.listBatches({
+  list(options: { status?: BatchStatus; limit?: number; cursor?: string }): Promise<BatchPage> {
+    return this.store.listBatches({
       limit: options.limit ?? 20,
       ...(options.status ? { status: options.status } : {}),
       ...(options.cursor ? { cursor: options.cursor } : {}),
     });
-    return {
-      batches: page.batches.map((b) => ({
-        batchId: b.batchId,
-        name: b.name,
-        status: b.status,
-        total: b.total,
-        createdAt: b.createdAt,
-        endedAt: b.endedAt ?? null,
-        source: b.source,
-      })),
-      nextCursor: page.nextCursor ?? null,
-    };
   }
 
-  async deleteJob(batchId: string, jobId: string) {
+  /** Deletes a job that has ended; its numbers leave the batch's sums with it. */
+  async deleteJob(batchId: string, jobId: string): Promise<JobRecord> {
     const cas = await this.store.deleteFinishedJob(batchId, jobId);
     if (cas.won) {
       // Its results go with it: the batch's sums no longer count them, so totals, results and
       // consolidate agree.
       await this.store.addToTotals(batchId, cas.record.numbers, {});
-      return { deleted: true, batchId, jobId, name: cas.record.name, status: cas.record.status };
+      return cas.record;
     }
     if (!cas.current) {
       if (!(await this.store.getBatch(batchId))) throw new BatchNotFoundError(batchId);
@@ -103,29 +89,4 @@ export class BatchQueries {
       { jobId, status: cas.current.status },
     );
   }
-}
-
-function jobView(job: JobRecord) {
-  const phases = Object.entries(job.phases)
-    .map(([name, record]) => ({ name, ...record }))
-    .sort((a, b) => a.startedAt.localeCompare(b.startedAt));
-  return {
-    batchId: job.batchId,
-    jobId: job.jobId,
-    name: job.name,
-    status: job.status,
-    phase: job.phase ?? null,
-    wasInPhase: job.wasInPhase ?? null,
-    inCommit: Boolean(job.inCommit),
-    input: job.input,
-    phases,
-    numbers: job.numbers ?? {},
-    items: job.itemCounts ?? {},
-    progress: job.progress ?? null,
-    error: job.error ?? null,
-    cancel: job.cancel ?? null,
-    createdAt: job.createdAt,
-    startedAt: job.startedAt ?? null,
-    endedAt: job.endedAt ?? null,
-  };
 }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PhaseFailedError } from "../../functions/core/errors.ts";
 import { applyJobCancel } from "../../functions/core/job-cancel.ts";
 import { batchTransitions } from "../../functions/core/transitions.ts";
+import { batchStatusView } from "../../functions/views/batch.ts";
 import { definePhase } from "../../sdk/index.ts";
 import { type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -141,7 +142,7 @@ describe("the phase runner", () => {
       async () => (await aws.store.getJob(batch.batchId, job.jobId))?.progress,
       "progress to be written",
     );
-    const status = await aws.queries.status(batch.batchId);
+    const status = batchStatusView(await aws.queries.status(batch.batchId));
     await running;
     // Assess
     expect(progress).toMatchObject({ phase: "Ingest", total: 4 });

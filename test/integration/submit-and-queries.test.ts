@@ -12,6 +12,7 @@ import {
 } from "../../functions/core/errors.ts";
 import { type ExecutionInput, newBatchId, SubmitService } from "../../functions/core/submit.ts";
 import { batchTransitions } from "../../functions/core/transitions.ts";
+import { batchStatusView, deletedJobView } from "../../functions/views/batch.ts";
 import { type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws.ts";
 
 let aws: LocalAws;
@@ -213,7 +214,7 @@ describe("submitting a batch", () => {
     const listed = await aws.queries.list({ status: "failed", limit: 10 });
     const failed = listed.batches[0];
     expect(failed).toBeDefined();
-    const status = await aws.queries.status(failed!.batchId);
+    const status = batchStatusView(await aws.queries.status(failed!.batchId));
     expect(status.error).toMatchObject({ name: "ThrottlingException", message: "Rate exceeded" });
     expect(status.progress).toMatchObject({ total: 2, failed: 2, queued: 0 });
   });
@@ -287,7 +288,7 @@ describe("reading batches and jobs", () => {
       { name: "d", status: "running", phase: "Digest" },
     ]);
     // Act
-    const status = await aws.queries.status(batch.batchId);
+    const status = batchStatusView(await aws.queries.status(batch.batchId));
     // Assess
     expect(status.progress).toEqual({
       total: 4,
@@ -341,7 +342,7 @@ describe("reading batches and jobs", () => {
 describe("deleting a job", () => {
   it("deletes a finished job's record", async () => {
     const { batch, jobs } = await seedBatch(aws, [{ name: "gone", status: "cancelled" }]);
-    const answer = await aws.queries.deleteJob(batch.batchId, jobs[0]!.jobId);
+    const answer = deletedJobView(await aws.queries.deleteJob(batch.batchId, jobs[0]!.jobId));
     expect(answer).toMatchObject({ deleted: true, name: "gone", status: "cancelled" });
     await expect(aws.queries.job(batch.batchId, jobs[0]!.jobId)).rejects.toBeInstanceOf(
       JobNotFoundError,

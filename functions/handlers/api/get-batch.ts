@@ -1,6 +1,7 @@
 import { answer, httpHandler } from "../../commons/http.ts";
 import { services } from "../../commons/services.ts";
 import { assertBatchId, batchStatusQuerySchema, parseWith } from "../../core/schemas.ts";
+import { batchStatusView } from "../../views/batch.ts";
 
 const queries = services.queries();
 
@@ -8,5 +9,5 @@ const queries = services.queries();
 export const handler = httpHandler(async (event) => {
   const batchId = assertBatchId(event.pathParameters?.batchId);
   const query = parseWith(batchStatusQuerySchema, event.queryStringParameters ?? {});
-  return answer(200, await queries.status(batchId, query));
+  return answer(200, batchStatusView(await queries.status(batchId, query)));
 });

@@ -1,6 +1,7 @@
 import { answer, httpHandler } from "../../commons/http.ts";
 import { services } from "../../commons/services.ts";
 import { assertBatchId, assertJobId } from "../../core/schemas.ts";
+import { jobView } from "../../views/batch.ts";
 
 const queries = services.queries();
 
@@ -8,5 +9,5 @@ const queries = services.queries();
 export const handler = httpHandler(async (event) => {
   const batchId = assertBatchId(event.pathParameters?.batchId);
   const jobId = assertJobId(batchId, event.pathParameters?.jobId);
-  return answer(200, await queries.job(batchId, jobId));
+  return answer(200, jobView(await queries.job(batchId, jobId)));
 });
