@@ -23,6 +23,8 @@ export const ERROR_NAMES = {
   batchCancelled: "BatchCancelled",
   /** A job still unfinished when its batch's execution ended. */
   jobNotFinished: "JobNotFinished",
+  /** A job whose final phase failed after its batch's execution was stopped: no retry comes. */
+  stoppedBeforeRetry: "StoppedBeforeRetry",
   /** A saved phase output that cannot be read back. */
   outputUnreadable: "OutputUnreadable",
   /** Step Functions' names: an execution or state past its timeout, a task that failed. */

@@ -3,6 +3,7 @@
  * of a cancel comes here: a cancel request (batch, subset or job), a phase that finds the intent
  * before it starts, the end of an execution that was stopped, and finalize.
  */
+import { ERROR_NAMES } from "./errors.ts";
 import type { CancelIntent, JobRecord } from "./model.ts";
 import type { BatchStore } from "./ports.ts";
 import { jobTransitions } from "./transitions.ts";
@@ -13,26 +14,40 @@ export type JobCancelDecision =
   | "cancel_running"
   | "already_cancelled"
   | "already_finished"
-  | "in_commit";
+  | "in_commit"
+  | "fail_stranded_commit";
 
 /**
  * - queued: cancelled, it never starts;
  * - running and not in its final phase: cancelled, remembering the phase it was in (`wasInPhase`);
- * - running in its final phase: left to finish (a commit is never cut in half);
+ * - running in its final phase: left to finish (a commit is never cut in half); but once the
+ *   execution is stopped, a final phase that failed (and is not running again) has no retry
+ *   coming, so the job ends failed rather than running for ever;
  * - ended: left as it ended.
  */
-export function decideJobCancel(job: Pick<JobRecord, "status" | "inCommit">): JobCancelDecision {
+export function decideJobCancel(
+  job: Pick<JobRecord, "status" | "inCommit" | "phase" | "phases">,
+  options: { readonly executionStopped?: boolean } = {},
+): JobCancelDecision {
   switch (job.status) {
     case "queued":
       return "cancel_queued";
     case "running":
-      return job.inCommit ? "in_commit" : "cancel_running";
+      if (!job.inCommit) return "cancel_running";
+      return options.executionStopped && finalPhaseFailed(job)
+        ? "fail_stranded_commit"
+        : "in_commit";
     case "cancelled":
       return "already_cancelled";
     case "succeeded":
     case "failed":
       return "already_finished";
   }
+}
+
+/** The final phase has run and failed, and no attempt of it runs now. */
+function finalPhaseFailed(job: Pick<JobRecord, "phase" | "phases">): boolean {
+  return job.phase !== undefined && job.phases[job.phase]?.status === "failed";
 }
 
 /** The outcome of a cancel for one job. */
@@ -47,7 +62,13 @@ export interface JobCancelReport {
   readonly outcome: JobCancelOutcome;
   readonly job?: JobRecord;
   /** Why: `in_commit`, who won a race, or that the reconciler will mark it (`deferred`). */
-  readonly detail?: "in_commit" | "completed_first" | "already_cancelled" | "error" | "deferred";
+  readonly detail?:
+    | "in_commit"
+    | "completed_first"
+    | "already_cancelled"
+    | "error"
+    | "deferred"
+    | "commit_failed";
 }
 
 /** True when this report is the cancel that ended the job (not an earlier one). */
@@ -57,17 +78,20 @@ export const endedByThisCancel = (report: JobCancelReport): boolean =>
 /**
  * Applies a cancel to one job: decides on its record, writes the decision as a compare-and-set,
  * and decides again on the fresh record whenever another write (a phase, another cancel) won.
+ * `executionStopped`: the batch's execution has been stopped, so no phase will be retried (the
+ * record must then hold the job's phases).
  */
 export async function applyJobCancel(
   store: BatchStore,
   job: JobRecord,
   intent: CancelIntent,
   at: string,
+  options: { readonly executionStopped?: boolean } = {},
 ): Promise<JobCancelReport> {
   let current: JobRecord | undefined = job;
   for (let attempt = 0; attempt < 4 && current; attempt++) {
     const lostRace = attempt > 0;
-    switch (decideJobCancel(current)) {
+    switch (decideJobCancel(current, options)) {
       case "already_cancelled":
         return { outcome: "cancelled", job: current, detail: "already_cancelled" };
       case "already_finished":
@@ -78,6 +102,23 @@ export async function applyJobCancel(
         };
       case "in_commit":
         return { outcome: "not_cancelled", job: current, detail: "in_commit" };
+      case "fail_stranded_commit": {
+        const phase = current.phase ?? "";
+        const cas = await store.transitionJob(
+          current.batchId,
+          current.jobId,
+          jobTransitions.fail(
+            {
+              name: ERROR_NAMES.stoppedBeforeRetry,
+              message: `${phase} failed and the batch was stopped before it could be retried`,
+            },
+            at,
+          ),
+        );
+        if (cas.won) return { outcome: "not_cancelled", job: cas.record, detail: "commit_failed" };
+        current = cas.current;
+        break;
+      }
       case "cancel_queued":
       case "cancel_running": {
         const transition =

@@ -14,10 +14,10 @@ import {
 } from "./errors.ts";
 import { applyJobCancel } from "./job-cancel.ts";
 import type { CancelIntent, JobRecord, PhaseRecord } from "./model.ts";
-import type { BatchStore, OutputStore } from "./ports.ts";
+import type { BatchStore, CasResult, OutputStore } from "./ports.ts";
 import { jobNumbers, type PhaseOutputDocument, type PhaseOutputStatus } from "./results.ts";
 import { describeIssues } from "./schemas.ts";
-import { batchTransitions, jobTransitions } from "./transitions.ts";
+import { batchTransitions, type JobTransition, jobTransitions } from "./transitions.ts";
 
 export interface PhaseRequest {
   readonly batchId: string;
@@ -195,23 +195,25 @@ export class PhaseRunner {
         error: failure,
       });
       const numbers = this.numbersOf(job, previous, request.phase, null, run);
-      const recorded = await this.store.transitionJob(
-        batchId,
-        jobId,
+      const failedAt = this.now().toISOString();
+      await this.recordEnd(
+        request,
+        job,
         jobTransitions.recordPhaseFailure(
           request.phase,
           {
             status: "failed",
             startedAt,
-            endedAt: this.now().toISOString(),
+            endedAt: failedAt,
             attempt,
             items: run.itemsOfPhase,
             error: failure.message,
           },
           numbers,
         ),
+        numbers,
+        failedAt,
       );
-      if (recorded.won) await this.store.addToTotals(batchId, job.numbers, numbers);
       throw new PhaseFailedError(`${request.phase} failed for ${job.name}: ${failure.message}`);
     }
     watcher.stop();
@@ -229,14 +231,15 @@ export class PhaseRunner {
       items: run.itemsOfPhase,
     };
     const numbers = this.numbersOf(job, previous, request.phase, output, run);
-    const done = await this.store.transitionJob(
-      batchId,
-      jobId,
+    const done = await this.recordEnd(
+      request,
+      job,
       isFinal
         ? jobTransitions.succeed(request.phase, record, numbers, endedAt)
         : jobTransitions.completePhase(request.phase, record, numbers),
+      numbers,
+      endedAt,
     );
-    if (done.won) await this.store.addToTotals(batchId, job.numbers, numbers);
     if (!done.won) return reply(outcomeOf(done.current));
     return reply(isFinal ? "succeeded" : "continue");
   }
@@ -255,9 +258,9 @@ export class PhaseRunner {
     await this.outputs.putOutput({ ...base, status: "partial", endedAt, output: output ?? null });
     const numbers = this.numbersOf(job, previous, request.phase, output, run);
     if (controller.signal.reason === TIMED_OUT) {
-      const recorded = await this.store.transitionJob(
-        request.batchId,
-        request.jobId,
+      await this.recordEnd(
+        request,
+        job,
         jobTransitions.recordPhaseFailure(
           request.phase,
           {
@@ -270,8 +273,9 @@ export class PhaseRunner {
           },
           numbers,
         ),
+        numbers,
+        endedAt,
       );
-      if (recorded.won) await this.store.addToTotals(request.batchId, job.numbers, numbers);
       throw new PhaseTimeoutError(
         `${request.phase} for ${job.name} ran out of time; it is retried from its last checkpoint`,
       );
@@ -283,13 +287,59 @@ export class PhaseRunner {
       attempt: base.attempt,
       items: run.itemsOfPhase,
     };
-    const aborted = await this.store.transitionJob(
-      request.batchId,
-      request.jobId,
+    await this.recordEnd(
+      request,
+      job,
       jobTransitions.abortPhase(request.phase, record, numbers, endedAt),
+      numbers,
+      endedAt,
     );
-    if (aborted.won) await this.store.addToTotals(request.batchId, job.numbers, numbers);
     return { jobId: request.jobId, phase: request.phase, outcome: "cancelled" };
+  }
+
+  /**
+   * Writes how the phase ended on the job, with the job's numbers. What changed in them is added
+   * to the batch's sums first, while the phase still shows as running: a reconcile recomputes the
+   * sums only when no phase runs, so it never counts them twice. If a cancel ended the job
+   * meanwhile, the phase's record and numbers are written on the cancelled job all the same; if
+   * the job ended otherwise, what was added is taken back.
+   *
+   * A final phase that failed in a batch whose execution was stopped gets no retry: its job ends
+   * failed (the one job-cancel decision says so) instead of running for ever.
+   */
+  private async recordEnd(
+    request: PhaseRequest,
+    job: JobRecord,
+    transition: JobTransition,
+    numbers: Record<string, number>,
+    endedAt: string,
+  ): Promise<CasResult<JobRecord>> {
+    const { batchId, jobId } = request;
+    await this.store.addToTotals(batchId, job.numbers, numbers);
+    const cas = await this.store.transitionJob(batchId, jobId, transition);
+    if (cas.won) {
+      if (request.isFinal && cas.record.status === "running") await this.endIfStopped(cas.record);
+      return cas;
+    }
+    const kept =
+      cas.current?.status === "cancelled" && transition.phase
+        ? await this.store.transitionJob(
+            batchId,
+            jobId,
+            jobTransitions.abortPhase(request.phase, transition.phase.record, numbers, endedAt),
+          )
+        : undefined;
+    if (!kept?.won) await this.store.addToTotals(batchId, numbers, job.numbers ?? {});
+    return cas;
+  }
+
+  /** A failed final phase: if the batch's execution was stopped, no retry comes to finish it. */
+  private async endIfStopped(job: JobRecord): Promise<void> {
+    const batch = await this.store.getBatch(job.batchId);
+    if (batch?.cancel)
+      await applyJobCancel(this.store, job, batch.cancel, this.now().toISOString(), {
+        executionStopped: true,
+      });
   }
 
   /** The job's numbers for the batch's sums, from every output it has now. */

@@ -84,7 +84,11 @@ export interface BatchStore {
    * its object, so concurrent or retried emits never overwrite one another.
    */
   reserveItemChunk(batchId: string, jobId: string, phase: string, items: number): Promise<number>;
-  /** Adds what changed in a job's numbers (`previous` to `next`) to its batch's sums. */
+  /**
+   * Adds what changed in a job's numbers (`previous` to `next`) to its batch's sums. Not atomic
+   * with the job's own write (a phase adds first, then writes its job): a crash in between leaves
+   * the sums over until they are recomputed from every job (finalize, or the reconciler).
+   */
   addToTotals(
     batchId: string,
     previous: Readonly<Record<string, number>> | undefined,

@@ -122,7 +122,8 @@ export class Reconciler {
   /** One job of an aborted execution, ended as any cancel ends a job; true if this changed it. */
   private async endAbortedJob(job: JobRecord, intent: CancelIntent, at: string): Promise<boolean> {
     if (isJobTerminal(job.status)) return false;
-    return endedByThisCancel(await applyJobCancel(this.store, job, intent, at));
+    const report = await applyJobCancel(this.store, job, intent, at, { executionStopped: true });
+    return endedByThisCancel(report) || report.detail === "commit_failed";
   }
 }
 

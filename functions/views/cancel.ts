@@ -108,7 +108,9 @@ function describeOutcome(item: string, report: JobCancelReport): string {
     case "not_found":
       return `no job ${item} in this batch`;
     case "not_cancelled":
-      return `${name} is in its final commit and will complete`;
+      return report.detail === "commit_failed"
+        ? `${name} failed in its final commit after the batch was stopped`
+        : `${name} is in its final commit and will complete`;
     case "unknown":
       return `${name} could not be cancelled; try again`;
   }

@@ -293,10 +293,7 @@ export class DynamoBatchStore implements BatchStore {
     return Number((out.Attributes?.itemChunks as Record<string, number> | undefined)?.[phase]);
   }
 
-  /**
-   * Adds what changed in a job's numbers to its batch's sums. Not atomic with the job's own write:
-   * a crash in between leaves the sums short until finalize recomputes them from every job.
-   */
+  /** Adds what changed in a job's numbers to its batch's sums, in one atomic update. */
   async addToTotals(
     batchId: string,
     previous: Readonly<Record<string, number>> | undefined,

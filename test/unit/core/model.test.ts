@@ -19,7 +19,28 @@ describe("what a cancel may do to a job", () => {
     [{ status: "succeeded" }, "already_finished"],
     [{ status: "failed" }, "already_finished"],
   ] as const)("decides %o -> %s", (job, decision) => {
-    expect(decideJobCancel(job)).toBe(decision);
+    expect(decideJobCancel({ phases: {}, ...job })).toBe(decision);
+  });
+
+  const commitThat = (status: "running" | "failed") => ({
+    status: "running" as const,
+    inCommit: true,
+    phase: "Commit",
+    phases: { Commit: { status, startedAt: "2026-11-23T12:00:00.000Z", attempt: 1 } },
+  });
+
+  it("leaves a job whose final phase runs to finish, even once the execution is stopped", () => {
+    expect(decideJobCancel(commitThat("running"), { executionStopped: true })).toBe("in_commit");
+  });
+
+  it("leaves a failed final phase to its retry while the execution runs", () => {
+    expect(decideJobCancel(commitThat("failed"))).toBe("in_commit");
+  });
+
+  it("ends a job whose final phase failed once the execution is stopped: no retry will come", () => {
+    expect(decideJobCancel(commitThat("failed"), { executionStopped: true })).toBe(
+      "fail_stranded_commit",
+    );
   });
 });
 
