@@ -7,7 +7,11 @@ import {
   ExecutionTimeoutError,
   StateMachine,
 } from "aws-local-stepfunctions";
-import type { ExecutionStatus as StepFunctionsExecutionStatus } from "../functions/core/execution.ts";
+import { ERROR_NAMES } from "../functions/core/errors.ts";
+import {
+  STATUS_CHANGE_DETAIL_TYPE,
+  type ExecutionStatus as StepFunctionsExecutionStatus,
+} from "../functions/core/execution.ts";
 import { AwsServiceError, type Operations } from "./aws-json-service.ts";
 import { PRIVATE_DIR_MODE, writeFileAtomic } from "./files.ts";
 import { LOCAL_ACCOUNT, LOCAL_REGION } from "./template.ts";
@@ -40,7 +44,7 @@ export interface HistoryEvent {
 export interface StatusChangeEvent {
   readonly version: "0";
   readonly id: string;
-  readonly "detail-type": "Step Functions Execution Status Change";
+  readonly "detail-type": typeof STATUS_CHANGE_DETAIL_TYPE;
   readonly source: "aws.states";
   readonly account: string;
   readonly time: string;
@@ -322,7 +326,7 @@ export class LocalStepFunctions {
         if (error instanceof ExecutionAbortedError) return; // shutdown: stays RUNNING, recovered at the next start
         if (error instanceof ExecutionTimeoutError)
           this.finish(execution, "TIMED_OUT", {
-            error: "States.Timeout",
+            error: ERROR_NAMES.statesTimeout,
             cause: "The execution timed out",
           });
         else if (error instanceof ExecutionError) {
@@ -389,7 +393,7 @@ export class LocalStepFunctions {
     this.options.onStatusChange?.({
       version: "0",
       id: crypto.randomUUID(),
-      "detail-type": "Step Functions Execution Status Change",
+      "detail-type": STATUS_CHANGE_DETAIL_TYPE,
       source: "aws.states",
       account: LOCAL_ACCOUNT,
       time: new Date().toISOString(),

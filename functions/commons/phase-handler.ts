@@ -20,7 +20,8 @@ const phaseRequestSchema = z.object({
  * generates one entry per phase that calls this with the phase module and the pipeline.
  */
 export function phaseHandler(phase: AnyPhase, pipeline: PipelineDefinition) {
-  const runner = () => phaseRunner(pipeline);
+  // Built when the function is loaded (its cold start): a missing setting fails it there.
+  const runner = phaseRunner(pipeline);
   return middy<PhaseRequest, PhaseResponse>()
     .use(observability())
     .handler(async (event, context: Context) => {
@@ -28,9 +29,7 @@ export function phaseHandler(phase: AnyPhase, pipeline: PipelineDefinition) {
       logger.appendKeys({ batchId: request.batchId, jobId: request.jobId, phase: request.phase });
       metrics.addDimension("phase", request.phase);
       try {
-        const response = await runner().run(request, phase, () =>
-          context.getRemainingTimeInMillis(),
-        );
+        const response = await runner.run(request, phase, () => context.getRemainingTimeInMillis());
         metrics.addMetric(`Phase_${response.outcome}`, "Count", 1);
         logger.info("phase ended", { outcome: response.outcome });
         return response;

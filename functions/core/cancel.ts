@@ -6,6 +6,7 @@ import {
   JobInCommitError,
   JobNotFoundError,
 } from "./errors.ts";
+import { STOPPED_BY } from "./execution.ts";
 import { applyJobCancel, endedByThisCancel, type JobCancelReport } from "./job-cancel.ts";
 import {
   type BatchRecord,
@@ -17,7 +18,7 @@ import {
 import type { BatchStore, ExecutionEngine, ReconcileQueue } from "./ports.ts";
 import type { Results, ResultsSummary } from "./results.ts";
 import { isJobId } from "./schemas.ts";
-import { batchTransitions } from "./transitions.ts";
+import { batchTransitions, guardHolds } from "./transitions.ts";
 
 export interface CancelRequest {
   readonly reason?: string;
@@ -109,8 +110,9 @@ export class CancelService {
     // reports what it cancelled. Losing means another cancel or the completion got there first.
     let active: BatchRecord = batch;
     let first = false;
-    if (batch.status === "queued" || batch.status === "running") {
-      const claim = await this.store.transitionBatch(batchId, batchTransitions.claimCancel(intent));
+    const claimCancel = batchTransitions.claimCancel(intent);
+    if (guardHolds(claimCancel.when, batch)) {
+      const claim = await this.store.transitionBatch(batchId, claimCancel);
       first = claim.won;
       active = claim.won ? claim.record : (claim.current ?? batch);
     }
@@ -122,8 +124,7 @@ export class CancelService {
       if (settled.cancelSummary || settled.status === "cancelled")
         return this.reportCancelled(settled);
       if (settled.status !== "cancelling") return this.reportNothingToCancel(settled);
-      // Still not done after the wait: its caller is gone.
-      // Still not done: its caller is gone. Finish its work; every step below is idempotent.
+      // Still not done after the wait: its caller is gone. Finish its work; every step below is idempotent.
       active = settled;
     }
     const applied = active.cancel ?? intent;
@@ -360,7 +361,7 @@ export class CancelService {
       const batch = await this.store.getBatch(batchId);
       if (!batch) throw new BatchNotFoundError(batchId);
       // Stopped from the console: no cancel records a summary.
-      const noSummaryComing = batch.cancel?.by === "console";
+      const noSummaryComing = batch.cancel?.by === STOPPED_BY.console;
       const endedOtherwise = batch.status !== "cancelling" && batch.status !== "cancelled";
       if (
         batch.cancelSummary ||

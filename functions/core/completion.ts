@@ -105,7 +105,7 @@ export class BatchCompletion {
       jobTransitions.fail(
         {
           name: ERROR_NAMES.jobNotFinished,
-          message: "the execution ended before this job finished",
+          message: "the workflow ended before this job finished",
         },
         at,
       ),

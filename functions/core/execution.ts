@@ -24,6 +24,12 @@ export const ENDED_EXECUTION_STATUSES = [
   "ABORTED",
 ] as const satisfies readonly ExecutionStatus[];
 
+/** The detail-type of the events Step Functions sends when an execution's status changes. */
+export const STATUS_CHANGE_DETAIL_TYPE = "Step Functions Execution Status Change";
+
+/** Who an execution's stop is recorded as: stepbatch's own cancel, or someone in the console. */
+export const STOPPED_BY = { api: "api", console: "console" } as const;
+
 /** The part of a "Step Functions Execution Status Change" event the reconciler reads. */
 export interface ExecutionStatusChange {
   readonly executionArn: string;
@@ -50,5 +56,5 @@ export function cancelledExecution(
 }
 
 /** Who stopped an execution, as far as its abort error tells: stepbatch's cancel, or the console. */
-export const stoppedBy = (error: string | null | undefined): "api" | "console" =>
-  error === ERROR_NAMES.batchCancelled ? "api" : "console";
+export const stoppedBy = (error: string | null | undefined): string =>
+  error === ERROR_NAMES.batchCancelled ? STOPPED_BY.api : STOPPED_BY.console;

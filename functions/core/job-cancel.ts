@@ -107,7 +107,9 @@ export async function applyJobCancel(
         const cas = await store.transitionJob(
           current.batchId,
           current.jobId,
-          jobTransitions.fail(
+          jobTransitions.failStrandedCommit(
+            phase,
+            current.phases[phase]?.attempt ?? 0,
             {
               name: ERROR_NAMES.stoppedBeforeRetry,
               message: `${phase} failed and the batch was stopped before it could be retried`,

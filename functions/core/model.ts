@@ -1,6 +1,7 @@
 /**
- * The records stepbatch keeps, and the pure rules over them: which states are terminal, what a
- * cancel may do to a job, and what a finished batch's status is. No I/O and no Lambda types here.
+ * The records stepbatch keeps, and the pure rules over them: which states are terminal, how far a
+ * batch is, and what a finished batch's status is. No I/O and no Lambda types here. (What a
+ * cancel may do to a job is in job-cancel.ts; how a record may change, in transitions.ts.)
  */
 
 export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";

@@ -7,18 +7,26 @@
  * - `consolidated/<batchId>/results.json`: the permanent copy written by consolidate and finalize
  * `results/` is temporary (a lifecycle rule expires it); the other prefixes are kept.
  */
+/** The store's areas, each a key prefix; the functions are granted access area by area. */
+export const OUTPUT_AREAS = {
+  results: "results",
+  manifests: "manifests",
+  consolidated: "consolidated",
+} as const;
+export type OutputArea = keyof typeof OUTPUT_AREAS;
+
 export const outputKeys = {
   phasePrefix: (batchId: string, jobId: string, phase: string): string =>
-    `results/${batchId}/${jobId}/${phase}/`,
+    `${OUTPUT_AREAS.results}/${batchId}/${jobId}/${phase}/`,
   output: (batchId: string, jobId: string, phase: string): string =>
     `${outputKeys.phasePrefix(batchId, jobId, phase)}output.json`,
   checkpoint: (batchId: string, jobId: string, phase: string): string =>
     `${outputKeys.phasePrefix(batchId, jobId, phase)}checkpoint.json`,
   items: (batchId: string, jobId: string, phase: string, chunk: number): string =>
     `${outputKeys.phasePrefix(batchId, jobId, phase)}items/${String(chunk).padStart(6, "0")}.json`,
-  manifest: (batchId: string): string => `manifests/${batchId}.json`,
-  consolidated: (batchId: string): string => `consolidated/${batchId}/results.json`,
+  manifest: (batchId: string): string => `${OUTPUT_AREAS.manifests}/${batchId}.json`,
+  consolidated: (batchId: string): string => `${OUTPUT_AREAS.consolidated}/${batchId}/results.json`,
 };
 
 /** The prefix the bucket's lifecycle rule expires: phase outputs, items and checkpoints. */
-export const TEMPORARY_PREFIX = "results/";
+export const TEMPORARY_PREFIX = `${OUTPUT_AREAS.results}/`;

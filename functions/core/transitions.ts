@@ -15,6 +15,7 @@ import {
   type JobStatus,
   type PhaseProgress,
   type PhaseRecord,
+  type PhaseStatus,
 } from "./model.ts";
 
 /** The state a record must be in for a transition to apply. */
@@ -25,6 +26,12 @@ export interface Guard<S extends string> {
   readonly without?: readonly ("cancel" | "cancelSummary")[];
   /** Its commit fence is down: its final phase has not begun. */
   readonly outsideCommit?: boolean;
+  /** One of its phases is in this state, at this attempt (no later attempt has started). */
+  readonly phaseIs?: {
+    readonly name: string;
+    readonly status: PhaseStatus;
+    readonly attempt: number;
+  };
 }
 
 export interface Transition<R, S extends string> {
@@ -49,11 +56,17 @@ export function guardHolds<S extends string>(
     readonly cancel?: unknown;
     readonly cancelSummary?: unknown;
     readonly inCommit?: boolean;
+    readonly phases?: Readonly<Record<string, PhaseRecord>>;
   },
 ): boolean {
   if (guard.statusIn && !guard.statusIn.includes(record.status)) return false;
   for (const field of guard.without ?? []) if (record[field] !== undefined) return false;
   if (guard.outsideCommit && record.inCommit === true) return false;
+  if (guard.phaseIs) {
+    const phase = record.phases?.[guard.phaseIs.name];
+    if (phase?.status !== guard.phaseIs.status || phase.attempt !== guard.phaseIs.attempt)
+      return false;
+  }
   return true;
 }
 
@@ -192,6 +205,20 @@ export const jobTransitions = {
     name: "fail",
     set: { status: "failed", inCommit: false, error, endedAt: at },
     when: { statusIn: ["queued", "running"] },
+  }),
+  /**
+   * running -> failed, for a job whose final phase failed (at `attempt`) in an execution that was
+   * stopped: no retry will come. Loses if a retry has started that phase again meanwhile.
+   */
+  failStrandedCommit: (
+    phase: string,
+    attempt: number,
+    error: { name: string; message: string },
+    at: string,
+  ): JobTransition => ({
+    name: "failStrandedCommit",
+    set: { status: "failed", inCommit: false, error, endedAt: at },
+    when: { statusIn: ["running"], phaseIs: { name: phase, status: "failed", attempt } },
   }),
   /** What a running phase reported last; ignored once the job has ended. */
   setProgress: (progress: PhaseProgress): JobTransition => ({

@@ -88,22 +88,28 @@ export function jobCancelView(result: JobCancelResult): JobCancelResponse {
   return {
     status: "cancelled",
     ...result,
-    message: result.alreadyCancelled
-      ? `Job ${result.jobId} was already cancelled`
-      : `Job ${result.jobId} cancelled${result.wasInPhase ? ` during ${result.wasInPhase}` : " before it started"}`,
+    message: cancelledText(`Job ${result.jobId}`, result.alreadyCancelled, result.wasInPhase),
   };
+}
+
+/** "<who> cancelled during <phase>", "... before it started", or "... was already cancelled". */
+function cancelledText(
+  who: string,
+  alreadyCancelled: boolean,
+  wasInPhase: string | null | undefined,
+): string {
+  if (alreadyCancelled) return `${who} was already cancelled`;
+  return `${who} cancelled${wasInPhase ? ` during ${wasInPhase}` : " before it started"}`;
 }
 
 function describeOutcome(item: string, report: JobCancelReport): string {
   const name = report.job ? `${report.job.name} (${report.job.jobId})` : item;
   switch (report.outcome) {
     case "cancelled":
-      return report.detail === "already_cancelled"
-        ? `${name} was already cancelled`
-        : `${name} cancelled${report.job?.wasInPhase ? ` during ${report.job.wasInPhase}` : " before it started"}`;
+      return cancelledText(name, report.detail === "already_cancelled", report.job?.wasInPhase);
     case "already_finished":
       return report.detail === "already_cancelled"
-        ? `${name} was already cancelled`
+        ? cancelledText(name, true, undefined)
         : `${name} already finished as ${report.job?.status}${report.detail === "completed_first" ? " (its completion won the race)" : ""}`;
     case "not_found":
       return `no job ${item} in this batch`;

@@ -6,7 +6,10 @@ import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
-import { ENDED_EXECUTION_STATUSES } from "../../functions/core/execution.ts";
+import {
+  ENDED_EXECUTION_STATUSES,
+  STATUS_CHANGE_DETAIL_TYPE,
+} from "../../functions/core/execution.ts";
 import { alarmOnAny } from "../alarms.ts";
 import { executionArnPattern } from "../executions.ts";
 import { deadLetterQueue } from "../queues.ts";
@@ -60,7 +63,7 @@ export class BatchReconciler extends Construct {
       description: "stepbatch: batch executions that ended, for the reconciler",
       eventPattern: {
         source: ["aws.states"],
-        detailType: ["Step Functions Execution Status Change"],
+        detailType: [STATUS_CHANGE_DETAIL_TYPE],
         detail: {
           stateMachineArn: [props.stateMachine.stateMachineArn],
           status: [...ENDED_EXECUTION_STATUSES],

@@ -4,7 +4,11 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
 import { STATE_TABLE } from "../../functions/adapters/dynamodb/table.ts";
-import { TEMPORARY_PREFIX } from "../../functions/core/output-keys.ts";
+import {
+  OUTPUT_AREAS,
+  type OutputArea,
+  TEMPORARY_PREFIX,
+} from "../../functions/core/output-keys.ts";
 
 const STATE_READ = ["dynamodb:GetItem", "dynamodb:Query"];
 const STATE_WRITE = [
@@ -108,7 +112,8 @@ export class BatchStorage extends Construct {
   }
 
   /** Read objects under the given prefixes (and list them). */
-  grantResultsRead(fn: StorageGrantee, ...prefixes: string[]): void {
+  grantResultsRead(fn: StorageGrantee, ...areas: OutputArea[]): void {
+    const prefixes = areas.map((area) => OUTPUT_AREAS[area]);
     fn.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ["s3:GetObject"],
@@ -126,7 +131,8 @@ export class BatchStorage extends Construct {
   }
 
   /** Write objects under the given prefixes. */
-  grantResultsWrite(fn: StorageGrantee, ...prefixes: string[]): void {
+  grantResultsWrite(fn: StorageGrantee, ...areas: OutputArea[]): void {
+    const prefixes = areas.map((area) => OUTPUT_AREAS[area]);
     fn.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ["s3:PutObject"],

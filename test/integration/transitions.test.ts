@@ -32,6 +32,18 @@ const jobStates: Record<string, Partial<JobRecord>> = {
   succeeded: { status: "succeeded" },
   failed: { status: "failed" },
   cancelled: { status: "cancelled", cancel: intent },
+  "with its final phase failed, awaiting a retry": {
+    status: "running",
+    phase: "Commit",
+    inCommit: true,
+    phases: { Commit: { status: "failed", startedAt: at, endedAt: at, attempt: 1 } },
+  },
+  "with its final phase retried": {
+    status: "running",
+    phase: "Commit",
+    inCommit: true,
+    phases: { Commit: { status: "running", startedAt: at, attempt: 2 } },
+  },
 };
 
 const jobMoves: Record<string, JobTransition> = {
@@ -45,6 +57,12 @@ const jobMoves: Record<string, JobTransition> = {
   recordPhaseFailure: jobTransitions.recordPhaseFailure("Ingest", phaseRecord, {}),
   fail: jobTransitions.fail({ name: "Boom", message: "it broke" }, at),
   setProgress: jobTransitions.setProgress({ phase: "Ingest", done: 1, total: 2, at }),
+  failStrandedCommit: jobTransitions.failStrandedCommit(
+    "Commit",
+    1,
+    { name: "StoppedBeforeRetry", message: "no retry" },
+    at,
+  ),
 };
 
 const batchStates: Record<string, Partial<BatchRecord>> = {
@@ -57,7 +75,10 @@ const batchStates: Record<string, Partial<BatchRecord>> = {
     cancel: { ...intent, scope: "batch" },
     cancelSummary: { jobsCancelled: 1, inCommit: 0, total: 1, recordedAt: at },
   },
+  "cancelled without a summary": { status: "cancelled", cancel: { ...intent, scope: "batch" } },
   succeeded: { status: "succeeded" },
+  completed_with_errors: { status: "completed_with_errors" },
+  failed: { status: "failed" },
 };
 
 const batchMoves: Record<string, BatchTransition> = {
@@ -73,12 +94,19 @@ const batchMoves: Record<string, BatchTransition> = {
   finishUncancelled: batchTransitions.finishUncancelled("succeeded", at),
 };
 
+/** A record as a store hands it back, without the time of its last write. */
+function comparable(record: object | undefined): object | undefined {
+  if (!record) return undefined;
+  const { updatedAt: _updatedAt, ...rest } = record as { updatedAt?: string };
+  return rest;
+}
+
 /** Seeds one job in the given state into a store, and applies one transition to it. */
 async function applyToJob(
   store: BatchStore,
   state: Partial<JobRecord>,
   move: JobTransition,
-): Promise<{ won: boolean; status: string | undefined; inCommit: boolean; cancelled: boolean }> {
+): Promise<{ won: boolean; after: object | undefined }> {
   const { batch, jobs } = await seedBatch({ store }, [{ name: "one" }]);
   const job = { ...jobs[0]!, ...state } as JobRecord;
   await store.createBatch({ ...batch, batchId: `${batch.batchId}x` }, [
@@ -86,25 +114,23 @@ async function applyToJob(
   ]);
   const result = await store.transitionJob(`${batch.batchId}x`, job.jobId, move);
   const after = await store.getJob(`${batch.batchId}x`, job.jobId);
-  return {
-    won: result.won,
-    status: after?.status,
-    inCommit: after?.inCommit === true,
-    cancelled: after?.cancel !== undefined,
-  };
+  return { won: result.won, after: comparable({ ...after, batchId: "b", createdAt: "t" }) };
 }
 
 async function applyToBatch(
   store: BatchStore,
   state: Partial<BatchRecord>,
   move: BatchTransition,
-): Promise<{ won: boolean; status: string | undefined; hasSummary: boolean }> {
+): Promise<{ won: boolean; after: object | undefined }> {
   const seeded = await seedBatch({ store }, [{ name: "one" }]);
   const batch = { ...seeded.batch, ...state, batchId: `${seeded.batch.batchId}y` };
   await store.createBatch(batch, []);
   const result = await store.transitionBatch(batch.batchId, move);
   const after = await store.getBatch(batch.batchId);
-  return { won: result.won, status: after?.status, hasSummary: after?.cancelSummary !== undefined };
+  return {
+    won: result.won,
+    after: comparable({ ...after, batchId: "b", executionArn: "arn", createdAt: "t" }),
+  };
 }
 
 describe("a job transition applied by the DynamoDB adapter and by the in-memory store", () => {
@@ -151,14 +177,33 @@ describe("a batch transition applied by the DynamoDB adapter and by the in-memor
     );
     // Assess
     expect(outcomes.map((o) => o.won)).toEqual([
-      false,
-      false,
-      true,
-      false,
-      true,
-      false,
-      false,
-      false,
+      ...[false, false, true, false, true, false, false, false],
+      ...[false, false],
     ]);
+  });
+});
+
+describe("deleting a job's record, in the DynamoDB adapter and the in-memory store", () => {
+  it("agrees, from every state a job can be in: only an ended job is deleted", async () => {
+    // Prepare
+    const memory = new MemoryBatchStore();
+    for (const [stateName, state] of Object.entries(jobStates)) {
+      // Act
+      const [dynamo, inMemory] = await Promise.all(
+        [aws.store, memory].map(async (store: BatchStore) => {
+          const { batch, jobs } = await seedBatch({ store }, [{ name: "one" }]);
+          const job = { ...jobs[0]!, ...state } as JobRecord;
+          await store.createBatch({ ...batch, batchId: `${batch.batchId}z` }, [
+            { ...job, batchId: `${batch.batchId}z` },
+          ]);
+          return (await store.deleteFinishedJob(`${batch.batchId}z`, job.jobId)).won;
+        }),
+      );
+      // Assess
+      expect({ state: stateName, deleted: dynamo }).toEqual({
+        state: stateName,
+        deleted: inMemory,
+      });
+    }
   });
 });

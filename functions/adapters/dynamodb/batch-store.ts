@@ -611,6 +611,19 @@ function conditionOf(guard: Guard<string>): {
     values[":fenceDown"] = false;
     clauses.push("(attribute_not_exists(inCommit) OR inCommit = :fenceDown)");
   }
+  if (guard.phaseIs) {
+    Object.assign(names, {
+      "#guardPhases": "phases",
+      "#guardPhase": guard.phaseIs.name,
+      "#guardStatus": "status",
+      "#guardAttempt": "attempt",
+    });
+    values[":guardPhaseStatus"] = guard.phaseIs.status;
+    values[":guardAttempt"] = guard.phaseIs.attempt;
+    clauses.push(
+      "#guardPhases.#guardPhase.#guardStatus = :guardPhaseStatus AND #guardPhases.#guardPhase.#guardAttempt = :guardAttempt",
+    );
+  }
   return {
     ConditionExpression: clauses.join(" AND "),
     ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),

@@ -1,5 +1,5 @@
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import { cancelledExecution } from "../../core/execution.ts";
+import { cancelledExecution, STATUS_CHANGE_DETAIL_TYPE } from "../../core/execution.ts";
 import type { BatchRecord, CancelIntent } from "../../core/model.ts";
 import type { ReconcileQueue } from "../../core/ports.ts";
 
@@ -17,7 +17,7 @@ export class SqsReconcileQueue implements ReconcileQueue {
     const event = {
       version: "0",
       source: "stepbatch.cancel",
-      "detail-type": "Step Functions Execution Status Change",
+      "detail-type": STATUS_CHANGE_DETAIL_TYPE,
       time: new Date().toISOString(),
       resources: [batch.executionArn],
       detail: cancelledExecution(batch, intent),

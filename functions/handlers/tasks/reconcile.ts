@@ -5,14 +5,14 @@ import { z } from "zod";
 import { logger } from "../../commons/observability.ts";
 import { services } from "../../commons/services.ts";
 import { taskMiddleware } from "../../commons/task-handler.ts";
-import { EXECUTION_STATUSES } from "../../core/execution.ts";
+import { EXECUTION_STATUSES, STATUS_CHANGE_DETAIL_TYPE } from "../../core/execution.ts";
 import { parseWith } from "../../core/schemas.ts";
 
 const reconciler = services.reconciler();
 
 /** The EventBridge event, as the SQS queue delivers it in each record's body. */
 const statusChangeSchema = z.object({
-  "detail-type": z.literal("Step Functions Execution Status Change"),
+  "detail-type": z.literal(STATUS_CHANGE_DETAIL_TYPE),
   detail: z.object({
     executionArn: z.string(),
     name: z.string(),

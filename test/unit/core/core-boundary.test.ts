@@ -43,6 +43,17 @@ describe("the lint rule that keeps the core plain TypeScript", () => {
     expect(lint.output).toContain("put this in an adapter");
   });
 
+  it("refuses a deep import of an AWS package, and the CDK", () => {
+    // Act
+    const lint = lintCoreFile(
+      "deep-imports.ts",
+      'import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb/dist-cjs/index.js";\nimport { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";\nimport { Stack } from "aws-cdk-lib";\n\nexport const used = [DynamoDBDocumentClient, injectLambdaContext, Stack];\n',
+    );
+    // Assess
+    expect(lint.passed).toBe(false);
+    expect(lint.output.match(/put this in an adapter/g)?.length).toBe(3);
+  });
+
   it("refuses Lambda types and an import from the layers around the core", () => {
     // Act
     const lint = lintCoreFile(

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { PhaseFailedError } from "../../../functions/core/errors.ts";
 import { cancelledExecution } from "../../../functions/core/execution.ts";
+import { applyJobCancel } from "../../../functions/core/job-cancel.ts";
 import {
   type BatchRecord,
   type BatchStatus,
@@ -15,7 +16,7 @@ import {
 } from "../../../functions/core/model.ts";
 import { sumNumbers } from "../../../functions/core/results.ts";
 import { jobIdFor } from "../../../functions/core/submit.ts";
-import type { JobTransition } from "../../../functions/core/transitions.ts";
+import { type JobTransition, jobTransitions } from "../../../functions/core/transitions.ts";
 import { definePhase } from "../../../sdk/index.ts";
 import { wireCore } from "../../helpers/core-services.ts";
 import {
@@ -223,6 +224,49 @@ describe("any interleaving of submit, phases, failures, retries, cancels, consol
 
 /** What the properties found in the core, each reduced to a few steps and kept as a regression test. */
 describe("races the properties found", () => {
+  it("never fails a final phase's retry that started after the stop was decided on a stale read", async () => {
+    // Prepare: the final phase failed at attempt 1; the reconciler read the job then.
+    const core = wireCore({
+      store: new MemoryBatchStore(),
+      outputs: new MemoryOutputStore(),
+      engine: new RecordingEngine(),
+    });
+    const { batchId } = await core.submit.submit({ jobs: ["alpha"] });
+    const jobId = jobIdFor(0);
+    const at = new Date().toISOString();
+    const failed = { status: "failed" as const, startedAt: at, endedAt: at, attempt: 1 };
+    await core.store.transitionJob(
+      batchId,
+      jobId,
+      jobTransitions.startPhase("Commit", true, at, 1),
+    );
+    await core.store.transitionJob(
+      batchId,
+      jobId,
+      jobTransitions.recordPhaseFailure("Commit", failed, {}),
+    );
+    const staleRead = await core.store.getJob(batchId, jobId);
+    // Act: the retry starts, then the stale decision is written.
+    await core.store.transitionJob(
+      batchId,
+      jobId,
+      jobTransitions.startPhase("Commit", true, at, 2),
+    );
+    const report = await applyJobCancel(
+      core.store,
+      staleRead!,
+      { requestedAt: at, by: "console", reason: "stopped", scope: "batch" },
+      at,
+      { executionStopped: true },
+    );
+    // Assess: the retry runs on; the commit is never cut in half.
+    expect(report).toMatchObject({ outcome: "not_cancelled", detail: "in_commit" });
+    expect(await core.store.getJob(batchId, jobId)).toMatchObject({
+      status: "running",
+      inCommit: true,
+    });
+  });
+
   it("ends as failed a job whose commit fails after its batch was cancelled: no retry will come", async () => {
     // Prepare
     const core = wireCore(
