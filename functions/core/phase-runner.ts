@@ -195,25 +195,7 @@ export class PhaseRunner {
         error: failure,
       });
       const numbers = this.numbersOf(job, previous, request.phase, null, run);
-      const failedAt = this.now().toISOString();
-      await this.recordEnd(
-        request,
-        job,
-        jobTransitions.recordPhaseFailure(
-          request.phase,
-          {
-            status: "failed",
-            startedAt,
-            endedAt: failedAt,
-            attempt,
-            items: run.itemsOfPhase,
-            error: failure.message,
-          },
-          numbers,
-        ),
-        numbers,
-        failedAt,
-      );
+      await this.recordFailedAttempt(request, job, base, numbers, run, failure.message);
       throw new PhaseFailedError(`${request.phase} failed for ${job.name}: ${failure.message}`);
     }
     watcher.stop();
@@ -258,23 +240,13 @@ export class PhaseRunner {
     await this.outputs.putOutput({ ...base, status: "partial", endedAt, output: output ?? null });
     const numbers = this.numbersOf(job, previous, request.phase, output, run);
     if (controller.signal.reason === TIMED_OUT) {
-      await this.recordEnd(
+      await this.recordFailedAttempt(
         request,
         job,
-        jobTransitions.recordPhaseFailure(
-          request.phase,
-          {
-            status: "failed",
-            startedAt: base.startedAt,
-            endedAt,
-            attempt: base.attempt,
-            items: run.itemsOfPhase,
-            error: "ran out of time; its partial output and checkpoint are kept",
-          },
-          numbers,
-        ),
+        base,
         numbers,
-        endedAt,
+        run,
+        "ran out of time; its partial output and checkpoint are kept",
       );
       throw new PhaseTimeoutError(
         `${request.phase} for ${job.name} ran out of time; it is retried from its last checkpoint`,
@@ -295,6 +267,33 @@ export class PhaseRunner {
       endedAt,
     );
     return { jobId: request.jobId, phase: request.phase, outcome: "cancelled" };
+  }
+
+  /** A failed attempt of the phase: the state machine retries it, from its checkpoint. */
+  private recordFailedAttempt(
+    request: PhaseRequest,
+    job: JobRecord,
+    base: { readonly startedAt: string; readonly attempt: number },
+    numbers: Record<string, number>,
+    run: RunState,
+    error: string,
+  ): Promise<CasResult<JobRecord>> {
+    const endedAt = this.now().toISOString();
+    const record: PhaseRecord = {
+      status: "failed",
+      startedAt: base.startedAt,
+      endedAt,
+      attempt: base.attempt,
+      items: run.itemsOfPhase,
+      error,
+    };
+    return this.recordEnd(
+      request,
+      job,
+      jobTransitions.recordPhaseFailure(request.phase, record, numbers),
+      numbers,
+      endedAt,
+    );
   }
 
   /**

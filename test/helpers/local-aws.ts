@@ -6,6 +6,7 @@ import type { CancelServiceOptions } from "../../functions/core/cancel.ts";
 import type { BatchRecord, JobInput, JobRecord, JobStatus } from "../../functions/core/model.ts";
 import type { BatchStore } from "../../functions/core/ports.ts";
 import { jobIdFor, newBatchId } from "../../functions/core/submit.ts";
+import { batchTransitions } from "../../functions/core/transitions.ts";
 import {
   dynamoClient,
   provisionBucket,
@@ -127,4 +128,22 @@ export async function seedBatch(
   }));
   await aws.store.createBatch(batchRecord, records);
   return { batch: batchRecord, jobs: records };
+}
+
+/** Writes a batch cancel's durable intent, and nothing else: a cancel whose caller went away. */
+export async function claimBatchCancel(
+  aws: { store: BatchStore },
+  batchId: string,
+  intent: { by: string; reason: string; requestedAt?: string },
+): Promise<void> {
+  const claim = await aws.store.transitionBatch(
+    batchId,
+    batchTransitions.claimCancel({
+      requestedAt: intent.requestedAt ?? new Date().toISOString(),
+      by: intent.by,
+      reason: intent.reason,
+      scope: "batch",
+    }),
+  );
+  if (!claim.won) throw new Error(`batch ${batchId} could not be given a cancel intent`);
 }

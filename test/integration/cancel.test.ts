@@ -7,10 +7,9 @@ import {
   JobNotFoundError,
 } from "../../functions/core/errors.ts";
 import { applyJobCancel } from "../../functions/core/job-cancel.ts";
-import { batchTransitions } from "../../functions/core/transitions.ts";
 import { batchCancelView, jobCancelView, subsetCancelView } from "../../functions/views/cancel.ts";
 import { definePhase } from "../../sdk/index.ts";
-import { type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws.ts";
+import { claimBatchCancel, type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 let aws: LocalAws;
@@ -249,15 +248,7 @@ describe("cancelling a whole batch", () => {
   it("finishes a cancel whose caller went away mid-way, when another cancel comes", async () => {
     // Prepare: an intent was written, then nothing (the first cancel's Lambda died).
     const { batch } = await seedBatch(aws, [{ name: "a" }, { name: "b" }]);
-    await aws.store.transitionBatch(
-      batch.batchId,
-      batchTransitions.claimCancel({
-        requestedAt: new Date().toISOString(),
-        by: "operator",
-        reason: "first attempt",
-        scope: "batch",
-      }),
-    );
+    await claimBatchCancel(aws, batch.batchId, { by: "operator", reason: "first attempt" });
     const cancel = new CancelService(aws.store, aws.engine, aws.results, {
       markConcurrency: 4,
       settleMs: 0,

@@ -4,7 +4,7 @@ import { applyJobCancel } from "../../functions/core/job-cancel.ts";
 import { batchTransitions } from "../../functions/core/transitions.ts";
 import { batchStatusView } from "../../functions/views/batch.ts";
 import { definePhase } from "../../sdk/index.ts";
-import { type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws.ts";
+import { claimBatchCancel, type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 let aws: LocalAws;
@@ -316,15 +316,7 @@ describe("the phase runner", () => {
       { name: "between", input: { pages: 1, workMs: 0 } },
     ]);
     await aws.runner.run(phase(batch.batchId, jobs[0]!.jobId, "Ingest"), aws.phases.Ingest);
-    await aws.store.transitionBatch(
-      batch.batchId,
-      batchTransitions.claimCancel({
-        requestedAt: new Date().toISOString(),
-        by: "test",
-        reason: "stop",
-        scope: "batch",
-      }),
-    );
+    await claimBatchCancel(aws, batch.batchId, { by: "test", reason: "stop" });
     // Act
     const answer = await aws.runner.run(
       phase(batch.batchId, jobs[0]!.jobId, "Digest"),
@@ -433,15 +425,7 @@ describe("the workflow's own steps", () => {
   it("never lets a completion decided without a cancel overwrite a cancel intent that appeared since", async () => {
     // Prepare: a batch that is being cancelled.
     const { batch } = await seedBatch(aws, [{ name: "done", status: "succeeded" }]);
-    await aws.store.transitionBatch(
-      batch.batchId,
-      batchTransitions.claimCancel({
-        requestedAt: new Date().toISOString(),
-        by: "test",
-        reason: "late",
-        scope: "batch",
-      }),
-    );
+    await claimBatchCancel(aws, batch.batchId, { by: "test", reason: "late" });
     // Act: what a finalize that read the batch before the intent would write.
     const stale = await aws.store.transitionBatch(
       batch.batchId,

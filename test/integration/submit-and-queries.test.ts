@@ -11,9 +11,8 @@ import {
   ValidationError,
 } from "../../functions/core/errors.ts";
 import { type ExecutionInput, newBatchId, SubmitService } from "../../functions/core/submit.ts";
-import { batchTransitions } from "../../functions/core/transitions.ts";
 import { batchStatusView, deletedJobView } from "../../functions/views/batch.ts";
-import { type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws.ts";
+import { claimBatchCancel, type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws.ts";
 
 let aws: LocalAws;
 beforeAll(async () => {
@@ -252,15 +251,11 @@ describe("the sweep", () => {
       [{ name: "w", status: "running", phase: "Ingest" }, { name: "x" }],
       { status: "running", createdAt: old() },
     );
-    await aws.store.transitionBatch(
-      cut.batch.batchId,
-      batchTransitions.claimCancel({
-        requestedAt: old(),
-        by: "operator",
-        reason: "cut short",
-        scope: "batch",
-      }),
-    );
+    await claimBatchCancel(aws, cut.batch.batchId, {
+      by: "operator",
+      reason: "cut short",
+      requestedAt: old(),
+    });
     aws.engine.ended.set(cut.batch.executionArn, {
       executionArn: cut.batch.executionArn,
       name: cut.batch.batchId,
