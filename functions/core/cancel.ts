@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mapLimit } from "./concurrency.ts";
 import {
   BatchNotFoundError,
@@ -14,6 +15,8 @@ import {
   type CancelScope,
   type JobRecord,
   nameKey,
+  type StopMode,
+  stopModeOf,
 } from "./model.ts";
 import type { BatchStore, ExecutionEngine, ReconcileQueue } from "./ports.ts";
 import type { Results, ResultsSummary } from "./results.ts";
@@ -24,16 +27,30 @@ export interface CancelRequest {
   readonly reason?: string;
   readonly by: string;
   readonly claimedBy?: string;
+  /** @default "now" */
+  readonly mode?: StopMode;
+  readonly graceSeconds?: number;
 }
+
+export const newCancellationId = (now: Date): string =>
+  `c-${now.getTime().toString(36)}-${randomBytes(4).toString("hex")}`;
 
 /** What a batch cancel did (the API view adds its message). */
 export interface BatchCancelResult extends ResultsSummary {
   readonly batchId: string;
-  readonly status: "cancelled" | "no_jobs_to_cancel";
+  /** `cancelling` while a `drain` or `after-phase` cancel lets running jobs end. */
+  readonly status: "cancelled" | "cancelling" | "no_jobs_to_cancel";
   readonly batchStatus: BatchRecord["status"];
+  /** The receipt: GET /batches/{batchId}/cancellations/{cancellationId}. */
+  readonly cancellationId?: string;
+  readonly mode?: StopMode;
   readonly jobsCancelled: number;
   readonly jobs: string[];
   readonly inCommit: string[];
+  /** `after-phase`: jobs that stop once the phase they are in ends. */
+  readonly stoppingAfterPhase?: { jobId: string; name: string; phase: string }[];
+  /** `drain`: running jobs left to finish all their phases. */
+  readonly draining?: { jobId: string; name: string; phase: string }[];
   /** Jobs whose running phase is stopping and saving its partial output as the answer is sent. */
   readonly stopping?: { jobId: string; name: string; phase: string }[];
   readonly alreadyCancelled?: boolean;
@@ -50,6 +67,8 @@ export interface SubsetCancelResult {
   /** Jobs this request cancelled (not counting those cancelled before). */
   readonly cancelled: number;
   readonly reports: readonly { readonly item: string; readonly report: JobCancelReport }[];
+  readonly cancellationId?: string;
+  readonly mode: StopMode;
 }
 
 /** What a cancel of one job did (the API view adds its message). */
@@ -58,6 +77,12 @@ export interface JobCancelResult {
   readonly jobId: string;
   readonly name: string;
   readonly wasInPhase: string | null;
+  readonly cancellationId?: string;
+  readonly mode?: StopMode;
+  /** `after-phase`: the phase the job finishes before it stops. */
+  readonly stopsAfterPhase?: string | null;
+  /** `drain`: the job was running, and finishes all its phases (the phase it is in now). */
+  readonly draining?: string | null;
   readonly alreadyCancelled: boolean;
 }
 
@@ -128,22 +153,25 @@ export class CancelService {
       active = settled;
     }
     const applied = active.cancel ?? intent;
+    const mode = stopModeOf(applied);
 
-    // 2. Stop the execution: queued jobs will never start.
-    await this.engine.stopExecution(
-      active.executionArn,
-      ERROR_NAMES.batchCancelled,
-      applied.reason,
-    );
+    // 2. `now`: stop the execution, so queued jobs never start. `drain` and `after-phase` leave it
+    // running, to finish the phases they let run; the phases themselves refuse to start the rest.
+    if (mode === "now")
+      await this.engine.stopExecution(
+        active.executionArn,
+        ERROR_NAMES.batchCancelled,
+        applied.reason,
+      );
 
     // 3. Mark the jobs. Jobs in their final commit are left to finish. Running jobs (at most the
-    // batch's concurrency) are marked now; many queued jobs are handed to the reconciler, since the
-    // stopped execution will never start them.
+    // batch's concurrency) are marked now; after a `now` cancel, many queued jobs are handed to the
+    // reconciler, since the stopped execution will never start them.
     const jobs = await this.store.listJobStates(batchId);
     const queued = jobs.filter((job) => job.status === "queued");
     const limit = this.options.syncMarkLimit ?? Number.POSITIVE_INFINITY;
     const deferred =
-      this.options.reconcileQueue && queued.length > limit
+      mode === "now" && this.options.reconcileQueue && queued.length > limit
         ? await this.deferMarking(active, applied)
         : false;
     const markNow = deferred ? jobs.filter((job) => job.status !== "queued") : jobs;
@@ -157,15 +185,25 @@ export class CancelService {
     ];
     const cancelledNow = reports.filter(endedByThisCancel);
     const wasRunning = cancelledNow.filter((r) => r.job?.wasInPhase).map((r) => r.job as JobRecord);
-    const finished = await this.store.transitionBatch(
-      batchId,
-      batchTransitions.finish("cancelled", this.now().toISOString()),
-    );
-    const final = finished.won ? finished.record : (finished.current ?? active);
+    // A stopped execution's batch ends now; a drained one when its execution finishes.
+    const finished =
+      mode === "now"
+        ? await this.store.transitionBatch(
+            batchId,
+            batchTransitions.finish("cancelled", this.now().toISOString()),
+          )
+        : undefined;
+    const final = finished?.won
+      ? finished.record
+      : ((finished ? finished.current : await this.store.getBatch(batchId)) ?? active);
     // The batch ended otherwise in the meantime (its completion won): say so, do not claim a cancel.
-    if (final.status !== "cancelled") return this.reportNothingToCancel(final);
+    if (final.status !== "cancelled" && final.status !== "cancelling")
+      return this.reportNothingToCancel(final);
     const inCommit = reports.filter((r) => r.detail === "in_commit").map((r) => r.job?.name ?? "");
-    const cancelledJobs = reports.filter((r) => r.outcome === "cancelled");
+    // Jobs this cancel has ended (or will mark, deferred); `after-phase` ones end later.
+    const cancelledJobs = reports.filter(
+      (r) => r.outcome === "cancelled" && r.detail !== "after_phase",
+    );
     const recorded = await this.store.transitionBatch(
       batchId,
       batchTransitions.recordCancelSummary({
@@ -184,6 +222,8 @@ export class CancelService {
       ...(applied.claimedBy ? { claimedBy: applied.claimedBy } : {}),
       reason: applied.reason,
       detail: {
+        mode,
+        cancellationId: applied.cancellationId ?? null,
         jobsCancelled: cancelledJobs.length,
         inPhase: countBy(wasRunning.map((j) => j.wasInPhase ?? "")),
       },
@@ -202,14 +242,26 @@ export class CancelService {
       name: job.name,
       phase: job.wasInPhase ?? "",
     }));
+    const runningWith = (detail: JobCancelReport["detail"]) =>
+      reports
+        .filter((r) => r.detail === detail && r.job)
+        .map((r) => ({
+          jobId: r.job?.jobId ?? "",
+          name: r.job?.name ?? "",
+          phase: r.job?.phase ?? "",
+        }));
     return {
       batchId,
-      status: "cancelled",
+      status: final.status === "cancelled" ? "cancelled" : "cancelling",
       batchStatus: final.status,
+      ...(applied.cancellationId ? { cancellationId: applied.cancellationId } : {}),
+      mode,
       jobsCancelled: cancelledJobs.length,
       jobs: cancelledJobs.map((r) => r.job?.name ?? ""),
       inCommit,
       stopping,
+      ...(mode === "after-phase" ? { stoppingAfterPhase: runningWith("after_phase") } : {}),
+      ...(mode === "drain" ? { draining: runningWith("draining") } : {}),
       cancel: applied,
       ...summary,
       ...(manifest ? { manifest } : {}),
@@ -248,7 +300,14 @@ export class CancelService {
       reason: intent.reason,
       detail: { requested: unique.length, cancelled },
     });
-    return { batchId, requested: unique.length, cancelled, reports };
+    return {
+      batchId,
+      requested: unique.length,
+      cancelled,
+      reports,
+      ...(intent.cancellationId ? { cancellationId: intent.cancellationId } : {}),
+      mode: stopModeOf(intent),
+    };
   }
 
   /** Cancels one job; a finished job or one in its final commit is an error the API turns into 409. */
@@ -259,8 +318,20 @@ export class CancelService {
   ): Promise<JobCancelResult> {
     const job = await this.store.getJob(batchId, jobId);
     if (!job) throw new JobNotFoundError(batchId, jobId);
-    const report = await this.cancelOne(job, this.intent(request, "job"));
+    const intent = this.intent(request, "job");
+    const report = await this.cancelOne(job, intent);
     const current = report.job ?? job;
+    if (report.detail === "draining")
+      return {
+        batchId,
+        jobId,
+        name: current.name,
+        wasInPhase: null,
+        alreadyCancelled: false,
+        ...(intent.cancellationId ? { cancellationId: intent.cancellationId } : {}),
+        mode: "drain",
+        draining: current.phase ?? null,
+      };
     if (report.detail === "in_commit") {
       throw new JobInCommitError(
         `Job ${jobId} (${job.name}) is in its final commit and will complete; it was not cancelled`,
@@ -280,15 +351,24 @@ export class CancelService {
         by: request.by,
         ...(request.claimedBy ? { claimedBy: request.claimedBy } : {}),
         reason: request.reason ?? DEFAULT_REASON,
-        detail: { jobId, wasInPhase: current.wasInPhase },
+        detail: {
+          jobId,
+          wasInPhase: current.wasInPhase,
+          mode: stopModeOf(intent),
+          cancellationId: intent.cancellationId ?? null,
+        },
       });
     }
+    const applied = current.cancel ?? intent;
     return {
       batchId,
       jobId,
       name: current.name,
       wasInPhase: current.wasInPhase ?? null,
       alreadyCancelled: report.detail === "already_cancelled",
+      ...(applied.cancellationId ? { cancellationId: applied.cancellationId } : {}),
+      mode: stopModeOf(applied),
+      ...(report.detail === "after_phase" ? { stopsAfterPhase: current.phase ?? null } : {}),
     };
   }
 
@@ -307,8 +387,12 @@ export class CancelService {
   }
 
   private intent(request: CancelRequest, scope: CancelScope): CancelIntent {
+    const now = this.now();
     return {
-      requestedAt: this.now().toISOString(),
+      cancellationId: newCancellationId(now),
+      mode: request.mode ?? "now",
+      ...(request.graceSeconds !== undefined ? { graceSeconds: request.graceSeconds } : {}),
+      requestedAt: now.toISOString(),
       by: request.by,
       ...(request.claimedBy ? { claimedBy: request.claimedBy } : {}),
       reason: request.reason ?? DEFAULT_REASON,
@@ -325,8 +409,10 @@ export class CancelService {
     const jobsCancelled = recorded?.jobsCancelled ?? cancelled.length;
     return {
       batchId: batch.batchId,
-      status: "cancelled",
+      status: batch.status === "cancelling" ? "cancelling" : "cancelled",
       batchStatus: batch.status,
+      ...(batch.cancel?.cancellationId ? { cancellationId: batch.cancel.cancellationId } : {}),
+      mode: stopModeOf(batch.cancel),
       alreadyCancelled: true,
       jobsCancelled,
       jobs: cancelled.map((job) => job.name),

@@ -31,7 +31,29 @@ export const isBatchTerminal = (status: BatchStatus): boolean => BATCH_TERMINAL.
 export type CancelScope = "batch" | "job" | "subset";
 
 /** The durable cancel intent: written first, read by every phase before and while it runs. */
+/**
+ * How a cancel stops what is running:
+ * - `now`: running phases stop at their next safe point (their AbortSignal fires);
+ * - `drain`: running jobs finish all their phases; queued jobs never start;
+ * - `after-phase`: running jobs finish the phase they are in, then stop; later phases never start.
+ * In every mode queued jobs never start, and a job in its final phase finishes it.
+ */
+export const STOP_MODES = ["now", "drain", "after-phase"] as const;
+export type StopMode = (typeof STOP_MODES)[number];
+
+/** The mode of an intent; intents written before modes existed stop now. */
+export const stopModeOf = (intent: Pick<CancelIntent, "mode"> | undefined): StopMode =>
+  intent?.mode ?? "now";
+
 export interface CancelIntent {
+  /** The cancel this intent belongs to: its receipt is GET /batches/{id}/cancellations/{this}. */
+  readonly cancellationId?: string;
+  readonly mode?: StopMode;
+  /**
+   * How long a running phase has to stop after a `now` cancel; one still running then has
+   * ignored its signal, and what it returns later is kept apart and never counted.
+   */
+  readonly graceSeconds?: number;
   readonly requestedAt: string;
   /** Who cancelled, as authenticated (the API's principal) or as stepbatch itself (system, console). */
   readonly by: string;

@@ -12,8 +12,8 @@ import {
   PhaseInputInvalidError,
   PhaseTimeoutError,
 } from "./errors.ts";
-import { applyJobCancel } from "./job-cancel.ts";
-import type { CancelIntent, JobRecord, PhaseRecord } from "./model.ts";
+import { applyJobCancel, intentStoppingNextPhase, stopsRunningPhases } from "./job-cancel.ts";
+import { type CancelIntent, isBatchTerminal, type JobRecord, type PhaseRecord } from "./model.ts";
 import type { BatchStore, CasResult, OutputStore } from "./ports.ts";
 import { jobNumbers, type PhaseOutputDocument, type PhaseOutputStatus } from "./results.ts";
 import { describeIssues } from "./schemas.ts";
@@ -100,8 +100,9 @@ export class PhaseRunner {
     // 1. The cancel intent is checked before the phase starts.
     if (job.status === "cancelled") return reply("cancelled");
     if (job.status === "succeeded" || job.status === "failed") return reply("skipped");
-    if (batch?.cancel || job.cancel) {
-      await this.cancelBeforeStart(job, batch?.cancel ?? job.cancel);
+    const stopping = intentStoppingNextPhase(job, batch?.cancel);
+    if (stopping) {
+      await this.cancelBeforeStart(job, stopping);
       return reply("cancelled");
     }
     const input = parseInput(phase, request.phase, job);
@@ -335,7 +336,9 @@ export class PhaseRunner {
   /** A failed final phase: if the batch's execution was stopped, no retry comes to finish it. */
   private async endIfStopped(job: JobRecord): Promise<void> {
     const batch = await this.store.getBatch(job.batchId);
-    if (batch?.cancel)
+    // Stopped: by a `now` cancel (StopExecution), or ended (the reconciler has seen the stop).
+    const stopped = stopsRunningPhases(batch?.cancel) || (batch && isBatchTerminal(batch.status));
+    if (batch?.cancel && stopped)
       await applyJobCancel(this.store, job, batch.cancel, this.now().toISOString(), {
         executionStopped: true,
       });
@@ -360,7 +363,10 @@ export class PhaseRunner {
 
   /** A cancel found before a phase starts: a queued job, or one between phases, ends cancelled now. */
   private async cancelBeforeStart(job: JobRecord, intent: CancelIntent | undefined): Promise<void> {
-    if (intent) await applyJobCancel(this.store, job, intent, this.now().toISOString());
+    if (intent)
+      await applyJobCancel(this.store, job, intent, this.now().toISOString(), {
+        betweenPhases: true,
+      });
   }
 
   /**
@@ -388,7 +394,12 @@ export class PhaseRunner {
             this.store.getBatch(batchId),
             this.store.getJob(batchId, jobId),
           ]);
-          if (batch?.cancel || job?.cancel || job?.status === "cancelled") {
+          // Only a `now` cancel stops a running phase; `drain` and `after-phase` let it end.
+          if (
+            stopsRunningPhases(batch?.cancel) ||
+            stopsRunningPhases(job?.cancel) ||
+            job?.status === "cancelled"
+          ) {
             controller.abort(CANCELLED);
             return;
           }

@@ -5,7 +5,7 @@ import {
   PayloadTooLargeError,
   ValidationError,
 } from "./errors.ts";
-import { BATCH_STATUSES } from "./model.ts";
+import { BATCH_STATUSES, STOP_MODES } from "./model.ts";
 import { RESULTS_PAGE } from "./results.ts";
 
 /** Inline Map executions stay far below the 25,000-event history limit up to this size. */
@@ -197,9 +197,24 @@ export const submitBatchSchema = z
 
 export type SubmitBatchBody = z.infer<typeof submitBatchSchema>;
 
+/** The longest grace a phase may be given to stop: a phase function's longest timeout. */
+export const MAX_GRACE_SECONDS = 900;
+
+/** How a cancel stops what runs, and how long a `now` cancel gives a phase to stop. */
+const stopOptions = {
+  mode: z.enum(STOP_MODES, { error: `mode must be one of ${STOP_MODES.join(", ")}` }).optional(),
+  graceSeconds: z
+    .number({ error: "graceSeconds must be a whole number of seconds" })
+    .int("graceSeconds must be a whole number of seconds")
+    .min(1, "graceSeconds must be at least 1")
+    .max(MAX_GRACE_SECONDS, `graceSeconds must be at most ${MAX_GRACE_SECONDS}`)
+    .optional(),
+};
+
 export const cancelBodySchema = z
   .object({
     reason: text("reason", 500).optional(),
+    ...stopOptions,
     jobs: z
       .array(text("job", 200), { error: "jobs must be an array of job ids or names" })
       .min(1, "jobs must name at least one job")
@@ -210,7 +225,9 @@ export const cancelBodySchema = z
 
 export type CancelBody = z.infer<typeof cancelBodySchema>;
 
-export const cancelJobBodySchema = z.object({ reason: text("reason", 500).optional() }).strict();
+export const cancelJobBodySchema = z
+  .object({ reason: text("reason", 500).optional(), ...stopOptions })
+  .strict();
 
 /** A whole number in a query string, in digits only: Number() would also take "1e2", "0x10" or " 5". */
 const queryCount = (what: string, min: number, max: number) =>

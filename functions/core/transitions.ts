@@ -139,6 +139,15 @@ export const jobTransitions = {
     when: { statusIn: ["running"], outsideCommit: true },
   }),
   /**
+   * A running job outside its final phase gets an `after-phase` cancel intent: it stays running
+   * until its phase ends, and the intent keeps its next phase from starting.
+   */
+  stopAfterPhase: (intent: CancelIntent): JobTransition => ({
+    name: "stopAfterPhase",
+    set: { cancel: intent },
+    when: { statusIn: ["running"], without: ["cancel"], outsideCommit: true },
+  }),
+  /**
    * queued|running -> running in `phase`, unless a cancel intent is on the job. Entering the final
    * phase raises the commit fence in the same write, so a cancel lands before it or not at all.
    */

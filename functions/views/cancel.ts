@@ -32,6 +32,20 @@ function batchCancelMessage(result: BatchCancelResult): string {
       : "";
     return `Batch ${batchId} was already cancelled${by}: ${result.jobsCancelled} of ${result.total} jobs cancelled`;
   }
+  const inCommit =
+    result.inCommit.length > 0
+      ? `; ${result.inCommit.length} in their final commit will complete`
+      : "";
+  if (result.draining)
+    return (
+      `Batch ${batchId} is draining: ${result.jobsCancelled} of ${result.total} jobs cancelled before they started; ` +
+      `${result.draining.length} running job(s) finish all their phases, then the batch ends cancelled${inCommit}`
+    );
+  if (result.stoppingAfterPhase)
+    return (
+      `Batch ${batchId} stops after the running phases: ${result.jobsCancelled} of ${result.total} jobs cancelled; ` +
+      `${result.stoppingAfterPhase.length} running job(s) stop once their phase ends${inCommit}`
+    );
   const stopping = result.stopping?.length ?? 0;
   return (
     `Batch ${batchId} cancelled: ${result.jobsCancelled} of ${result.total} jobs cancelled, ` +
@@ -48,6 +62,8 @@ function batchCancelMessage(result: BatchCancelResult): string {
 /** POST /batches/{batchId}/cancel with `jobs`: an outcome per item, and 1 all, 2 some, 0 none. */
 export interface SubsetCancelResponse {
   readonly batchId: string;
+  readonly cancellationId?: string;
+  readonly mode: SubsetCancelResult["mode"];
   readonly result: 0 | 1 | 2;
   readonly outcomes: Record<
     string,
@@ -72,6 +88,8 @@ export function subsetCancelView(result: SubsetCancelResult): SubsetCancelRespon
   const { cancelled, requested } = result;
   return {
     batchId: result.batchId,
+    ...(result.cancellationId ? { cancellationId: result.cancellationId } : {}),
+    mode: result.mode,
     result: cancelled === requested ? 1 : cancelled > 0 ? 2 : 0,
     outcomes,
     message: `${cancelled} of ${requested} requested jobs cancelled in batch ${result.batchId}`,
@@ -80,15 +98,29 @@ export function subsetCancelView(result: SubsetCancelResult): SubsetCancelRespon
 
 /** POST /batches/{batchId}/jobs/{jobId}/cancel. */
 export type JobCancelResponse = JobCancelResult & {
-  readonly status: "cancelled";
+  /** `stopping_after_phase` and `draining`: the job is running, and stops (or ends) later. */
+  readonly status: "cancelled" | "stopping_after_phase" | "draining";
   readonly message: string;
 };
 
 export function jobCancelView(result: JobCancelResult): JobCancelResponse {
+  const who = `Job ${result.jobId}`;
+  if (result.stopsAfterPhase !== undefined)
+    return {
+      status: "stopping_after_phase",
+      ...result,
+      message: `${who} stops once ${result.stopsAfterPhase ?? "its phase"} ends; its next phase never starts`,
+    };
+  if (result.draining !== undefined)
+    return {
+      status: "draining",
+      ...result,
+      message: `${who} is running ${result.draining ?? "a phase"} and finishes all its phases (drain)`,
+    };
   return {
     status: "cancelled",
     ...result,
-    message: cancelledText(`Job ${result.jobId}`, result.alreadyCancelled, result.wasInPhase),
+    message: cancelledText(who, result.alreadyCancelled, result.wasInPhase),
   };
 }
 
@@ -106,6 +138,8 @@ function describeOutcome(item: string, report: JobCancelReport): string {
   const name = report.job ? `${report.job.name} (${report.job.jobId})` : item;
   switch (report.outcome) {
     case "cancelled":
+      if (report.detail === "after_phase")
+        return `${name} stops once ${report.job?.phase ?? "its phase"} ends`;
       return cancelledText(name, report.detail === "already_cancelled", report.job?.wasInPhase);
     case "already_finished":
       return report.detail === "already_cancelled"
@@ -114,9 +148,11 @@ function describeOutcome(item: string, report: JobCancelReport): string {
     case "not_found":
       return `no job ${item} in this batch`;
     case "not_cancelled":
-      return report.detail === "commit_failed"
-        ? `${name} failed in its final commit after the batch was stopped`
-        : `${name} is in its final commit and will complete`;
+      if (report.detail === "commit_failed")
+        return `${name} failed in its final commit after the batch was stopped`;
+      if (report.detail === "draining")
+        return `${name} is running ${report.job?.phase ?? "a phase"} and finishes all its phases (drain)`;
+      return `${name} is in its final commit and will complete`;
     case "unknown":
       return `${name} could not be cancelled; try again`;
   }

@@ -9,11 +9,12 @@ const cancel = services.cancel();
 export const handler = httpHandler(async (event) => {
   const batchId = assertBatchId(event.pathParameters?.batchId);
   const body = parseBody(cancelBodySchema, event.body, { required: false });
-  const request = { ...actorOf(event), ...(body.reason ? { reason: body.reason } : {}) };
+  const { jobs, ...options } = body;
+  const request = { ...actorOf(event), ...options };
   return answer(
     200,
-    body.jobs
-      ? subsetCancelView(await cancel.cancelJobs(batchId, body.jobs, request))
+    jobs
+      ? subsetCancelView(await cancel.cancelJobs(batchId, jobs, request))
       : batchCancelView(await cancel.cancelBatch(batchId, request)),
   );
 });

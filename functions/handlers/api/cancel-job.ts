@@ -10,6 +10,6 @@ export const handler = httpHandler(async (event) => {
   const batchId = assertBatchId(event.pathParameters?.batchId);
   const jobId = assertJobId(batchId, event.pathParameters?.jobId);
   const body = parseBody(cancelJobBodySchema, event.body, { required: false });
-  const request = { ...actorOf(event), ...(body.reason ? { reason: body.reason } : {}) };
+  const request = { ...actorOf(event), ...body };
   return answer(200, jobCancelView(await cancel.cancelJob(batchId, jobId, request)));
 });
