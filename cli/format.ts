@@ -6,6 +6,7 @@ import type {
   Consolidated,
   JobOutputView,
   JobView,
+  Receipt,
   SubmitResponse,
   SubsetCancelResponse,
 } from "../client/stepbatch-client.ts";
@@ -157,9 +158,34 @@ export function batchCancelled(answer: BatchCancelResponse): string {
       `  stopping and saving their partial output: ${answer.stopping.map((s) => `${s.name} (${s.phase})`).join(", ")}`,
     );
   }
+  if (answer.stoppingAfterPhase?.length)
+    lines.push(
+      `  stopping once their phase ends: ${answer.stoppingAfterPhase.map((s) => `${s.name} (${s.phase})`).join(", ")}`,
+    );
+  if (answer.draining?.length)
+    lines.push(
+      `  finishing all their phases: ${answer.draining.map((s) => `${s.name} (${s.phase})`).join(", ")}`,
+    );
   if (answer.manifest) lines.push(`  manifest: ${answer.manifest}`);
+  if (answer.cancellationId)
+    lines.push(`  receipt: stepbatch receipt ${answer.batchId} ${answer.cancellationId}`);
   lines.push(results(answer));
   return lines.join("\n");
+}
+
+export function receipt(answer: Receipt): string {
+  const rows = table(["job", "outcome", "at", "phase"]);
+  for (const job of answer.jobs)
+    rows.push([`${job.name} (${job.jobId})`, job.outcome, job.at ?? "", job.phase ?? ""]);
+  const counts = Object.entries(answer.counts)
+    .map(([outcome, n]) => `${n} ${outcome}`)
+    .join(", ");
+  return [
+    `Cancel ${answer.cancellationId} of ${answer.batchId} (${answer.scope}, mode ${answer.mode}) by ${answer.by} at ${answer.requestedAt}: ${answer.reason}`,
+    `  ${counts || "no jobs"}${answer.pending > 0 ? `; ${answer.pending} still settling` : ""}`,
+    rows.toString(),
+    ...(answer.nextCursor ? [`  more: --cursor ${answer.nextCursor}`] : []),
+  ].join("\n");
 }
 
 export function subsetCancelled(answer: SubsetCancelResponse): string {

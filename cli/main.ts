@@ -12,7 +12,7 @@ import {
   type SubmitResponse,
   type SubsetCancelResponse,
 } from "../client/stepbatch-client.ts";
-import { BATCH_STATUSES } from "../functions/core/model.ts";
+import { BATCH_STATUSES, STOP_MODES, type StopMode } from "../functions/core/model.ts";
 import {
   type LocalScheduleView,
   LocalStackClient,
@@ -110,6 +110,30 @@ const positiveInt = (what: string) => (value: string) => {
     throw new UsageError(`${what} must be a whole number of at least 1, not '${value}'`);
   return n;
 };
+
+/** `--mode` and `--grace` of every cancel command. */
+const MODE_OPTION = [
+  "--mode <mode>",
+  `how running work stops: ${STOP_MODES.join(", ")} (default now: at the next safe point; drain: running jobs finish all their phases; after-phase: they finish the phase they are in)`,
+  (value: string) => {
+    if (!(STOP_MODES as readonly string[]).includes(value))
+      throw new UsageError(`--mode must be one of ${STOP_MODES.join(", ")}, not '${value}'`);
+    return value;
+  },
+] as const;
+const GRACE_OPTION = [
+  "--grace <seconds>",
+  "with --mode now: a phase still running this long after the cancel is reported as ignoring its signal",
+  positiveInt("--grace"),
+] as const;
+
+function cancelOptions(options: { reason?: string; mode?: string; grace?: number }) {
+  return {
+    ...(options.reason ? { reason: options.reason } : {}),
+    ...(options.mode ? { mode: options.mode as StopMode } : {}),
+    ...(options.grace !== undefined ? { graceSeconds: options.grace } : {}),
+  };
+}
 
 /**
  * Sends a cancel and prints its answer. When the request times out, the cancel may well have
@@ -370,8 +394,10 @@ program
   .argument("<batchId>")
   .option("--jobs <ids>", "comma-separated job ids or names (a subset)")
   .option("-r, --reason <reason>", "why (kept in the audit trail)")
+  .option(...MODE_OPTION)
+  .option(...GRACE_OPTION)
   .action(async (batchId: string, options) => {
-    const reason = options.reason ? { reason: options.reason as string } : {};
+    const reason = cancelOptions(options);
     if (options.jobs) {
       const items = String(options.jobs)
         .split(",")
@@ -401,8 +427,10 @@ program
   .argument("<batchId>")
   .argument("<job>", "the job's id or name")
   .option("-r, --reason <reason>", "why (kept in the audit trail)")
+  .option(...MODE_OPTION)
+  .option(...GRACE_OPTION)
   .action(async (batchId: string, job: string, options) => {
-    const reason = options.reason ? { reason: options.reason as string } : {};
+    const reason = cancelOptions(options);
     assertId("job id", job); // by name too: what could never be an id is refused before sending
     if (/^job-\d{5}$/.test(job)) {
       await cancel(
@@ -425,6 +453,22 @@ program
         return Object.values(answer.outcomes)[0]?.text ?? answer.message;
       },
     );
+  });
+
+program
+  .command("receipt")
+  .description("a cancel's receipt: each affected job's outcome as it settles")
+  .argument("<batchId>")
+  .argument("<cancellationId>", "the cancellationId a cancel answered with")
+  .option("--limit <n>", "jobs per page (1-100)", positiveInt("--limit"))
+  .option("--cursor <cursor>", "the nextCursor of the previous page")
+  .action(async (batchId: string, cancellationId: string, options) => {
+    assertId("cancellation id", cancellationId);
+    const answer = await client().getCancellation(batchId, cancellationId, {
+      ...(options.limit ? { limit: options.limit as number } : {}),
+      ...(options.cursor ? { cursor: options.cursor as string } : {}),
+    });
+    print(answer, format.receipt(answer));
   });
 
 program

@@ -2,11 +2,12 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { z } from "zod";
 import {
+  type CancelOptions,
   StepbatchApiError,
   type StepbatchClient,
   StepbatchTimeoutError,
 } from "../client/stepbatch-client.ts";
-import { BATCH_STATUSES } from "../functions/core/model.ts";
+import { BATCH_STATUSES, STOP_MODES } from "../functions/core/model.ts";
 import { type CancelTarget, readBackCancel } from "./cancel-readback.ts";
 
 const jobSchema = z.union([
@@ -56,7 +57,7 @@ async function answer(
 const isToolAnswer = (body: Record<string, unknown> | ToolAnswer): body is ToolAnswer =>
   Array.isArray(body.content);
 
-/** The stepbatch MCP server: seven tools over the same typed client the CLI uses. */
+/** The stepbatch MCP server: nine tools over the same typed client the CLI uses. */
 export function createMcpServer(client: StepbatchClient): McpServer {
   const server = new McpServer(
     { name: "stepbatch", version: "0.1.0" },
@@ -198,7 +199,7 @@ export function createMcpServer(client: StepbatchClient): McpServer {
   /** Sends the cancel request (and nothing else) and shapes its answer. */
   const sendCancel = async (
     target: CancelTarget,
-    options: { reason?: string },
+    options: CancelOptions,
   ): Promise<Record<string, unknown>> => {
     if (target.scope === "job") {
       const one = await client.cancelJob(target.batchId, target.jobId, options);
@@ -215,6 +216,7 @@ export function createMcpServer(client: StepbatchClient): McpServer {
         status: one.status,
         wasInPhase: one.wasInPhase,
         stopping,
+        ...(one.cancellationId ? { cancellationId: one.cancellationId } : {}),
       };
     }
     if (target.scope === "subset") {
@@ -224,6 +226,7 @@ export function createMcpServer(client: StepbatchClient): McpServer {
         status: ["none_cancelled", "cancelled", "partially_cancelled"][subset.result],
         result: subset.result,
         outcomes: subset.outcomes,
+        ...(subset.cancellationId ? { cancellationId: subset.cancellationId } : {}),
       };
     }
     return { ...(await client.cancelBatch(target.batchId, options)) };
@@ -234,22 +237,41 @@ export function createMcpServer(client: StepbatchClient): McpServer {
     {
       title: "Cancel a batch, some jobs, or one job",
       description:
-        "Stop work safely. With only batchId: cancel the whole batch (running phases stop within about a second; jobs in their final commit complete). With jobs: cancel those jobs (ids or names) and get an outcome per job. With jobId: cancel one job. Returns the results kept so far; call consolidate_temporary_results to keep them permanently. If the cancel request times out, the batch is read back: timedOut is true, success says whether the cancel shows as applied, and message says what the batch shows.",
+        "Stop work safely. With only batchId: cancel the whole batch (running phases stop within about a second; jobs in their final commit complete). With jobs: cancel those jobs (ids or names) and get an outcome per job. With jobId: cancel one job. mode chooses how running work stops: now (default), drain (running jobs finish all their phases) or after-phase (running jobs finish the phase they are in); queued jobs never start in any mode. Returns a cancellationId (call get_cancel_receipt with it to follow each job's outcome) and the results kept so far; call consolidate_temporary_results to keep them permanently. If the cancel request times out, the batch is read back: timedOut is true, success says whether the cancel shows as applied, and message says what the batch shows.",
       inputSchema: {
         batchId: z.string(),
         jobs: z.array(z.string()).optional().describe("job ids or names to cancel (a subset)"),
         jobId: z.string().optional().describe("one job id to cancel (not with jobs)"),
         reason: z.string().optional().describe("why; kept in the audit trail"),
+        mode: z
+          .enum(STOP_MODES)
+          .optional()
+          .describe(
+            "now (default): stop running phases at a safe point; drain: let running jobs finish; after-phase: let them finish their current phase",
+          ),
+        graceSeconds: z
+          .number()
+          .int()
+          .min(1)
+          .max(900)
+          .optional()
+          .describe(
+            "with mode now: a phase still running after this long is reported as ignoring its signal",
+          ),
       },
     },
-    ({ batchId, jobs, jobId, reason }) =>
+    ({ batchId, jobs, jobId, reason, mode, graceSeconds }) =>
       answer(async () => {
         // An empty jobId or jobs list must not fall through to cancelling the whole batch.
         if (jobId !== undefined && jobs !== undefined)
           throw new Error("give jobs (a subset) or jobId (one job), not both");
         if (jobs?.length === 0)
           throw new Error("jobs names no job; to cancel the whole batch, leave jobs out");
-        const options = reason ? { reason } : {};
+        const options: CancelOptions = {
+          ...(reason ? { reason } : {}),
+          ...(mode ? { mode } : {}),
+          ...(graceSeconds !== undefined ? { graceSeconds } : {}),
+        };
         const target: CancelTarget =
           jobId !== undefined
             ? { scope: "job", batchId, jobId }
@@ -277,6 +299,22 @@ export function createMcpServer(client: StepbatchClient): McpServer {
         // A batch cancel answers with its results; a job or subset cancel gets them here.
         return target.scope === "batch" ? sent : { ...sent, ...(await resultsSoFar(batchId)) };
       }),
+  );
+
+  server.registerTool(
+    "get_cancel_receipt",
+    {
+      title: "Follow a cancel",
+      description:
+        "The receipt of a cancel (the cancellationId cancel_job answered with): each affected job's outcome as it settles (cancelled_before_start, stopped_at_safe_point, finished_phase_then_stopped, drained, completed_before_cancel, in_commit_completed, ignored_signal, failed, or pending). pending 0 means everything on the page has settled.",
+      inputSchema: {
+        batchId: z.string(),
+        cancellationId: z.string(),
+        cursor: z.string().optional().describe("nextCursor of the previous page"),
+      },
+    },
+    ({ batchId, cancellationId, cursor }) =>
+      answer(async () => client.getCancellation(batchId, cancellationId, cursor ? { cursor } : {})),
   );
 
   server.registerTool(

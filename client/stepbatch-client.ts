@@ -1,4 +1,4 @@
-import type { BatchStatus } from "../functions/core/model.ts";
+import type { BatchStatus, StopMode } from "../functions/core/model.ts";
 import type { Results } from "../functions/core/results.ts";
 import type { SubmitBatchBody } from "../functions/core/schemas.ts";
 import type { SubmitResponse } from "../functions/core/submit.ts";
@@ -13,6 +13,7 @@ import type {
   JobCancelResponse,
   SubsetCancelResponse,
 } from "../functions/views/cancel.ts";
+import type { receiptView } from "../functions/views/receipt.ts";
 
 // The API's answers, typed from the code that produces them (type-only imports: no server code).
 export type BatchView = ReturnType<typeof batchStatusView>;
@@ -25,6 +26,20 @@ export type Consolidated = Awaited<ReturnType<Results["consolidate"]>>;
 export type SubmitBody = SubmitBatchBody;
 export type { BatchCancelResponse, SubmitResponse, SubsetCancelResponse };
 export type JobCancelled = JobCancelResponse;
+export type Receipt = ReturnType<typeof receiptView>;
+
+/** How a cancel stops what runs (see the API's `mode` and `graceSeconds`), and why. */
+export interface CancelOptions {
+  readonly reason?: string;
+  readonly mode?: StopMode;
+  readonly graceSeconds?: number;
+}
+
+const cancelBody = (options: CancelOptions) => ({
+  ...(options.reason ? { reason: options.reason } : {}),
+  ...(options.mode ? { mode: options.mode } : {}),
+  ...(options.graceSeconds !== undefined ? { graceSeconds: options.graceSeconds } : {}),
+});
 
 /** The API answered with an error: `{"error": {"code", "message"}}` and an HTTP status. */
 export class StepbatchApiError extends Error {
@@ -195,12 +210,9 @@ export class StepbatchClient {
     return this.request("GET", `${jobPath(batchId, jobId)}/output${query(options)}`);
   }
 
-  async cancelBatch(
-    batchId: string,
-    options: { reason?: string } = {},
-  ): Promise<BatchCancelResponse> {
+  async cancelBatch(batchId: string, options: CancelOptions = {}): Promise<BatchCancelResponse> {
     return this.request("POST", `${batchPath(batchId)}/cancel`, {
-      body: options.reason ? { reason: options.reason } : {},
+      body: cancelBody(options),
       timeoutMs: this.cancelTimeoutMs,
     });
   }
@@ -208,13 +220,25 @@ export class StepbatchClient {
   async cancelJobs(
     batchId: string,
     jobs: readonly string[],
-    options: { reason?: string } = {},
+    options: CancelOptions = {},
   ): Promise<SubsetCancelResponse> {
     // The jobs travel in the body, where any string is safe: the API answers not_found for each.
     return this.request("POST", `${batchPath(batchId)}/cancel`, {
-      body: { jobs, ...(options.reason ? { reason: options.reason } : {}) },
+      body: { jobs, ...cancelBody(options) },
       timeoutMs: this.cancelTimeoutMs,
     });
+  }
+
+  /** A cancel's receipt: each affected job's outcome as it settles (a page at a time). */
+  async getCancellation(
+    batchId: string,
+    cancellationId: string,
+    page: { limit?: number; cursor?: string } = {},
+  ): Promise<Receipt> {
+    return this.request(
+      "GET",
+      `${batchPath(batchId)}/cancellations/${segment("cancellation id", cancellationId)}${query(page)}`,
+    );
   }
 
   async getJob(batchId: string, jobId: string): Promise<JobView> {
@@ -224,10 +248,10 @@ export class StepbatchClient {
   async cancelJob(
     batchId: string,
     jobId: string,
-    options: { reason?: string } = {},
+    options: CancelOptions = {},
   ): Promise<JobCancelled> {
     return this.request("POST", `${jobPath(batchId, jobId)}/cancel`, {
-      body: options.reason ? { reason: options.reason } : {},
+      body: cancelBody(options),
       timeoutMs: this.cancelTimeoutMs,
     });
   }

@@ -7,6 +7,7 @@ import { CancelService } from "../core/cancel.ts";
 import { BatchCompletion } from "../core/completion.ts";
 import { PhaseRunner } from "../core/phase-runner.ts";
 import { BatchQueries } from "../core/queries.ts";
+import { Receipts } from "../core/receipts.ts";
 import { Reconciler } from "../core/reconcile.ts";
 import { Results } from "../core/results.ts";
 import type { InputCheck } from "../core/schemas.ts";
@@ -47,6 +48,7 @@ export const services: Services = {
       }),
   ),
   queries: once(() => new BatchQueries(services.store())),
+  receipts: once(() => new Receipts(services.store())),
   completion: once(() => new BatchCompletion(services.store(), services.results())),
   reconciler: once(
     () => new Reconciler(services.store(), services.completion(), services.results()),
@@ -72,6 +74,7 @@ interface Services {
   engine(): StepFunctionsEngine;
   results(): Results;
   queries(): BatchQueries;
+  receipts(): Receipts;
   completion(): BatchCompletion;
   reconciler(): Reconciler;
   sweeper(): Sweeper;

@@ -19,6 +19,7 @@ import {
   stopModeOf,
 } from "./model.ts";
 import type { BatchStore, ExecutionEngine, ReconcileQueue } from "./ports.ts";
+import { cancellationOf } from "./receipts.ts";
 import type { Results, ResultsSummary } from "./results.ts";
 import { isJobId } from "./schemas.ts";
 import { batchTransitions, guardHolds } from "./transitions.ts";
@@ -154,6 +155,7 @@ export class CancelService {
     }
     const applied = active.cancel ?? intent;
     const mode = stopModeOf(applied);
+    await this.keepReceipt(batchId, applied);
 
     // 2. `now`: stop the execution, so queued jobs never start. `drain` and `after-phase` leave it
     // running, to finish the phases they let run; the phases themselves refuse to start the rest.
@@ -292,6 +294,8 @@ export class CancelService {
       }
     });
     const cancelled = reports.filter((r) => endedByThisCancel(r.report)).length;
+    const named = [...new Set(reports.flatMap((r) => (r.report.job ? [r.report.job.jobId] : [])))];
+    await this.keepReceipt(batchId, intent, named);
     await this.store.appendAudit(batchId, {
       at: intent.requestedAt,
       action: "cancel_jobs",
@@ -319,6 +323,7 @@ export class CancelService {
     const job = await this.store.getJob(batchId, jobId);
     if (!job) throw new JobNotFoundError(batchId, jobId);
     const intent = this.intent(request, "job");
+    await this.keepReceipt(batchId, intent, [jobId]);
     const report = await this.cancelOne(job, intent);
     const current = report.job ?? job;
     if (report.detail === "draining")
@@ -370,6 +375,16 @@ export class CancelService {
       mode: stopModeOf(applied),
       ...(report.detail === "after_phase" ? { stopsAfterPhase: current.phase ?? null } : {}),
     };
+  }
+
+  /** Keeps the cancel's receipt (GET /batches/{batchId}/cancellations/{cancellationId}). */
+  private async keepReceipt(
+    batchId: string,
+    intent: CancelIntent,
+    jobIds?: readonly string[],
+  ): Promise<void> {
+    const record = cancellationOf(batchId, intent, jobIds);
+    if (record) await this.store.putCancellation(record);
   }
 
   private cancelOne(job: JobRecord, intent: CancelIntent): Promise<JobCancelReport> {

@@ -10,6 +10,7 @@ export const ERROR_NAMES = {
   payloadTooLarge: "PayloadTooLarge",
   batchNotFound: "BatchNotFound",
   jobNotFound: "JobNotFound",
+  cancellationNotFound: "CancellationNotFound",
   jobAlreadyFinished: "JobAlreadyFinished",
   jobInCommit: "JobInCommit",
   jobActive: "JobActive",
@@ -89,6 +90,16 @@ export class JobNotFoundError extends StepbatchError {
       batchId,
       jobId,
     });
+  }
+}
+
+/** An id that names no cancel of the batch. */
+export class CancellationNotFoundError extends StepbatchError {
+  override readonly name = ERROR_NAMES.cancellationNotFound;
+  readonly code = "CANCELLATION_NOT_FOUND";
+  readonly statusCode = 404;
+  constructor(batchId: string, cancellationId: string) {
+    super(`No cancel ${cancellationId} of batch ${batchId}`, { batchId, cancellationId });
   }
 }
 

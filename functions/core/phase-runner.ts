@@ -238,8 +238,15 @@ export class PhaseRunner {
     run: RunState,
   ): Promise<PhaseResponse> {
     const endedAt = this.now().toISOString();
-    await this.outputs.putOutput({ ...base, status: "partial", endedAt, output: output ?? null });
-    const numbers = this.numbersOf(job, previous, request.phase, output, run);
+    const late = controller.signal.reason === CANCELLED && (await this.pastGrace(job, endedAt));
+    await this.outputs.putOutput({
+      ...base,
+      status: late ? "late" : "partial",
+      endedAt,
+      output: output ?? null,
+    });
+    // A late output is kept, and never counted: the job's numbers stay as they were without it.
+    const numbers = this.numbersOf(job, previous, request.phase, late ? null : output, run);
     if (controller.signal.reason === TIMED_OUT) {
       await this.recordFailedAttempt(
         request,
@@ -342,6 +349,17 @@ export class PhaseRunner {
       await applyJobCancel(this.store, job, batch.cancel, this.now().toISOString(), {
         executionStopped: true,
       });
+  }
+
+  /** Whether the cancel that stopped this phase gave it a grace that had run out by `at`. */
+  private async pastGrace(job: JobRecord, at: string): Promise<boolean> {
+    const [current, batch] = await Promise.all([
+      this.store.getJob(job.batchId, job.jobId),
+      this.store.getBatch(job.batchId),
+    ]);
+    const intent = current?.cancel ?? batch?.cancel;
+    if (intent?.graceSeconds === undefined) return false;
+    return Date.parse(at) > Date.parse(intent.requestedAt) + intent.graceSeconds * 1000;
   }
 
   /** The job's numbers for the batch's sums, from every output it has now. */

@@ -5,6 +5,7 @@
  */
 import type { ExecutionStatusChange } from "./execution.ts";
 import type { AuditEntry, BatchRecord, BatchStatus, CancelIntent, JobRecord } from "./model.ts";
+import type { CancellationRecord } from "./receipts.ts";
 import type { PhaseOutputDocument, SavedCheckpoint } from "./results.ts";
 import type { BatchTransition, JobTransition } from "./transitions.ts";
 
@@ -97,6 +98,9 @@ export interface BatchStore {
   /** Replaces a batch's sums with ones recomputed from every job. */
   setTotals(batchId: string, totals: Record<string, number>): Promise<void>;
   appendAudit(batchId: string, entry: AuditEntry): Promise<void>;
+  /** Keeps a cancel's receipt; writing the same one again changes nothing. */
+  putCancellation(record: CancellationRecord): Promise<void>;
+  getCancellation(batchId: string, cancellationId: string): Promise<CancellationRecord | undefined>;
 
   getIdempotency(key: string): Promise<IdempotencyRecord | undefined>;
   /** Claims a key for a batch; the existing claim if another request won (or one past 24 h is free). */

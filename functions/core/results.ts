@@ -11,7 +11,11 @@ import { type BatchRecord, isBatchTerminal, type JobRecord } from "./model.ts";
 import { outputKeys } from "./output-keys.ts";
 import type { BatchStore, OutputStore } from "./ports.ts";
 
-export type PhaseOutputStatus = "complete" | "partial" | "error";
+/**
+ * `late`: what a phase returned after ignoring a cancel's signal past its grace; kept, shown as
+ * such, and never counted in the results.
+ */
+export type PhaseOutputStatus = "complete" | "partial" | "error" | "late";
 
 /** Page sizes: jobs per results page, and items per phase shown inline. */
 export const RESULTS_PAGE = { defaultJobs: 20, maxJobs: 100, defaultItems: 20, maxItems: 1000 };

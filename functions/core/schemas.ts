@@ -1,11 +1,13 @@
 import { z } from "zod";
 import {
   BatchNotFoundError,
+  CancellationNotFoundError,
   JobNotFoundError,
   PayloadTooLargeError,
   ValidationError,
 } from "./errors.ts";
 import { BATCH_STATUSES, STOP_MODES } from "./model.ts";
+import { RECEIPT_PAGE } from "./receipts.ts";
 import { RESULTS_PAGE } from "./results.ts";
 
 /** Inline Map executions stay far below the 25,000-event history limit up to this size. */
@@ -295,6 +297,22 @@ export function assertJobId(batchId: string, value: string | undefined): string 
 }
 
 export const isJobId = (value: string): boolean => JOB_ID.test(value);
+
+const CANCELLATION_ID = /^c-[0-9a-z]{1,12}-[0-9a-f]{8}$/;
+
+/** A cancellation id from a path; one not of stepbatch's form names nothing: 404. */
+export function assertCancellationId(batchId: string, value: string | undefined): string {
+  if (!value || !CANCELLATION_ID.test(value))
+    throw new CancellationNotFoundError(batchId, printable(value));
+  return value;
+}
+
+export const receiptQuerySchema = z
+  .object({
+    limit: queryCount("limit", 1, RECEIPT_PAGE).optional(),
+    cursor: z.string().max(2048).optional(),
+  })
+  .strict();
 
 function printable(value: string | undefined): string {
   return `'${(value ?? "").slice(0, 80).replace(/[^\x20-\x7e]/g, "?")}'`;

@@ -184,6 +184,14 @@ export class BatchApi extends Construct {
         timeout: Duration.seconds(29),
       },
       {
+        id: "getCancellation",
+        method: "GET",
+        path: "/batches/{batchId}/cancellations/{cancellationId}",
+        entry: "functions/handlers/api/get-cancellation.ts",
+        description: "a cancel's receipt: each affected job's outcome as it settles",
+        grants: [readState],
+      },
+      {
         id: "getJob",
         method: "GET",
         path: "/batches/{batchId}/jobs/{jobId}",

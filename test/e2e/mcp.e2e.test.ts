@@ -35,7 +35,7 @@ async function callTool(name: string, args: Record<string, unknown>) {
 }
 
 describe("the MCP server", () => {
-  it("introduces itself and lists its eight tools, each with a JSON-schema input and guidance", async () => {
+  it("introduces itself and lists its nine tools, each with a JSON-schema input and guidance", async () => {
     // Act
     const { tools } = await mcp.listTools();
     // Assess
@@ -45,6 +45,7 @@ describe("the MCP server", () => {
       "check_job_status",
       "consolidate_temporary_results",
       "get_bulk_job_results",
+      "get_cancel_receipt",
       "get_job_output",
       "get_temporary_results",
       "list_bulk_jobs",
@@ -133,11 +134,21 @@ describe("the MCP server", () => {
     });
     const subset = await callTool("cancel_job", { batchId, jobs: ["Y", "nope"] });
     const one = await callTool("cancel_job", { batchId, jobId: "job-00003" });
+    const receipt = await callTool("get_cancel_receipt", {
+      batchId,
+      cancellationId: subset.cancellationId,
+    });
     expect(subset).toMatchObject({
       success: true,
       status: "partially_cancelled",
       result: 2,
       outcomes: { Y: { code: 0 }, nope: { code: 2 } },
+      cancellationId: expect.stringMatching(/^c-/),
+    });
+    expect(receipt).toMatchObject({
+      success: true,
+      scope: "subset",
+      jobs: [{ name: "Y", outcome: "cancelled_before_start" }],
     });
     expect(one).toMatchObject({
       success: true,

@@ -3,6 +3,7 @@ import { BatchCompletion } from "../../functions/core/completion.ts";
 import { PhaseRunner, type PhaseRunnerOptions } from "../../functions/core/phase-runner.ts";
 import type { BatchStore, ExecutionEngine, OutputStore } from "../../functions/core/ports.ts";
 import { BatchQueries } from "../../functions/core/queries.ts";
+import { Receipts } from "../../functions/core/receipts.ts";
 import { Reconciler } from "../../functions/core/reconcile.ts";
 import { Results } from "../../functions/core/results.ts";
 import { SubmitService } from "../../functions/core/submit.ts";
@@ -31,6 +32,7 @@ export function wireCore<E extends ExecutionEngine, S extends BatchStore, O exte
     engine,
     results,
     queries: new BatchQueries(store),
+    receipts: new Receipts(store),
     submit: new SubmitService(store, engine),
     cancel: new CancelService(store, engine, results, {
       markConcurrency: 8,

@@ -21,6 +21,7 @@ import type {
   OutputStore,
   ReconcileQueue,
 } from "../../functions/core/ports.ts";
+import type { CancellationRecord } from "../../functions/core/receipts.ts";
 import {
   numbersDelta,
   type PhaseOutputDocument,
@@ -202,6 +203,17 @@ export class MemoryBatchStore implements BatchStore {
 
   async appendAudit(batchId: string, entry: AuditEntry): Promise<void> {
     this.audit.set(batchId, [...(this.audit.get(batchId) ?? []), copy(entry)]);
+  }
+
+  readonly cancellations = new Map<string, CancellationRecord>();
+
+  async putCancellation(record: CancellationRecord): Promise<void> {
+    this.cancellations.set(`${record.batchId}/${record.cancellationId}`, copy(record));
+  }
+
+  async getCancellation(batchId: string, cancellationId: string) {
+    const found = this.cancellations.get(`${batchId}/${cancellationId}`);
+    return found && copy(found);
   }
 
   async getIdempotency(key: string): Promise<IdempotencyRecord | undefined> {

@@ -195,7 +195,7 @@ describe("storage and API", () => {
   it("serves every route of the contract behind the token authorizer", () => {
     const methods = synth.template.findResources("AWS::ApiGateway::Method");
     const routed = Object.values(methods).filter((m: any) => m.Properties.HttpMethod !== "OPTIONS");
-    expect(routed).toHaveLength(10);
+    expect(routed).toHaveLength(11);
     for (const method of routed as any[])
       expect(method.Properties.AuthorizationType).toBe("CUSTOM");
     expect(routed.map((m: any) => m.Properties.OperationName).sort()).toEqual([
@@ -204,6 +204,7 @@ describe("storage and API", () => {
       "consolidate",
       "deleteJob",
       "getBatch",
+      "getCancellation",
       "getJob",
       "getJobOutput",
       "getResults",

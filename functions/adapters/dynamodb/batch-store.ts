@@ -12,6 +12,7 @@ import {
 import { ValidationError } from "../../core/errors.ts";
 import type { AuditEntry, BatchRecord, BatchStatus, JobRecord } from "../../core/model.ts";
 import type { BatchPage, BatchStore, CasResult, IdempotencyRecord } from "../../core/ports.ts";
+import type { CancellationRecord } from "../../core/receipts.ts";
 import { numbersDelta } from "../../core/results.ts";
 import {
   type BatchTransition,
@@ -36,6 +37,10 @@ STATE_TABLE satisfies {
 const batchKey = (batchId: string) => ({ pk: `BATCH#${batchId}`, sk: "META" });
 const jobKey = (batchId: string, jobId: string) => ({ pk: `BATCH#${batchId}`, sk: `JOB#${jobId}` });
 const idempotencyKey = (key: string) => ({ pk: `IDEMPOTENCY#${key}`, sk: "META" });
+const cancellationKey = (batchId: string, cancellationId: string) => ({
+  pk: `BATCH#${batchId}`,
+  sk: `CANCELLATION#${cancellationId}`,
+});
 const LIST_INDEX = STATE_TABLE.listIndex.name;
 const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
 
@@ -419,6 +424,33 @@ export class DynamoBatchStore implements BatchStore {
         },
       }),
     );
+  }
+
+  async putCancellation(record: CancellationRecord): Promise<void> {
+    await this.db.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          ...cancellationKey(record.batchId, record.cancellationId),
+          type: "cancellation",
+          ...record,
+        },
+      }),
+    );
+  }
+
+  async getCancellation(
+    batchId: string,
+    cancellationId: string,
+  ): Promise<CancellationRecord | undefined> {
+    const out = await this.db.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: cancellationKey(batchId, cancellationId),
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item ? (strip(out.Item) as unknown as CancellationRecord) : undefined;
   }
 
   // ---- idempotency -------------------------------------------------------------------------

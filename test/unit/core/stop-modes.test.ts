@@ -24,7 +24,7 @@ function batchWorld() {
       outputs: new MemoryOutputStore(),
       engine: new RecordingEngine(),
     },
-    { runner: { pollMs: 5 } },
+    { cancel: { settleMs: 0 }, runner: { pollMs: 5 } },
   );
   const ran: string[] = [];
   const held = new Map<string, () => void>();
@@ -226,5 +226,49 @@ describe("one job's cancel with a mode", () => {
     expect(outcome).toBe("cancelled");
     const output = await world.core.outputs.readOutput(batchId, jobIds[0]!, "Ingest");
     expect(output?.status).toBe("partial");
+  });
+});
+
+describe("a now cancel with a grace", () => {
+  it("keeps a phase's output that comes after the grace apart, as late, and never counts it", async () => {
+    // Prepare: a phase that ignores its signal and returns a number after the grace.
+    const world = batchWorld();
+    const { batchId } = await world.core.submit.submit({ jobs: ["stubborn"] });
+    const jobId = jobIdFor(0);
+    let release: () => void = () => undefined;
+    const stubborn = definePhase({
+      name: "Ingest",
+      async run() {
+        await new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        return { pages: 7 };
+      },
+    });
+    const running = world.core.runner.run(
+      { batchId, jobId, phase: "Ingest", isFinal: false },
+      stubborn,
+    );
+    await waitFor(
+      async () => (await world.core.store.getJob(batchId, jobId))?.status === "running",
+      "the phase to start",
+      5_000,
+      2,
+    );
+    // Act: cancel with a one-second grace, and let the phase return two seconds later.
+    const answer = await world.core.cancel.cancelBatch(batchId, { by: "op", graceSeconds: 1 });
+    const during = await world.core.receipts.receipt(batchId, answer.cancellationId ?? "");
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    const after = await world.core.receipts.receipt(batchId, answer.cancellationId ?? "");
+    release();
+    await running;
+    const settled = await world.core.receipts.receipt(batchId, answer.cancellationId ?? "");
+    // Assess
+    expect(during.outcomes[0]?.outcome).toBe("pending");
+    expect(after.outcomes[0]?.outcome).toBe("ignored_signal");
+    expect(settled.outcomes[0]).toMatchObject({ outcome: "ignored_signal", phase: "Ingest" });
+    const output = await world.core.outputs.readOutput(batchId, jobId, "Ingest");
+    expect(output).toMatchObject({ status: "late", output: { pages: 7 } });
+    expect((await world.core.store.getBatch(batchId))?.totals?.pages ?? 0).toBe(0);
   });
 });

@@ -212,7 +212,10 @@ describe("POST /batches/{batchId}/jobs/{jobId}/cancel", () => {
       ":v1"
     ] as Record<string, unknown>;
     expect(intent).toMatchObject({ by: "operator", claimedBy: "system" });
-    const audit = dynamo.commandCalls(PutCommand)[0]?.args[0].input.Item;
+    const audit = dynamo
+      .commandCalls(PutCommand)
+      .map((call) => call.args[0].input.Item)
+      .find((item) => item?.type === "audit");
     expect(audit).toMatchObject({ action: "cancel_job", by: "operator", claimedBy: "system" });
   });
 });
