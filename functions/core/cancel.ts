@@ -1,8 +1,9 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mapLimit } from "./concurrency.ts";
 import {
   BatchNotFoundError,
   ERROR_NAMES,
+  IdempotencyConflictError,
   JobAlreadyFinishedError,
   JobInCommitError,
   JobNotFoundError,
@@ -31,6 +32,8 @@ export interface CancelRequest {
   /** @default "now" */
   readonly mode?: StopMode;
   readonly graceSeconds?: number;
+  /** The id this cancel's receipt gets (an Idempotency-Key's); @default a new one */
+  readonly cancellationId?: string;
 }
 
 export const newCancellationId = (now: Date): string =>
@@ -377,6 +380,37 @@ export class CancelService {
     };
   }
 
+  /**
+   * Claims an Idempotency-Key for a cancel of this batch (24 h, as for submits): its first use
+   * gets a new cancellationId; a repeat with the same body gets the earlier cancel's, to answer
+   * with that cancel's receipt; the same key with another body is refused.
+   */
+  async claimIdempotencyKey(
+    batchId: string,
+    key: string,
+    body: unknown,
+  ): Promise<{ cancellationId: string; replay: boolean }> {
+    const now = this.now();
+    const requestHash = createHash("sha256")
+      .update(JSON.stringify(body ?? {}))
+      .digest("hex");
+    // The claim's `batchId` holds the cancellation it is for.
+    const claim = {
+      key: `cancel:${batchId}:${key}`,
+      batchId: newCancellationId(now),
+      requestHash,
+      createdAt: now.toISOString(),
+      claimedAt: now.getTime(),
+    };
+    const claimed = await this.store.claimIdempotency(claim, Math.floor(now.getTime() / 1000));
+    if (claimed.won || !claimed.current) return { cancellationId: claim.batchId, replay: false };
+    if (claimed.current.requestHash !== requestHash)
+      throw new IdempotencyConflictError(
+        `Idempotency-Key '${key}' was already used for a different cancel (${claimed.current.batchId})`,
+      );
+    return { cancellationId: claimed.current.batchId, replay: true };
+  }
+
   /** Keeps the cancel's receipt (GET /batches/{batchId}/cancellations/{cancellationId}). */
   private async keepReceipt(
     batchId: string,
@@ -404,7 +438,7 @@ export class CancelService {
   private intent(request: CancelRequest, scope: CancelScope): CancelIntent {
     const now = this.now();
     return {
-      cancellationId: newCancellationId(now),
+      cancellationId: request.cancellationId ?? newCancellationId(now),
       mode: request.mode ?? "now",
       ...(request.graceSeconds !== undefined ? { graceSeconds: request.graceSeconds } : {}),
       requestedAt: now.toISOString(),

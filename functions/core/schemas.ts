@@ -307,6 +307,15 @@ export function assertCancellationId(batchId: string, value: string | undefined)
   return value;
 }
 
+/** An Idempotency-Key header: 1 to 128 letters, digits, '.', ':', '_' or '-'. */
+export function assertIdempotencyKey(value: string | undefined): string | undefined {
+  if (value !== undefined && !/^[\w.:-]{1,128}$/.test(value))
+    throw new ValidationError(
+      "Idempotency-Key must be 1 to 128 letters, digits, '.', ':', '_' or '-'",
+    );
+  return value;
+}
+
 export const receiptQuerySchema = z
   .object({
     limit: queryCount("limit", 1, RECEIPT_PAGE).optional(),

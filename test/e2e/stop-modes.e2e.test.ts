@@ -156,6 +156,51 @@ describe("stop modes on the local stack", () => {
     expect(settled.body.jobs[0]).toMatchObject({ outcome: "finished_phase_then_stopped" });
   });
 
+  it("answers a cancel repeated with the same Idempotency-Key with the first cancel's receipt", async () => {
+    // Prepare
+    const { batchId } = await slowJobRunningIngest("idempotent cancel");
+    const key = { "Idempotency-Key": `cancel-${batchId}` };
+    // Act
+    const first = await api.call(
+      "POST",
+      `/batches/${batchId}/cancel`,
+      { jobs: ["quick-1"] },
+      {
+        headers: key,
+      },
+    );
+    const again = await api.call(
+      "POST",
+      `/batches/${batchId}/cancel`,
+      { jobs: ["quick-1"] },
+      {
+        headers: key,
+      },
+    );
+    const other = await api.call(
+      "POST",
+      `/batches/${batchId}/cancel`,
+      { jobs: ["quick-2"] },
+      {
+        headers: key,
+      },
+    );
+    // Assess
+    expect(first.status).toBe(200);
+    expect(first.body.cancellationId).toMatch(/^c-/);
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({
+      idempotentReplay: true,
+      cancellationId: first.body.cancellationId,
+      scope: "subset",
+      jobs: [{ name: "quick-1", outcome: "cancelled_before_start" }],
+    });
+    expect(other.status).toBe(409);
+    expect(other.body.error.code).toBe("IDEMPOTENCY_KEY_REUSED");
+    await api.cancel(batchId);
+    await waitForBatchEnd(api, batchId);
+  });
+
   it("refuses a mode it does not know, and answers 404 for a receipt that does not exist", async () => {
     // Prepare
     const { body } = await api.submit({ jobs: ["x"] });

@@ -1,4 +1,5 @@
 import { actorOf, answer, httpHandler } from "../../commons/http.ts";
+import { idempotentCancel } from "../../commons/idempotent-cancel.ts";
 import { services } from "../../commons/services.ts";
 import { assertBatchId, cancelBodySchema, parseBody } from "../../core/schemas.ts";
 import { batchCancelView, subsetCancelView } from "../../views/cancel.ts";
@@ -9,8 +10,10 @@ const cancel = services.cancel();
 export const handler = httpHandler(async (event) => {
   const batchId = assertBatchId(event.pathParameters?.batchId);
   const body = parseBody(cancelBodySchema, event.body, { required: false });
+  const keyed = await idempotentCancel(event, batchId, body);
+  if (keyed.replay) return answer(200, keyed.replay);
   const { jobs, ...options } = body;
-  const request = { ...actorOf(event), ...options };
+  const request = { ...actorOf(event), ...options, ...keyed.id };
   return answer(
     200,
     jobs

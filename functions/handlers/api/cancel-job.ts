@@ -1,4 +1,5 @@
 import { actorOf, answer, httpHandler } from "../../commons/http.ts";
+import { idempotentCancel } from "../../commons/idempotent-cancel.ts";
 import { services } from "../../commons/services.ts";
 import { assertBatchId, assertJobId, cancelJobBodySchema, parseBody } from "../../core/schemas.ts";
 import { jobCancelView } from "../../views/cancel.ts";
@@ -10,6 +11,8 @@ export const handler = httpHandler(async (event) => {
   const batchId = assertBatchId(event.pathParameters?.batchId);
   const jobId = assertJobId(batchId, event.pathParameters?.jobId);
   const body = parseBody(cancelJobBodySchema, event.body, { required: false });
-  const request = { ...actorOf(event), ...body };
+  const keyed = await idempotentCancel(event, batchId, { jobId, ...body });
+  if (keyed.replay) return answer(200, keyed.replay);
+  const request = { ...actorOf(event), ...body, ...keyed.id };
   return answer(200, jobCancelView(await cancel.cancelJob(batchId, jobId, request)));
 });
