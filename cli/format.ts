@@ -7,6 +7,7 @@ import type {
   JobOutputView,
   JobView,
   Receipt,
+  SelectionPreview,
   SubmitResponse,
   SubsetCancelResponse,
 } from "../client/stepbatch-client.ts";
@@ -171,6 +172,17 @@ export function batchCancelled(answer: BatchCancelResponse): string {
     lines.push(`  receipt: stepbatch receipt ${answer.batchId} ${answer.cancellationId}`);
   lines.push(results(answer));
   return lines.join("\n");
+}
+
+export function selectionPreview(preview: SelectionPreview): string {
+  const rows = table(["job", "status", "phase"]);
+  for (const job of preview.jobs)
+    rows.push([`${job.name} (${job.jobId})`, job.status, job.phase ?? ""]);
+  return [
+    `Dry run: ${preview.count} job${preview.count === 1 ? "" : "s"} of ${preview.batchId} match; nothing was cancelled`,
+    rows.toString(),
+    `  cancel exactly these: stepbatch cancel ${preview.batchId} --confirm ${preview.confirmToken}   (until ${preview.expiresAt})`,
+  ].join("\n");
 }
 
 export function receipt(answer: Receipt): string {

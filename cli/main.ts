@@ -5,6 +5,7 @@ import {
   assertId,
   DEFAULT_CANCEL_TIMEOUT_MS,
   DEFAULT_TIMEOUT_MS,
+  type JobFilter,
   type ResultsView,
   StepbatchApiError,
   StepbatchClient,
@@ -12,7 +13,12 @@ import {
   type SubmitResponse,
   type SubsetCancelResponse,
 } from "../client/stepbatch-client.ts";
-import { BATCH_STATUSES, STOP_MODES, type StopMode } from "../functions/core/model.ts";
+import {
+  BATCH_STATUSES,
+  type JobStatus,
+  STOP_MODES,
+  type StopMode,
+} from "../functions/core/model.ts";
 import {
   type LocalScheduleView,
   LocalStackClient,
@@ -126,6 +132,44 @@ const GRACE_OPTION = [
   "with --mode now: a phase still running this long after the cancel is reported as ignoring its signal",
   positiveInt("--grace"),
 ] as const;
+
+/** The job filter the cancel options describe, if any. */
+function filterOf(options: {
+  status?: string;
+  phase?: string;
+  name?: string;
+  input?: string[];
+}): JobFilter | undefined {
+  const input: Record<string, string | number | boolean | null> = {};
+  for (const pair of options.input ?? []) {
+    const at = pair.indexOf("=");
+    if (at < 1) throw new UsageError(`--input takes field=value, not '${pair}'`);
+    const raw = pair.slice(at + 1);
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      // not JSON: the text itself
+    }
+    input[pair.slice(0, at)] =
+      value === null || ["string", "number", "boolean"].includes(typeof value)
+        ? (value as string | number | boolean | null)
+        : raw;
+  }
+  const filter: JobFilter = {
+    ...(options.status
+      ? {
+          status: String(options.status)
+            .split(",")
+            .map((s) => s.trim()) as JobStatus[],
+        }
+      : {}),
+    ...(options.phase ? { phase: options.phase } : {}),
+    ...(options.name ? { name: options.name } : {}),
+    ...(Object.keys(input).length > 0 ? { input } : {}),
+  };
+  return Object.keys(filter).length > 0 ? filter : undefined;
+}
 
 function cancelOptions(options: { reason?: string; mode?: string; grace?: number }) {
   return {
@@ -389,15 +433,47 @@ program
 program
   .command("cancel")
   .description(
-    "cancel a batch, or some of its jobs with --jobs; prints each job's outcome and the results kept",
+    "cancel a batch, some of its jobs (--jobs), or the jobs a filter chooses (--status, --phase, --name, --input; preview with --dry-run, then --confirm <token>); prints each job's outcome and the results kept",
   )
   .argument("<batchId>")
   .option("--jobs <ids>", "comma-separated job ids or names (a subset)")
+  .option("--status <statuses>", "filter: comma-separated job statuses, e.g. queued,running")
+  .option("--phase <phase>", "filter: jobs in this phase")
+  .option("--name <pattern>", "filter: job names matching this pattern (* and ?)")
+  .option(
+    "--input <field=value>",
+    "filter: jobs whose input has this value (repeatable; values are JSON when they parse)",
+    (value: string, previous: string[] = []) => [...previous, value],
+  )
+  .option(
+    "--dry-run",
+    "with a filter: show the jobs it chooses and a confirm token; cancel nothing",
+  )
+  .option("--confirm <token>", "cancel exactly the jobs a --dry-run chose")
   .option("-r, --reason <reason>", "why (kept in the audit trail)")
   .option(...MODE_OPTION)
   .option(...GRACE_OPTION)
   .action(async (batchId: string, options) => {
     const reason = cancelOptions(options);
+    const filter = filterOf(options);
+    if (options.dryRun) {
+      if (!filter)
+        throw new UsageError(
+          "--dry-run previews a filter: give --status, --phase, --name or --input",
+        );
+      const preview = await client().previewCancel(batchId, filter);
+      print(preview, format.selectionPreview(preview));
+      return;
+    }
+    if (options.confirm || filter) {
+      if (options.jobs) throw new UsageError("give --jobs, a filter, or --confirm, not several");
+      const answer = options.confirm
+        ? await client().cancelSelection(batchId, String(options.confirm), reason)
+        : await client().cancelMatching(batchId, filter ?? {}, reason);
+      process.exitCode = nothingCancelledExit(answer);
+      print(answer, format.subsetCancelled(answer));
+      return;
+    }
     if (options.jobs) {
       const items = String(options.jobs)
         .split(",")

@@ -7,7 +7,7 @@ import {
   type StepbatchClient,
   StepbatchTimeoutError,
 } from "../client/stepbatch-client.ts";
-import { BATCH_STATUSES, STOP_MODES } from "../functions/core/model.ts";
+import { BATCH_STATUSES, JOB_STATUSES, STOP_MODES } from "../functions/core/model.ts";
 import { type CancelTarget, readBackCancel } from "./cancel-readback.ts";
 
 const jobSchema = z.union([
@@ -237,12 +237,32 @@ export function createMcpServer(client: StepbatchClient): McpServer {
     {
       title: "Cancel a batch, some jobs, or one job",
       description:
-        "Stop work safely. With only batchId: cancel the whole batch (running phases stop within about a second; jobs in their final commit complete). With jobs: cancel those jobs (ids or names) and get an outcome per job. With jobId: cancel one job. mode chooses how running work stops: now (default), drain (running jobs finish all their phases) or after-phase (running jobs finish the phase they are in); queued jobs never start in any mode. Returns a cancellationId (call get_cancel_receipt with it to follow each job's outcome) and the results kept so far; call consolidate_temporary_results to keep them permanently. If the cancel request times out, the batch is read back: timedOut is true, success says whether the cancel shows as applied, and message says what the batch shows.",
+        "Stop work safely. With only batchId: cancel the whole batch (running phases stop within about a second; jobs in their final commit complete). With jobs: cancel those jobs (ids or names) and get an outcome per job. With jobId: cancel one job. mode chooses how running work stops: now (default), drain (running jobs finish all their phases) or after-phase (running jobs finish the phase they are in); queued jobs never start in any mode. To cancel jobs by what they are (status, phase, name pattern, an input field), ALWAYS preview first: call with filter and dryRun true, show the user the count and the jobs, and only after they agree call again with the confirmToken it gave (it cancels exactly that snapshot, and says which of those jobs ended in between). Returns a cancellationId (call get_cancel_receipt with it to follow each job's outcome) and the results kept so far; call consolidate_temporary_results to keep them permanently. If the cancel request times out, the batch is read back: timedOut is true, success says whether the cancel shows as applied, and message says what the batch shows.",
       inputSchema: {
         batchId: z.string(),
         jobs: z.array(z.string()).optional().describe("job ids or names to cancel (a subset)"),
         jobId: z.string().optional().describe("one job id to cancel (not with jobs)"),
         reason: z.string().optional().describe("why; kept in the audit trail"),
+        filter: z
+          .object({
+            status: z.array(z.enum(JOB_STATUSES)).optional(),
+            phase: z.string().optional(),
+            name: z.string().optional().describe("a name pattern: * any characters, ? one"),
+            input: z
+              .record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]))
+              .optional()
+              .describe("input fields and the values they must have"),
+          })
+          .optional()
+          .describe("choose jobs by what they are; preview with dryRun first"),
+        dryRun: z
+          .boolean()
+          .optional()
+          .describe("with filter: cancel nothing, answer the jobs it chooses and a confirmToken"),
+        confirmToken: z
+          .string()
+          .optional()
+          .describe("cancel exactly the jobs a dry run chose (after the user agreed)"),
         mode: z
           .enum(STOP_MODES)
           .optional()
@@ -260,8 +280,29 @@ export function createMcpServer(client: StepbatchClient): McpServer {
           ),
       },
     },
-    ({ batchId, jobs, jobId, reason, mode, graceSeconds }) =>
+    ({ batchId, jobs, jobId, reason, mode, graceSeconds, filter, dryRun, confirmToken }) =>
       answer(async () => {
+        if ([jobs, jobId, filter, confirmToken].filter((x) => x !== undefined).length > 1)
+          throw new Error("give one of jobs, jobId, filter and confirmToken");
+        if (dryRun && !filter) throw new Error("dryRun previews a filter: give filter too");
+        if (filter && dryRun) {
+          const preview = await client.previewCancel(batchId, filter);
+          return {
+            ...preview,
+            message: `${preview.count} job(s) match and nothing was cancelled; show them to the user, and if they agree call cancel_job with confirmToken ${preview.confirmToken}`,
+          };
+        }
+        if (filter || confirmToken) {
+          const options: CancelOptions = {
+            ...(reason ? { reason } : {}),
+            ...(mode ? { mode } : {}),
+            ...(graceSeconds !== undefined ? { graceSeconds } : {}),
+          };
+          const chosen = confirmToken
+            ? await client.cancelSelection(batchId, confirmToken, options)
+            : await client.cancelMatching(batchId, filter ?? {}, options);
+          return { ...chosen, ...(await resultsSoFar(batchId)) };
+        }
         // An empty jobId or jobs list must not fall through to cancelling the whole batch.
         if (jobId !== undefined && jobs !== undefined)
           throw new Error("give jobs (a subset) or jobId (one job), not both");

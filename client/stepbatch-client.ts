@@ -1,6 +1,8 @@
+import type { SelectionPreview } from "../functions/core/cancel.ts";
 import type { BatchStatus, StopMode } from "../functions/core/model.ts";
 import type { Results } from "../functions/core/results.ts";
 import type { SubmitBatchBody } from "../functions/core/schemas.ts";
+import type { JobFilter } from "../functions/core/selection.ts";
 import type { SubmitResponse } from "../functions/core/submit.ts";
 import type {
   batchListView,
@@ -27,6 +29,7 @@ export type SubmitBody = SubmitBatchBody;
 export type { BatchCancelResponse, SubmitResponse, SubsetCancelResponse };
 export type JobCancelled = JobCancelResponse;
 export type Receipt = ReturnType<typeof receiptView>;
+export type { JobFilter, SelectionPreview };
 
 /** How a cancel stops what runs (see the API's `mode` and `graceSeconds`), and why. */
 export interface CancelOptions {
@@ -225,6 +228,38 @@ export class StepbatchClient {
     // The jobs travel in the body, where any string is safe: the API answers not_found for each.
     return this.request("POST", `${batchPath(batchId)}/cancel`, {
       body: { jobs, ...cancelBody(options) },
+      timeoutMs: this.cancelTimeoutMs,
+    });
+  }
+
+  /** Previews the jobs a filter chooses now, and the confirmToken that cancels exactly those. */
+  async previewCancel(batchId: string, filter: JobFilter): Promise<SelectionPreview> {
+    return this.request("POST", `${batchPath(batchId)}/cancel`, {
+      body: { filter, dryRun: true },
+      timeoutMs: this.cancelTimeoutMs,
+    });
+  }
+
+  /** Cancels the jobs a filter chooses now, without a preview. */
+  async cancelMatching(
+    batchId: string,
+    filter: JobFilter,
+    options: CancelOptions = {},
+  ): Promise<SubsetCancelResponse> {
+    return this.request("POST", `${batchPath(batchId)}/cancel`, {
+      body: { filter, ...cancelBody(options) },
+      timeoutMs: this.cancelTimeoutMs,
+    });
+  }
+
+  /** Cancels exactly the jobs a preview chose (previewCancel's confirmToken). */
+  async cancelSelection(
+    batchId: string,
+    confirmToken: string,
+    options: CancelOptions = {},
+  ): Promise<SubsetCancelResponse> {
+    return this.request("POST", `${batchPath(batchId)}/cancel`, {
+      body: { confirmToken, ...cancelBody(options) },
       timeoutMs: this.cancelTimeoutMs,
     });
   }

@@ -7,6 +7,7 @@ import {
   JobAlreadyFinishedError,
   JobInCommitError,
   JobNotFoundError,
+  ValidationError,
 } from "./errors.ts";
 import { STOPPED_BY } from "./execution.ts";
 import { applyJobCancel, endedByThisCancel, type JobCancelReport } from "./job-cancel.ts";
@@ -15,6 +16,7 @@ import {
   type CancelIntent,
   type CancelScope,
   type JobRecord,
+  type JobStatus,
   nameKey,
   type StopMode,
   stopModeOf,
@@ -23,6 +25,13 @@ import type { BatchStore, ExecutionEngine, ReconcileQueue } from "./ports.ts";
 import { cancellationOf } from "./receipts.ts";
 import type { Results, ResultsSummary } from "./results.ts";
 import { isJobId } from "./schemas.ts";
+import {
+  type JobFilter,
+  matches,
+  newConfirmToken,
+  SELECTION_TTL_SECONDS,
+  type SelectionRecord,
+} from "./selection.ts";
 import { batchTransitions, guardHolds } from "./transitions.ts";
 
 export interface CancelRequest {
@@ -73,6 +82,24 @@ export interface SubsetCancelResult {
   readonly reports: readonly { readonly item: string; readonly report: JobCancelReport }[];
   readonly cancellationId?: string;
   readonly mode: StopMode;
+  /** When the jobs were chosen by a filter, or by a previewed selection (its confirmToken). */
+  readonly selection?: {
+    readonly confirmToken?: string;
+    readonly selected: number;
+    /** Jobs of a previewed selection that had ended between the preview and the cancel. */
+    readonly endedMeanwhile: readonly string[];
+  };
+}
+
+/** What a dry run of a filter chose, and the token that cancels exactly those jobs. */
+export interface SelectionPreview {
+  readonly batchId: string;
+  readonly dryRun: true;
+  readonly filter: JobFilter;
+  readonly count: number;
+  readonly jobs: { jobId: string; name: string; status: JobStatus; phase: string | null }[];
+  readonly confirmToken: string;
+  readonly expiresAt: string;
 }
 
 /** What a cancel of one job did (the API view adds its message). */
@@ -315,6 +342,82 @@ export class CancelService {
       ...(intent.cancellationId ? { cancellationId: intent.cancellationId } : {}),
       mode: stopModeOf(intent),
     };
+  }
+
+  /** Previews what a filter chooses now, and keeps that choice under a confirmToken for an hour. */
+  async previewSelection(batchId: string, filter: JobFilter): Promise<SelectionPreview> {
+    const chosen = await this.choose(batchId, filter);
+    const now = this.now();
+    const record: SelectionRecord = {
+      token: newConfirmToken(),
+      batchId,
+      filter,
+      jobIds: chosen.map((job) => job.jobId),
+      createdAt: now.toISOString(),
+      expiresAt: Math.floor(now.getTime() / 1000) + SELECTION_TTL_SECONDS,
+    };
+    await this.store.putSelection(record);
+    return {
+      batchId,
+      dryRun: true,
+      filter,
+      count: chosen.length,
+      jobs: chosen.map((job) => ({
+        jobId: job.jobId,
+        name: job.name,
+        status: job.status,
+        phase: job.phase ?? null,
+      })),
+      confirmToken: record.token,
+      expiresAt: new Date(record.expiresAt * 1000).toISOString(),
+    };
+  }
+
+  /** Cancels exactly the jobs a preview chose, saying which of them had ended in between. */
+  async cancelSelection(
+    batchId: string,
+    confirmToken: string,
+    request: CancelRequest,
+  ): Promise<SubsetCancelResult> {
+    const selection = await this.store.getSelection(batchId, confirmToken);
+    if (!selection || selection.expiresAt * 1000 < this.now().getTime())
+      throw new ValidationError(
+        `confirmToken ${confirmToken} is unknown or expired for batch ${batchId}; preview again with dryRun`,
+      );
+    const result = await this.cancelJobs(batchId, selection.jobIds, request);
+    const endedMeanwhile = result.reports
+      .filter(
+        (r) => r.report.outcome === "already_finished" && r.report.detail !== "already_cancelled",
+      )
+      .map((r) => r.report.job?.name ?? r.item);
+    return {
+      ...result,
+      selection: { confirmToken, selected: selection.jobIds.length, endedMeanwhile },
+    };
+  }
+
+  /** Cancels the jobs a filter chooses now (no preview). */
+  async cancelMatching(
+    batchId: string,
+    filter: JobFilter,
+    request: CancelRequest,
+  ): Promise<SubsetCancelResult> {
+    const chosen = await this.choose(batchId, filter);
+    const result = await this.cancelJobs(
+      batchId,
+      chosen.map((job) => job.jobId),
+      request,
+    );
+    return { ...result, selection: { selected: chosen.length, endedMeanwhile: [] } };
+  }
+
+  private async choose(batchId: string, filter: JobFilter): Promise<JobRecord[]> {
+    if (!(await this.store.getBatch(batchId))) throw new BatchNotFoundError(batchId);
+    // The job states hold status, phase and name; a filter on the input needs the whole records.
+    const jobs = filter.input
+      ? await this.store.listJobs(batchId)
+      : await this.store.listJobStates(batchId);
+    return jobs.filter((job) => matches(job, filter));
   }
 
   /** Cancels one job; a finished job or one in its final commit is an error the API turns into 409. */

@@ -4,7 +4,8 @@
  * cancel may do to a job is in job-cancel.ts; how a record may change, in transitions.ts.)
  */
 
-export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+export const JOB_STATUSES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
 /** Every batch status, in lifecycle order. */
 export const BATCH_STATUSES = [
   "queued",

@@ -7,6 +7,7 @@ import type { ExecutionStatusChange } from "./execution.ts";
 import type { AuditEntry, BatchRecord, BatchStatus, CancelIntent, JobRecord } from "./model.ts";
 import type { CancellationRecord } from "./receipts.ts";
 import type { PhaseOutputDocument, SavedCheckpoint } from "./results.ts";
+import type { SelectionRecord } from "./selection.ts";
 import type { BatchTransition, JobTransition } from "./transitions.ts";
 
 /** Result of a compare-and-set: either it won, or here is the record that won instead. */
@@ -101,6 +102,9 @@ export interface BatchStore {
   /** Keeps a cancel's receipt; writing the same one again changes nothing. */
   putCancellation(record: CancellationRecord): Promise<void>;
   getCancellation(batchId: string, cancellationId: string): Promise<CancellationRecord | undefined>;
+  /** Keeps a previewed selection until its token expires. */
+  putSelection(record: SelectionRecord): Promise<void>;
+  getSelection(batchId: string, token: string): Promise<SelectionRecord | undefined>;
 
   getIdempotency(key: string): Promise<IdempotencyRecord | undefined>;
   /** Claims a key for a batch; the existing claim if another request won (or one past 24 h is free). */

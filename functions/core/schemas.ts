@@ -6,7 +6,7 @@ import {
   PayloadTooLargeError,
   ValidationError,
 } from "./errors.ts";
-import { BATCH_STATUSES, STOP_MODES } from "./model.ts";
+import { BATCH_STATUSES, JOB_STATUSES, STOP_MODES } from "./model.ts";
 import { RECEIPT_PAGE } from "./receipts.ts";
 import { RESULTS_PAGE } from "./results.ts";
 
@@ -213,6 +213,25 @@ const stopOptions = {
     .optional(),
 };
 
+const jobFilterSchema = z
+  .object({
+    status: z
+      .array(z.enum(JOB_STATUSES, { error: `status must be among ${JOB_STATUSES.join(", ")}` }))
+      .min(1, "filter.status must name at least one status")
+      .optional(),
+    phase: text("filter.phase", 200).optional(),
+    name: text("filter.name", 200).optional(),
+    input: z
+      .record(
+        z.string().max(200),
+        z.union([z.string().max(1000), z.number(), z.boolean(), z.null()]),
+        { error: "filter.input must map input fields to strings, numbers, booleans or null" },
+      )
+      .optional(),
+  })
+  .strict()
+  .refine((filter) => Object.keys(filter).length > 0, "filter must say what to select");
+
 export const cancelBodySchema = z
   .object({
     reason: text("reason", 500).optional(),
@@ -222,8 +241,21 @@ export const cancelBodySchema = z
       .min(1, "jobs must name at least one job")
       .max(MAX_JOBS_PER_BATCH)
       .optional(),
+    /** Choose the jobs by what they are (with `dryRun`, only preview them). */
+    filter: jobFilterSchema.optional(),
+    dryRun: z.boolean({ error: "dryRun must be true or false" }).optional(),
+    /** Cancel exactly the jobs a preview chose. */
+    confirmToken: z
+      .string()
+      .regex(/^s-[0-9a-f]{24}$/, "confirmToken must be the confirmToken a dry run answered with")
+      .optional(),
   })
-  .strict();
+  .strict()
+  .refine(
+    (body) => [body.jobs, body.filter, body.confirmToken].filter(Boolean).length <= 1,
+    "give at most one of jobs, filter and confirmToken",
+  )
+  .refine((body) => !body.dryRun || body.filter, "dryRun previews a filter: give filter too");
 
 export type CancelBody = z.infer<typeof cancelBodySchema>;
 

@@ -64,6 +64,7 @@ export interface SubsetCancelResponse {
   readonly batchId: string;
   readonly cancellationId?: string;
   readonly mode: SubsetCancelResult["mode"];
+  readonly selection?: SubsetCancelResult["selection"];
   readonly result: 0 | 1 | 2;
   readonly outcomes: Record<
     string,
@@ -90,9 +91,14 @@ export function subsetCancelView(result: SubsetCancelResult): SubsetCancelRespon
     batchId: result.batchId,
     ...(result.cancellationId ? { cancellationId: result.cancellationId } : {}),
     mode: result.mode,
+    ...(result.selection ? { selection: result.selection } : {}),
     result: cancelled === requested ? 1 : cancelled > 0 ? 2 : 0,
     outcomes,
-    message: `${cancelled} of ${requested} requested jobs cancelled in batch ${result.batchId}`,
+    message:
+      `${cancelled} of ${requested} ${result.selection ? "selected" : "requested"} jobs cancelled in batch ${result.batchId}` +
+      (result.selection?.endedMeanwhile.length
+        ? `; ${result.selection.endedMeanwhile.length} of the previewed jobs had ended since the preview (${result.selection.endedMeanwhile.join(", ")})`
+        : ""),
   };
 }
 

@@ -148,6 +148,38 @@ describe("stepbatch watch", () => {
 });
 
 describe("stepbatch cancel", () => {
+  it("previews a filter with --dry-run, cancels exactly those with --confirm, and shows the receipt", async () => {
+    // Prepare
+    const batchId = await slowBatch(["slow-1", "keep-2", "drop-3", "drop-4"]);
+    // Act
+    const preview = await runCli(target, [
+      "cancel",
+      batchId,
+      "--status",
+      "queued",
+      "--name",
+      "drop-*",
+      "--dry-run",
+    ]);
+    const token = /--confirm (s-[0-9a-f]{24})/.exec(preview.stdout)?.[1] ?? "";
+    const confirmed = await runCli(target, ["--json", "cancel", batchId, "--confirm", token]);
+    const cancellationId = JSON.parse(confirmed.stdout).cancellationId as string;
+    const receipt = await runCli(target, ["receipt", batchId, cancellationId]);
+    const badMode = await runCli(target, ["cancel", batchId, "--mode", "gently"]);
+    await runCli(target, ["cancel", batchId, "--mode", "after-phase"]);
+    // Assess
+    expect(preview.code).toBe(0);
+    expect(preview.stdout).toMatch(/Dry run: 2 jobs of b-\S+ match; nothing was cancelled/);
+    expect(preview.stdout).toContain("drop-3 (job-00003)");
+    expect(token).toMatch(/^s-/);
+    expect(confirmed.code).toBe(0);
+    expect(JSON.parse(confirmed.stdout)).toMatchObject({ result: 1, selection: { selected: 2 } });
+    expect(receipt.code).toBe(0);
+    expect(receipt.stdout).toMatch(/2 cancelled_before_start/);
+    expect(badMode.code).toBe(2);
+    expect(badMode.stderr).toMatch(/--mode must be one of now, drain, after-phase/);
+  });
+
   it("cancels a running batch and prints each job's fate and the partial results", async () => {
     // Prepare
     const batchId = await slowBatch();

@@ -127,6 +127,31 @@ describe("the MCP server", () => {
     });
   });
 
+  it("previews a filter, then cancels exactly that selection with its confirmToken", async () => {
+    const { batchId } = await callTool("start_bulk_job", {
+      jobs: ["A", "B", "C"].map((name) => ({ name, input: { pages: 10, workMs: 5000 } })),
+      concurrency: 1,
+    });
+    const preview = await callTool("cancel_job", {
+      batchId,
+      filter: { status: ["queued"] },
+      dryRun: true,
+    });
+    const confirmed = await callTool("cancel_job", {
+      batchId,
+      confirmToken: preview.confirmToken,
+    });
+    const refused = await callTool("cancel_job", { batchId, dryRun: true });
+    expect(preview).toMatchObject({ success: true, dryRun: true, count: 2 });
+    expect(preview.message).toMatch(/show them to the user/);
+    expect(confirmed).toMatchObject({ success: true, result: 1, selection: { selected: 2 } });
+    expect(refused).toMatchObject({
+      success: false,
+      message: expect.stringMatching(/give filter/),
+    });
+    await callTool("cancel_job", { batchId });
+  });
+
   it("cancels chosen jobs or one job, reporting outcomes and the results so far", async () => {
     const { batchId } = await callTool("start_bulk_job", {
       jobs: ["X", "Y", "Z"].map((name) => ({ name, input: { pages: 10, workMs: 5000 } })),

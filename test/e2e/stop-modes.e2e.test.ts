@@ -220,3 +220,86 @@ describe("stop modes on the local stack", () => {
     await waitForBatchEnd(api, body.batchId);
   });
 });
+
+describe("a selection previewed, then cancelled as previewed", () => {
+  it("previews the jobs a filter chooses, and cancels exactly those with the confirmToken", async () => {
+    // Prepare: tickers in two sectors, one job at a time, the first slow.
+    const submitted = await api.submit({
+      name: "sectors",
+      concurrency: 1,
+      jobs: [
+        { name: "RY.TO", input: { pages: 3, workMs: 1500, sector: "banks" } },
+        { name: "TD.TO", input: { pages: 1, workMs: 0, sector: "banks" } },
+        { name: "SU.TO", input: { pages: 1, workMs: 0, sector: "energy" } },
+        { name: "BNS.TO", input: { pages: 1, workMs: 0, sector: "banks" } },
+      ],
+    });
+    const { batchId } = submitted.body;
+    // Act
+    const preview = await api.cancel(batchId, {
+      filter: { status: ["queued"], input: { sector: "banks" } },
+      dryRun: true,
+    });
+    const unchanged = await api.batch(batchId);
+    const confirmed = await api.cancel(batchId, {
+      confirmToken: preview.body.confirmToken,
+      reason: "banks were a mistake",
+    });
+    const ended = await waitForBatchEnd(api, batchId);
+    // Assess
+    expect(preview.status).toBe(200);
+    expect(preview.body).toMatchObject({ dryRun: true, count: 2 });
+    expect(preview.body.jobs.map((j: any) => j.name)).toEqual(["TD.TO", "BNS.TO"]);
+    expect(preview.body.confirmToken).toMatch(/^s-/);
+    expect(unchanged.body.progress.cancelled).toBe(0);
+    expect(confirmed.status).toBe(200);
+    expect(confirmed.body).toMatchObject({
+      result: 1,
+      selection: { selected: 2, endedMeanwhile: [] },
+      outcomes: { "job-00002": { code: 0 }, "job-00004": { code: 0 } },
+    });
+    expect(ended.progress).toMatchObject({ succeeded: 2, cancelled: 2 });
+  });
+
+  it("says which of the previewed jobs had ended before the confirm, and cancels the rest", async () => {
+    // Prepare: a preview of every job, then one of them ends.
+    const submitted = await api.submit({
+      concurrency: 1,
+      jobs: [job("quick"), job("slow", { pages: 3, workMs: 1500 }), job("later")],
+    });
+    const { batchId } = submitted.body;
+    const preview = await api.cancel(batchId, { filter: { name: "*" }, dryRun: true });
+    await waitFor(
+      async () =>
+        (await api.job(batchId, "job-00001")).body.status === "succeeded" ? true : undefined,
+      "the quick job to end",
+      20_000,
+      50,
+    );
+    // Act
+    const confirmed = await api.cancel(batchId, { confirmToken: preview.body.confirmToken });
+    await waitForBatchEnd(api, batchId);
+    // Assess
+    expect(preview.body.count).toBe(3);
+    expect(confirmed.body.result).toBe(2);
+    expect(confirmed.body.selection).toMatchObject({ selected: 3, endedMeanwhile: ["quick"] });
+    expect(confirmed.body.message).toMatch(/1 of the previewed jobs had ended since the preview/);
+  });
+
+  it("refuses a confirmToken it never gave, and a dry run without a filter", async () => {
+    // Prepare
+    const { body } = await api.submit({ jobs: ["x"] });
+    // Act
+    const unknown = await api.cancel(body.batchId, { confirmToken: `s-${"0".repeat(24)}` });
+    const noFilter = await api.cancel(body.batchId, { dryRun: true });
+    const both = await api.cancel(body.batchId, { jobs: ["x"], filter: { name: "x" } });
+    // Assess
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error.message).toMatch(/unknown or expired.*preview again/);
+    expect(noFilter.status).toBe(400);
+    expect(noFilter.body.error.message).toMatch(/dryRun previews a filter/);
+    expect(both.status).toBe(400);
+    expect(both.body.error.message).toMatch(/at most one of jobs, filter and confirmToken/);
+    await waitForBatchEnd(api, body.batchId);
+  });
+});

@@ -27,6 +27,7 @@ import {
   type PhaseOutputDocument,
   type SavedCheckpoint,
 } from "../../functions/core/results.ts";
+import type { SelectionRecord } from "../../functions/core/selection.ts";
 import {
   applyTransition,
   type BatchTransition,
@@ -206,6 +207,16 @@ export class MemoryBatchStore implements BatchStore {
   }
 
   readonly cancellations = new Map<string, CancellationRecord>();
+  readonly selections = new Map<string, SelectionRecord>();
+
+  async putSelection(record: SelectionRecord): Promise<void> {
+    this.selections.set(`${record.batchId}/${record.token}`, copy(record));
+  }
+
+  async getSelection(batchId: string, token: string) {
+    const found = this.selections.get(`${batchId}/${token}`);
+    return found && copy(found);
+  }
 
   async putCancellation(record: CancellationRecord): Promise<void> {
     this.cancellations.set(`${record.batchId}/${record.cancellationId}`, copy(record));

@@ -14,6 +14,7 @@ import type { AuditEntry, BatchRecord, BatchStatus, JobRecord } from "../../core
 import type { BatchPage, BatchStore, CasResult, IdempotencyRecord } from "../../core/ports.ts";
 import type { CancellationRecord } from "../../core/receipts.ts";
 import { numbersDelta } from "../../core/results.ts";
+import type { SelectionRecord } from "../../core/selection.ts";
 import {
   type BatchTransition,
   deletableJob,
@@ -37,6 +38,10 @@ STATE_TABLE satisfies {
 const batchKey = (batchId: string) => ({ pk: `BATCH#${batchId}`, sk: "META" });
 const jobKey = (batchId: string, jobId: string) => ({ pk: `BATCH#${batchId}`, sk: `JOB#${jobId}` });
 const idempotencyKey = (key: string) => ({ pk: `IDEMPOTENCY#${key}`, sk: "META" });
+const selectionKey = (batchId: string, token: string) => ({
+  pk: `BATCH#${batchId}`,
+  sk: `SELECTION#${token}`,
+});
 const cancellationKey = (batchId: string, cancellationId: string) => ({
   pk: `BATCH#${batchId}`,
   sk: `CANCELLATION#${cancellationId}`,
@@ -451,6 +456,32 @@ export class DynamoBatchStore implements BatchStore {
       }),
     );
     return out.Item ? (strip(out.Item) as unknown as CancellationRecord) : undefined;
+  }
+
+  async putSelection(record: SelectionRecord): Promise<void> {
+    await this.db.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { ...selectionKey(record.batchId, record.token), type: "selection", ...record },
+      }),
+    );
+  }
+
+  async getSelection(batchId: string, token: string): Promise<SelectionRecord | undefined> {
+    const out = await this.db.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: selectionKey(batchId, token),
+        ConsistentRead: true,
+      }),
+    );
+    // The time-to-live attribute is the record's own expiresAt: keep it.
+    return out.Item
+      ? ({
+          ...strip(out.Item),
+          expiresAt: Number(out.Item.expiresAt),
+        } as unknown as SelectionRecord)
+      : undefined;
   }
 
   // ---- idempotency -------------------------------------------------------------------------
