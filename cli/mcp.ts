@@ -283,7 +283,11 @@ export function createMcpServer(client: StepbatchClient): McpServer {
     ({ batchId, jobs, jobId, reason, mode, graceSeconds, filter, dryRun, confirmToken }) =>
       answer(async () => {
         if ([jobs, jobId, filter, confirmToken].filter((x) => x !== undefined).length > 1)
-          throw new Error("give one of jobs, jobId, filter and confirmToken");
+          throw new Error(
+            jobs !== undefined && jobId !== undefined
+              ? "give jobs (a subset) or jobId (one job), not both"
+              : "give one of jobs, jobId, filter and confirmToken",
+          );
         if (dryRun && !filter) throw new Error("dryRun previews a filter: give filter too");
         if (filter && dryRun) {
           const preview = await client.previewCancel(batchId, filter);
@@ -303,9 +307,7 @@ export function createMcpServer(client: StepbatchClient): McpServer {
             : await client.cancelMatching(batchId, filter ?? {}, options);
           return { ...chosen, ...(await resultsSoFar(batchId)) };
         }
-        // An empty jobId or jobs list must not fall through to cancelling the whole batch.
-        if (jobId !== undefined && jobs !== undefined)
-          throw new Error("give jobs (a subset) or jobId (one job), not both");
+        // An empty jobs list must not fall through to cancelling the whole batch.
         if (jobs?.length === 0)
           throw new Error("jobs names no job; to cancel the whole batch, leave jobs out");
         const options: CancelOptions = {
