@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mapLimit } from "./concurrency.ts";
 import {
   BatchNotFoundError,
@@ -24,7 +24,7 @@ import {
 import type { BatchStore, ExecutionEngine, ReconcileQueue } from "./ports.ts";
 import { cancellationOf } from "./receipts.ts";
 import type { Results, ResultsSummary } from "./results.ts";
-import { isJobId } from "./schemas.ts";
+import { isJobId, requestHashOf } from "./schemas.ts";
 import {
   type JobFilter,
   matches,
@@ -309,8 +309,17 @@ export class CancelService {
   ): Promise<SubsetCancelResult> {
     const batch = await this.store.getBatch(batchId);
     if (!batch) throw new BatchNotFoundError(batchId);
+    return this.cancelAmong(batchId, items, await this.store.listJobs(batchId), request);
+  }
+
+  /** Cancels the items (job ids or names) found among `jobs`, an outcome for each. */
+  private async cancelAmong(
+    batchId: string,
+    items: readonly string[],
+    jobs: readonly JobRecord[],
+    request: CancelRequest,
+  ): Promise<SubsetCancelResult> {
     const intent = this.intent(request, "subset");
-    const jobs = await this.store.listJobs(batchId);
     const byId = new Map(jobs.map((job) => [job.jobId, job]));
     const byName = new Map(jobs.map((job) => [nameKey(job.name), job]));
     const unique = [...new Set(items)];
@@ -402,12 +411,10 @@ export class CancelService {
     filter: JobFilter,
     request: CancelRequest,
   ): Promise<SubsetCancelResult> {
+    // The jobs the filter just read are the ones cancelled: they are not read again.
     const chosen = await this.choose(batchId, filter);
-    const result = await this.cancelJobs(
-      batchId,
-      chosen.map((job) => job.jobId),
-      request,
-    );
+    const ids = chosen.map((job) => job.jobId);
+    const result = await this.cancelAmong(batchId, ids, chosen, request);
     return { ...result, selection: { selected: chosen.length, endedMeanwhile: [] } };
   }
 
@@ -432,30 +439,20 @@ export class CancelService {
     await this.keepReceipt(batchId, intent, [jobId]);
     const report = await this.cancelOne(job, intent);
     const current = report.job ?? job;
-    if (report.detail === "draining")
-      return {
-        batchId,
-        jobId,
-        name: current.name,
-        wasInPhase: null,
-        alreadyCancelled: false,
-        ...(intent.cancellationId ? { cancellationId: intent.cancellationId } : {}),
-        mode: "drain",
-        draining: current.phase ?? null,
-      };
     if (report.detail === "in_commit") {
       throw new JobInCommitError(
         `Job ${jobId} (${job.name}) is in its final commit and will complete; it was not cancelled`,
         { jobId, status: current.status },
       );
     }
-    if (report.outcome !== "cancelled") {
+    // A running job under `drain` is not cancelled: it is left to finish, which the answer says.
+    if (report.outcome !== "cancelled" && report.detail !== "draining") {
       throw new JobAlreadyFinishedError(
         `Job ${jobId} (${job.name}) already finished as ${current.status}`,
         { jobId, status: current.status },
       );
     }
-    if (report.detail !== "already_cancelled") {
+    if (endedByThisCancel(report)) {
       await this.store.appendAudit(batchId, {
         at: this.now().toISOString(),
         action: "cancel_job",
@@ -480,6 +477,7 @@ export class CancelService {
       ...(applied.cancellationId ? { cancellationId: applied.cancellationId } : {}),
       mode: stopModeOf(applied),
       ...(report.detail === "after_phase" ? { stopsAfterPhase: current.phase ?? null } : {}),
+      ...(report.detail === "draining" ? { draining: current.phase ?? null } : {}),
     };
   }
 
@@ -494,9 +492,7 @@ export class CancelService {
     body: unknown,
   ): Promise<{ cancellationId: string; replay: boolean }> {
     const now = this.now();
-    const requestHash = createHash("sha256")
-      .update(JSON.stringify(body ?? {}))
-      .digest("hex");
+    const requestHash = requestHashOf(body ?? {});
     // The claim's `batchId` holds the cancellation it is for.
     const claim = {
       key: `cancel:${batchId}:${key}`,

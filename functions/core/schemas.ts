@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { z } from "zod";
 import {
   BatchNotFoundError,
@@ -338,6 +339,10 @@ export function assertCancellationId(batchId: string, value: string | undefined)
     throw new CancellationNotFoundError(batchId, printable(value));
   return value;
 }
+
+/** What an Idempotency-Key's repeat is compared by: the request's body, hashed. */
+export const requestHashOf = (body: unknown): string =>
+  createHash("sha256").update(JSON.stringify(body)).digest("hex");
 
 /** An Idempotency-Key header: 1 to 128 letters, digits, '.', ':', '_' or '-'. */
 export function assertIdempotencyKey(value: string | undefined): string | undefined {

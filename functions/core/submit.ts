@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import {
   ExecutionStartError,
   IdempotencyConflictError,
@@ -17,6 +17,7 @@ import {
   checkJobInputs,
   DEFAULT_CONCURRENCY,
   type InputCheck,
+  requestHashOf,
   type SubmitBatchBody,
 } from "./schemas.ts";
 import { batchTransitions, jobTransitions } from "./transitions.ts";
@@ -136,7 +137,7 @@ export class SubmitService {
     if (!options.idempotencyKey) return this.create(newBatchId(at), at, body, jobs, options.source);
 
     const key = options.idempotencyKey;
-    const requestHash = createHash("sha256").update(JSON.stringify(body)).digest("hex");
+    const requestHash = requestHashOf(body);
     const claim: IdempotencyRecord = {
       key,
       batchId: newBatchId(at),
