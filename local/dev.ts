@@ -100,7 +100,14 @@ stepbatch local stack is up in ${((Date.now() - startedAt) / 1000).toFixed(1)}s
   data      ${dataDir ?? "in memory: nothing is kept"}
 
 Try it from another terminal, in this project:
-
+${
+  dataDir
+    ? ""
+    : `
+  # in memory, the stack writes no files for the CLI to find: tell it where the stack is
+  export STEPBATCH_API_URL=${stack.apiUrl} STEPBATCH_TOKEN=${stack.token}
+`
+}
   npx stepbatch submit alpha beta gamma --watch      # a batch of three jobs
   npx stepbatch list                                 # batches, newest first
   npx stepbatch cancel <batchId> --reason "wrong batch"

@@ -97,6 +97,10 @@ describe("starting the local stack", () => {
       );
       expect(stack.output()).toMatch(/curl -s -X POST http:\/\/127\.0\.0\.1:\d+\/batches/);
       expect(stack.output()).toContain("npx stepbatch cancel <batchId>");
+      // In memory no file tells the CLI where the stack is: the banner says how to.
+      expect(stack.output()).toContain(
+        `export STEPBATCH_API_URL=${stack.apiUrl} STEPBATCH_TOKEN=e2e-token-for-the-banner`,
+      );
       expect(stack.output()).toContain("stepbatch: stopped.");
       expect(code).toBe(0);
     } finally {
