@@ -7,6 +7,7 @@ import type {
   JobOutputView,
   JobView,
   Receipt,
+  Resumed,
   SelectionPreview,
   SubmitResponse,
   SubsetCancelResponse,
@@ -43,6 +44,12 @@ export function batchStatus(view: BatchView): string {
     lines.push(
       `  cancelled by ${view.cancel.by} at ${view.cancel.requestedAt}: ${view.cancel.reason}`,
     );
+  if (view.quiescedAt) lines.push(`  quiesced at ${view.quiescedAt}: nothing of it runs any more`);
+  if (view.runs.length > 1)
+    for (const run of view.runs)
+      lines.push(
+        `  run ${run.run}: ${run.jobs} job${run.jobs === 1 ? "" : "s"}, started ${run.startedAt}${run.by ? ` by ${run.by}` : ""}${run.status ? `, ended ${run.status}` : ""}`,
+      );
   const jobs = table(["job", "name", "status", "phase"]);
   for (const job of view.jobs)
     jobs.push([
@@ -185,10 +192,28 @@ export function selectionPreview(preview: SelectionPreview): string {
   ].join("\n");
 }
 
+export function resumed(answer: Resumed): string {
+  const rows = table(["job", "starts again at", "not run again"]);
+  for (const job of answer.jobs)
+    rows.push([
+      `${job.name} (${job.jobId})`,
+      job.stoppedIn ?? "its first phase",
+      job.phasesDone.join(", "),
+    ]);
+  return [answer.message, rows.toString(), `  follow it: stepbatch watch ${answer.batchId}`].join(
+    "\n",
+  );
+}
+
 export function receipt(answer: Receipt): string {
   const rows = table(["job", "outcome", "at", "phase"]);
   for (const job of answer.jobs)
-    rows.push([`${job.name} (${job.jobId})`, job.outcome, job.at ?? "", job.phase ?? ""]);
+    rows.push([
+      `${job.name} (${job.jobId})`,
+      job.resumedInRun ? `${job.outcome} (resumed in run ${job.resumedInRun})` : job.outcome,
+      job.at ?? "",
+      job.phase ?? "",
+    ]);
   const counts = Object.entries(answer.counts)
     .map(([outcome, n]) => `${n} ${outcome}`)
     .join(", ");

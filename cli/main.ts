@@ -548,6 +548,22 @@ program
   });
 
 program
+  .command("resume")
+  .description(
+    "run a batch's cancelled jobs again in a new run: each starts at the phase it stopped in, from its last checkpoint; jobs that succeeded never rerun",
+  )
+  .argument("<batchId>")
+  .argument("[jobs...]", "job ids or names to resume (default: every cancelled job)")
+  .option("--reason <text>", "why, for the audit trail")
+  .action(async (batchId: string, jobs: string[], options) => {
+    const answer = await client().resume(batchId, {
+      ...(jobs.length > 0 ? { jobs } : {}),
+      ...(options.reason ? { reason: options.reason as string } : {}),
+    });
+    print(answer, format.resumed(answer));
+  });
+
+program
   .command("delete-job")
   .description("delete a finished job's record")
   .argument("<batchId>")

@@ -361,6 +361,28 @@ export function createMcpServer(client: StepbatchClient): McpServer {
   );
 
   server.registerTool(
+    "resume_batch",
+    {
+      title: "Run a batch's cancelled jobs again",
+      description:
+        "Resume an ended batch: its cancelled jobs (or those named in jobs, by id or name) run again in a new run of the same batch. Each starts at the phase it stopped in, from its last checkpoint; phases it finished and jobs that succeeded or failed never run again. A batch still running or still stopping cannot be resumed yet: check_job_status shows quiescedAt once its last phase has stopped. Confirm with the user which jobs to resume before calling it; it starts real work.",
+      inputSchema: {
+        batchId: z.string(),
+        jobs: z
+          .array(z.string())
+          .min(1)
+          .optional()
+          .describe("job ids or names; default: every cancelled job"),
+        reason: z.string().max(500).optional(),
+      },
+    },
+    ({ batchId, jobs, reason }) =>
+      answer(async () =>
+        client.resume(batchId, { ...(jobs ? { jobs } : {}), ...(reason ? { reason } : {}) }),
+      ),
+  );
+
+  server.registerTool(
     "list_bulk_jobs",
     {
       title: "List batches",

@@ -21,6 +21,7 @@ export {
   type JobView,
   type Receipt,
   type ResultsView,
+  type Resumed,
   type SelectionPreview,
   StepbatchApiError,
   StepbatchClient,

@@ -16,6 +16,7 @@ import type {
   SubsetCancelResponse,
 } from "../functions/views/cancel.ts";
 import type { receiptView } from "../functions/views/receipt.ts";
+import type { resumeView } from "../functions/views/resume.ts";
 
 // The API's answers, typed from the code that produces them (type-only imports: no server code).
 export type BatchView = ReturnType<typeof batchStatusView>;
@@ -29,6 +30,7 @@ export type SubmitBody = SubmitBatchBody;
 export type { BatchCancelResponse, SubmitResponse, SubsetCancelResponse };
 export type JobCancelled = JobCancelResponse;
 export type Receipt = ReturnType<typeof receiptView>;
+export type Resumed = ReturnType<typeof resumeView>;
 export type { JobFilter, SelectionPreview };
 
 /** How a cancel stops what runs (see the API's `mode` and `graceSeconds`), and why. */
@@ -274,6 +276,23 @@ export class StepbatchClient {
       "GET",
       `${batchPath(batchId)}/cancellations/${segment("cancellation id", cancellationId)}${query(page)}`,
     );
+  }
+
+  /**
+   * Runs the batch's cancelled jobs again (or those named, by id or name) in a new run: each
+   * starts at the phase it stopped in, from its last checkpoint; jobs that succeeded never rerun.
+   */
+  async resume(
+    batchId: string,
+    options: { readonly jobs?: readonly string[]; readonly reason?: string } = {},
+  ): Promise<Resumed> {
+    return this.request("POST", `${batchPath(batchId)}/resume`, {
+      body: {
+        ...(options.jobs ? { jobs: [...options.jobs] } : {}),
+        ...(options.reason ? { reason: options.reason } : {}),
+      },
+      timeoutMs: this.cancelTimeoutMs,
+    });
   }
 
   async getJob(batchId: string, jobId: string): Promise<JobView> {

@@ -10,6 +10,7 @@ import { BatchQueries } from "../core/queries.ts";
 import { Receipts } from "../core/receipts.ts";
 import { Reconciler } from "../core/reconcile.ts";
 import { Results } from "../core/results.ts";
+import { ResumeService } from "../core/resume.ts";
 import type { InputCheck } from "../core/schemas.ts";
 import { SubmitService } from "../core/submit.ts";
 import { Sweeper } from "../core/sweep.ts";
@@ -54,6 +55,7 @@ export const services: Services = {
     () => new Reconciler(services.store(), services.completion(), services.results()),
   ),
   sweeper: once(() => new Sweeper(services.store(), services.engine(), services.reconciler())),
+  resume: once(() => new ResumeService(services.store(), services.engine())),
   cancel: once(() => {
     const cfg = config();
     return new CancelService(services.store(), services.engine(), services.results(), {
@@ -78,6 +80,7 @@ interface Services {
   completion(): BatchCompletion;
   reconciler(): Reconciler;
   sweeper(): Sweeper;
+  resume(): ResumeService;
   cancel(): CancelService;
 }
 

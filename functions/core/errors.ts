@@ -14,6 +14,7 @@ export const ERROR_NAMES = {
   jobAlreadyFinished: "JobAlreadyFinished",
   jobInCommit: "JobInCommit",
   jobActive: "JobActive",
+  batchNotResumable: "BatchNotResumable",
   idempotencyConflict: "IdempotencyConflict",
   idempotencyInProgress: "IdempotencyInProgress",
   executionStart: "ExecutionStart",
@@ -118,6 +119,13 @@ export class JobInCommitError extends StepbatchError {
 export class JobActiveError extends StepbatchError {
   override readonly name = ERROR_NAMES.jobActive;
   readonly code = "JOB_ACTIVE";
+  readonly statusCode = 409;
+}
+
+/** A resume the batch cannot take now: it is still running or stopping, or nothing is left to run. */
+export class BatchNotResumableError extends StepbatchError {
+  override readonly name = ERROR_NAMES.batchNotResumable;
+  readonly code = "BATCH_NOT_RESUMABLE";
   readonly statusCode = 409;
 }
 

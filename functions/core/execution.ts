@@ -47,7 +47,7 @@ export function cancelledExecution(
 ): ExecutionStatusChange {
   return {
     executionArn: batch.executionArn,
-    name: batch.batchId,
+    name: batch.executionArn.split(":").at(-1) ?? batch.batchId,
     status: "ABORTED",
     stopDate: intent ? Date.parse(intent.requestedAt) : null,
     error: ERROR_NAMES.batchCancelled,
@@ -58,3 +58,13 @@ export function cancelledExecution(
 /** Who stopped an execution, as far as its abort error tells: stepbatch's cancel, or the console. */
 export const stoppedBy = (error: string | null | undefined): string =>
   error === ERROR_NAMES.batchCancelled ? STOPPED_BY.api : STOPPED_BY.console;
+
+/** A batch's execution name in a run: its batch id for the first, `<batchId>-run-<n>` after. */
+export const executionNameOf = (batchId: string, run: number): string =>
+  run <= 1 ? batchId : `${batchId}-run-${run}`;
+
+/** The batch an execution belongs to, from the execution's name. */
+export function batchIdOfExecution(name: string): string {
+  const resumed = /^(.+)-run-\d+$/.exec(name);
+  return resumed?.[1] ?? name;
+}

@@ -121,6 +121,39 @@ export interface JobRecord {
   readonly createdAt: string;
   readonly startedAt?: string;
   readonly endedAt?: string;
+  /** The run of its batch the job last ran in (1, or the resume that ran it again). @default 1 */
+  readonly run?: number;
+  /** How the job ended in the run before its resume: a receipt of that run's cancel reads it. */
+  readonly resumedFrom?: ResumedJob;
+}
+
+/** What a job was when a resume queued it again. */
+export interface ResumedJob {
+  readonly run: number;
+  readonly status: JobStatus;
+  readonly cancel?: CancelIntent;
+  readonly wasInPhase?: string;
+  readonly endedAt?: string;
+  readonly phases: Readonly<Record<string, PhaseRecord>>;
+}
+
+/**
+ * One execution of a batch: the first, started by its submit, and one per resume, each linked to
+ * the batch and named after it (`<batchId>`, `<batchId>-run-2`, ...).
+ */
+export interface BatchRun {
+  readonly run: number;
+  readonly executionArn: string;
+  readonly startedAt: string;
+  /** Jobs this run was given. */
+  readonly jobs: number;
+  /** Who started it (a resume's principal; the submitter is not recorded for run 1). */
+  readonly by?: string;
+  readonly claimedBy?: string;
+  readonly reason?: string;
+  /** How the run ended, once a later one began. */
+  readonly status?: BatchStatus;
+  readonly endedAt?: string;
 }
 
 export interface BatchSource {
@@ -146,6 +179,35 @@ export interface BatchRecord {
   readonly totals?: Readonly<Record<string, number>>;
   readonly source: BatchSource;
   readonly error?: { readonly name: string; readonly message: string };
+  /** The runs before the current one, and the current one, once the batch has been resumed. */
+  readonly runs?: readonly BatchRun[];
+  /** When the last phase of a cancelled batch stopped: nothing of it runs any more. */
+  readonly quiescedAt?: string;
+  /** Jobs whose phase was still running when the cancelled batch ended. */
+  readonly stragglers?: readonly string[];
+  /** Those of the stragglers still stopping: the batch quiesces when the last one has. */
+  readonly stillStopping?: readonly string[];
+  /** Where the "Batch Quiesced" notice is posted (its signing secret is kept apart). */
+  readonly webhookUrl?: string;
+}
+
+/** The current run's number. */
+export const runOf = (batch: Pick<BatchRecord, "runs">): number => batch.runs?.at(-1)?.run ?? 1;
+
+/** Every run of a batch, the first included, newest last. */
+export function runsOf(
+  batch: Pick<BatchRecord, "runs" | "executionArn" | "createdAt" | "startedAt" | "total">,
+): readonly BatchRun[] {
+  return (
+    batch.runs ?? [
+      {
+        run: 1,
+        executionArn: batch.executionArn,
+        startedAt: batch.startedAt ?? batch.createdAt,
+        jobs: batch.total,
+      },
+    ]
+  );
 }
 
 export interface AuditEntry {

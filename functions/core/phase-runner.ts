@@ -100,6 +100,9 @@ export class PhaseRunner {
     // 1. The cancel intent is checked before the phase starts.
     if (job.status === "cancelled") return reply("cancelled");
     if (job.status === "succeeded" || job.status === "failed") return reply("skipped");
+    // A phase this job finished (in an earlier run of its batch, or before a retried invocation)
+    // is not run again.
+    if (!isFinal && job.phases[request.phase]?.status === "succeeded") return reply("continue");
     const stopping = intentStoppingNextPhase(job, batch?.cancel);
     if (stopping) {
       await this.cancelBeforeStart(job, stopping);

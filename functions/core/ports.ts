@@ -30,6 +30,12 @@ export interface BatchPage {
   readonly nextCursor?: string;
 }
 
+/** A webhook given at submit: the batch's notices are posted to `url`, signed with `secret`. */
+export interface Webhook {
+  readonly url: string;
+  readonly secret: string;
+}
+
 /** Batches, jobs, audit entries and idempotency claims. Every state change is a compare-and-set. */
 export interface BatchStore {
   /**
@@ -102,6 +108,20 @@ export interface BatchStore {
   /** Keeps a cancel's receipt; writing the same one again changes nothing. */
   putCancellation(record: CancellationRecord): Promise<void>;
   getCancellation(batchId: string, cancellationId: string): Promise<CancellationRecord | undefined>;
+  /**
+   * Records the jobs whose phase still runs as a cancelled batch ends: `stragglers`, and
+   * `stillStopping`, which each straggler leaves as its phase ends. False if the batch already has
+   * them, or has quiesced.
+   */
+  recordStragglers(batchId: string, jobIds: readonly string[]): Promise<boolean>;
+  /**
+   * A straggler's phase has ended: it leaves `stillStopping`. The number of stragglers still
+   * stopping, or undefined if the job was not one of them (or had left already).
+   */
+  settleStraggler(batchId: string, jobId: string): Promise<number | undefined>;
+  /** Keeps where a batch's notices are posted and the secret they are signed with, apart from it. */
+  putWebhook(batchId: string, webhook: Webhook): Promise<void>;
+  getWebhook(batchId: string): Promise<Webhook | undefined>;
   /** Keeps a previewed selection until its token expires. */
   putSelection(record: SelectionRecord): Promise<void>;
   getSelection(batchId: string, token: string): Promise<SelectionRecord | undefined>;

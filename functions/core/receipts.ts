@@ -60,6 +60,8 @@ export interface JobReceipt {
   readonly at: string | null;
   /** The phase it was in when the cancel reached it, when it was running one. */
   readonly phase: string | null;
+  /** The run a resume queued it again in, if one did since. */
+  readonly resumedInRun?: number;
 }
 
 /** The cancel's record for a job store's sake: taken from the intent the cancel wrote. */
@@ -83,12 +85,24 @@ export function cancellationOf(
   };
 }
 
-/** The outcome of one job under one cancel, from the job's record as it is now. */
+/**
+ * The outcome of one job under one cancel, from the job's record as it is now; a job resumed
+ * since is judged as it was when the resume queued it again, and says which run took it up.
+ */
 export function receiptOutcome(
   job: JobRecord,
   cancellation: CancellationRecord,
   now: Date,
 ): JobReceipt {
+  const before = job.resumedFrom;
+  if (before?.cancel?.cancellationId === cancellation.cancellationId && job.run) {
+    const { resumedFrom: _before, run: _run, ...rest } = job;
+    const { run: _earlierRun, ...asItWas } = before;
+    return {
+      ...receiptOutcome({ ...rest, ...asItWas }, cancellation, now),
+      resumedInRun: job.run,
+    };
+  }
   const settled = (outcome: ReceiptOutcome, at: string | undefined, phase?: string) => ({
     jobId: job.jobId,
     name: job.name,

@@ -1,7 +1,7 @@
 import type { BatchCompletion } from "./completion.ts";
 import { mapLimit } from "./concurrency.ts";
 import { ERROR_NAMES } from "./errors.ts";
-import { type ExecutionStatusChange, stoppedBy } from "./execution.ts";
+import { batchIdOfExecution, type ExecutionStatusChange, stoppedBy } from "./execution.ts";
 import { applyJobCancel, endedByThisCancel } from "./job-cancel.ts";
 import {
   type BatchStatus,
@@ -36,7 +36,7 @@ export class Reconciler {
   ) {}
 
   async reconcile(change: ExecutionStatusChange): Promise<ReconcileResult> {
-    const batchId = change.name;
+    const batchId = batchIdOfExecution(change.name);
     const batch = await this.store.getBatch(batchId);
     if (!batch || batch.executionArn !== change.executionArn) return { batchId, action: "ignored" };
     if (change.status === "RUNNING" || change.status === "PENDING_REDRIVE")

@@ -260,6 +260,18 @@ export const cancelBodySchema = z
 
 export type CancelBody = z.infer<typeof cancelBodySchema>;
 
+/** POST /batches/{batchId}/resume: every cancelled job, or the ones named. */
+export const resumeBodySchema = z
+  .object({
+    reason: text("reason", 500).optional(),
+    jobs: z
+      .array(text("job", 200), { error: "jobs must be an array of job ids or names" })
+      .min(1, "jobs must name at least one job")
+      .max(MAX_JOBS_PER_BATCH)
+      .optional(),
+  })
+  .strict();
+
 export const cancelJobBodySchema = z
   .object({ reason: text("reason", 500).optional(), ...stopOptions })
   .strict();

@@ -7,6 +7,7 @@
  */
 import {
   type BatchRecord,
+  type BatchRun,
   type BatchStatus,
   type CancelIntent,
   type CancelSummary,
@@ -16,6 +17,7 @@ import {
   type PhaseProgress,
   type PhaseRecord,
   type PhaseStatus,
+  type ResumedJob,
 } from "./model.ts";
 
 /** The state a record must be in for a transition to apply. */
@@ -23,7 +25,7 @@ export interface Guard<S extends string> {
   /** Its status is one of these. @default any status */
   readonly statusIn?: readonly S[];
   /** It has none of these fields (`cancel`: no cancel intent; `cancelSummary`: none recorded). */
-  readonly without?: readonly ("cancel" | "cancelSummary")[];
+  readonly without?: readonly ("cancel" | "cancelSummary" | "quiescedAt")[];
   /** Its commit fence is down: its final phase has not begun. */
   readonly outsideCommit?: boolean;
   /** One of its phases is in this state, at this attempt (no later attempt has started). */
@@ -40,6 +42,8 @@ export interface Transition<R, S extends string> {
   readonly set: Partial<R>;
   /** Fields set only where the record has none yet. */
   readonly setIfMissing?: Partial<R>;
+  /** Fields the record no longer has. */
+  readonly remove?: readonly (keyof R & string)[];
   /** One phase's entry in the job's `phases` map. */
   readonly phase?: { readonly name: string; readonly record: PhaseRecord };
   readonly when: Guard<S>;
@@ -55,6 +59,7 @@ export function guardHolds<S extends string>(
     readonly status: S;
     readonly cancel?: unknown;
     readonly cancelSummary?: unknown;
+    readonly quiescedAt?: unknown;
     readonly inCommit?: boolean;
     readonly phases?: Readonly<Record<string, PhaseRecord>>;
   },
@@ -75,6 +80,7 @@ export function applyTransition<R extends object>(record: R, transition: Transit
   const next: Record<string, unknown> = { ...record, ...transition.set };
   for (const [field, value] of Object.entries(transition.setIfMissing ?? {}))
     if (next[field] === undefined) next[field] = value;
+  for (const field of transition.remove ?? []) delete next[field];
   if (transition.phase) {
     const phases = (next.phases ?? {}) as Record<string, PhaseRecord>;
     next.phases = { ...phases, [transition.phase.name]: transition.phase.record };
@@ -83,6 +89,22 @@ export function applyTransition<R extends object>(record: R, transition: Transit
 }
 
 const ACTIVE: readonly BatchStatus[] = ["queued", "running"];
+/** The batch statuses a resume starts from: ended, and not everything succeeded. */
+export const RESUMABLE_BATCH: readonly BatchStatus[] = [
+  "cancelled",
+  "completed_with_errors",
+  "failed",
+];
+/** What a batch's last run recorded that a new run starts without. */
+const RESUME_CLEARS = [
+  "cancel",
+  "cancelSummary",
+  "endedAt",
+  "error",
+  "quiescedAt",
+  "stragglers",
+  "stillStopping",
+] as const;
 
 export const batchTransitions = {
   /** queued|running -> cancelling, with the durable cancel intent. Loses to any terminal state. */
@@ -97,11 +119,29 @@ export const batchTransitions = {
     set: { cancelSummary: summary },
     when: { without: ["cancelSummary"] },
   }),
-  /** queued -> running, when its first phase starts. */
+  /** queued -> running, when its first phase starts (a resumed batch keeps its first start). */
   markRunning: (at: string): BatchTransition => ({
     name: "markRunning",
-    set: { status: "running", startedAt: at },
+    set: { status: "running" },
+    setIfMissing: { startedAt: at },
     when: { statusIn: ["queued"] },
+  }),
+  /**
+   * An ended batch that did not succeed -> queued again, in a new run: what the last run's cancel
+   * and end recorded goes to `runs`, and the batch's execution is the new run's.
+   */
+  resume: (runs: readonly BatchRun[]): BatchTransition => ({
+    name: "resume",
+    set: { status: "queued", runs, executionArn: runs.at(-1)?.executionArn ?? "" },
+    remove: [...RESUME_CLEARS],
+    when: { statusIn: RESUMABLE_BATCH },
+  }),
+  /** A cancelled batch whose last phase has stopped: it records when, once. */
+  quiesce: (at: string): BatchTransition => ({
+    name: "quiesce",
+    set: { quiescedAt: at },
+    remove: ["stillStopping"],
+    when: { without: ["quiescedAt"] },
   }),
   /** A batch still active (or being cancelled) ends with `status`. */
   finish: (status: BatchStatus, at: string, error?: BatchRecord["error"]): BatchTransition => ({
@@ -228,6 +268,16 @@ export const jobTransitions = {
     name: "failStrandedCommit",
     set: { status: "failed", inCommit: false, error, endedAt: at },
     when: { statusIn: ["running"], phaseIs: { name: phase, status: "failed", attempt } },
+  }),
+  /**
+   * cancelled -> queued, in a new run of its batch: it starts again at the phase it stopped in,
+   * from that phase's last checkpoint (phases it finished are not run again).
+   */
+  resume: (run: number, from: ResumedJob): JobTransition => ({
+    name: "resume",
+    set: { status: "queued", run, resumedFrom: from },
+    remove: ["cancel", "wasInPhase", "endedAt", "error", "progress", "inCommit"],
+    when: { statusIn: ["cancelled"] },
   }),
   /** What a running phase reported last; ignored once the job has ended. */
   setProgress: (progress: PhaseProgress): JobTransition => ({

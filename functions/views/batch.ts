@@ -1,15 +1,24 @@
 /** What the batch and job routes answer: the core's reads shaped for people and dashboards. */
-import type { BatchRecord, JobRecord } from "../core/model.ts";
+import { type BatchRecord, type JobRecord, runOf, runsOf } from "../core/model.ts";
 import type { BatchPage } from "../core/ports.ts";
 import type { BatchStatusRead } from "../core/queries.ts";
 
 /** GET /batches/{batchId}: the batch, its progress, what runs now, a page of its jobs, its audit. */
 export function batchStatusView(read: BatchStatusRead) {
   const { batch, counts, running, page } = read;
-  const { totals: _totals, cancelSummary: _summary, ...shown } = batch;
+  const {
+    totals: _totals,
+    cancelSummary: _summary,
+    runs: _runs,
+    stillStopping: _stillStopping,
+    ...shown
+  } = batch;
   const total = counts.total;
   return {
     ...shown,
+    // Every execution of the batch: its first, and one per resume.
+    run: runOf(batch),
+    runs: runsOf(batch),
     progress: { ...counts, percent: read.percent },
     // For dashboards of older job queues that counted a cancelled job as failed.
     failed_jobs: counts.failed + counts.cancelled,

@@ -184,6 +184,19 @@ export class BatchApi extends Construct {
         timeout: Duration.seconds(29),
       },
       {
+        id: "resumeBatch",
+        method: "POST",
+        path: "/batches/{batchId}/resume",
+        entry: "functions/handlers/api/resume-batch.ts",
+        description: "run a batch's cancelled jobs again, in a new run",
+        grants: [
+          writeState,
+          (fn) => stateMachine.grantStartExecution(fn.function),
+          (fn) => stateMachine.grantExecution(fn.function, "states:DescribeExecution"),
+        ],
+        timeout: Duration.seconds(29),
+      },
+      {
         id: "getCancellation",
         method: "GET",
         path: "/batches/{batchId}/cancellations/{cancellationId}",

@@ -6,6 +6,7 @@ import { BatchQueries } from "../../functions/core/queries.ts";
 import { Receipts } from "../../functions/core/receipts.ts";
 import { Reconciler } from "../../functions/core/reconcile.ts";
 import { Results } from "../../functions/core/results.ts";
+import { ResumeService } from "../../functions/core/resume.ts";
 import { SubmitService } from "../../functions/core/submit.ts";
 import { Sweeper } from "../../functions/core/sweep.ts";
 import { demoPhase } from "../../pipelines/demo/work.ts";
@@ -43,6 +44,7 @@ export function wireCore<E extends ExecutionEngine, S extends BatchStore, O exte
     completion,
     reconciler,
     sweeper: new Sweeper(store, engine, reconciler),
+    resume: new ResumeService(store, engine),
     /** The phase runner of the demo pipeline, and its phases. */
     runner: new PhaseRunner(
       store,

@@ -20,6 +20,7 @@ import type {
   IdempotencyRecord,
   OutputStore,
   ReconcileQueue,
+  Webhook,
 } from "../../functions/core/ports.ts";
 import type { CancellationRecord } from "../../functions/core/receipts.ts";
 import {
@@ -204,6 +205,37 @@ export class MemoryBatchStore implements BatchStore {
 
   async appendAudit(batchId: string, entry: AuditEntry): Promise<void> {
     this.audit.set(batchId, [...(this.audit.get(batchId) ?? []), copy(entry)]);
+  }
+
+  readonly webhooks = new Map<string, Webhook>();
+
+  async recordStragglers(batchId: string, jobIds: readonly string[]): Promise<boolean> {
+    const batch = this.batches.get(batchId);
+    if (!batch || batch.stragglers || batch.quiescedAt) return false;
+    this.batches.set(batchId, {
+      ...batch,
+      stragglers: [...jobIds],
+      ...(jobIds.length > 0 ? { stillStopping: [...jobIds].sort() } : {}),
+    });
+    return true;
+  }
+
+  async settleStraggler(batchId: string, jobId: string): Promise<number | undefined> {
+    const batch = this.batches.get(batchId);
+    if (!batch?.stillStopping?.includes(jobId)) return undefined;
+    const { stillStopping, ...rest } = batch;
+    const left = stillStopping.filter((id) => id !== jobId);
+    this.batches.set(batchId, left.length > 0 ? { ...rest, stillStopping: left } : rest);
+    return left.length;
+  }
+
+  async putWebhook(batchId: string, webhook: Webhook): Promise<void> {
+    this.webhooks.set(batchId, copy(webhook));
+  }
+
+  async getWebhook(batchId: string): Promise<Webhook | undefined> {
+    const found = this.webhooks.get(batchId);
+    return found && copy(found);
   }
 
   readonly cancellations = new Map<string, CancellationRecord>();

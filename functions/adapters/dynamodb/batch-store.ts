@@ -11,7 +11,13 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { ValidationError } from "../../core/errors.ts";
 import type { AuditEntry, BatchRecord, BatchStatus, JobRecord } from "../../core/model.ts";
-import type { BatchPage, BatchStore, CasResult, IdempotencyRecord } from "../../core/ports.ts";
+import type {
+  BatchPage,
+  BatchStore,
+  CasResult,
+  IdempotencyRecord,
+  Webhook,
+} from "../../core/ports.ts";
 import type { CancellationRecord } from "../../core/receipts.ts";
 import { numbersDelta } from "../../core/results.ts";
 import type { SelectionRecord } from "../../core/selection.ts";
@@ -20,7 +26,6 @@ import {
   deletableJob,
   type Guard,
   type JobTransition,
-  type Transition,
 } from "../../core/transitions.ts";
 import { STATE_TABLE } from "./table.ts";
 
@@ -458,6 +463,67 @@ export class DynamoBatchStore implements BatchStore {
     return out.Item ? (strip(out.Item) as unknown as CancellationRecord) : undefined;
   }
 
+  async recordStragglers(batchId: string, jobIds: readonly string[]): Promise<boolean> {
+    return this.conditionally(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: batchKey(batchId),
+        // A string set: each straggler leaves it with DELETE as its phase ends (an empty set is
+        // no attribute at all, so none is written when there is no straggler).
+        UpdateExpression:
+          jobIds.length > 0
+            ? "SET stragglers = :ids, stillStopping = :set"
+            : "SET stragglers = :ids",
+        ConditionExpression:
+          "attribute_exists(pk) AND attribute_not_exists(stragglers) AND attribute_not_exists(quiescedAt)",
+        ExpressionAttributeValues: {
+          ":ids": [...jobIds],
+          ...(jobIds.length > 0 ? { ":set": new Set(jobIds) } : {}),
+        },
+      }),
+    );
+  }
+
+  async settleStraggler(batchId: string, jobId: string): Promise<number | undefined> {
+    try {
+      const out = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: batchKey(batchId),
+          UpdateExpression: "DELETE stillStopping :job",
+          ConditionExpression: "contains(stillStopping, :id)",
+          ExpressionAttributeValues: { ":job": new Set([jobId]), ":id": jobId },
+          ReturnValues: "UPDATED_NEW",
+        }),
+      );
+      const left = out.Attributes?.stillStopping as Set<string> | undefined;
+      return left?.size ?? 0;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
+  }
+
+  async putWebhook(batchId: string, webhook: Webhook): Promise<void> {
+    await this.db.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { pk: `BATCH#${batchId}`, sk: "WEBHOOK", type: "webhook", ...webhook },
+      }),
+    );
+  }
+
+  async getWebhook(batchId: string): Promise<Webhook | undefined> {
+    const out = await this.db.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: `BATCH#${batchId}`, sk: "WEBHOOK" },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item ? { url: String(out.Item.url), secret: String(out.Item.secret) } : undefined;
+  }
+
   async putSelection(record: SelectionRecord): Promise<void> {
     await this.db.send(
       new PutCommand({
@@ -606,7 +672,7 @@ export class DynamoBatchStore implements BatchStore {
   /** One transition as a conditional UpdateItem; undefined when its guard did not hold. */
   private async update(
     key: Record<string, string>,
-    transition: Transition<object, string>,
+    transition: BatchTransition | JobTransition,
   ): Promise<Record<string, unknown> | undefined> {
     const guard = conditionOf(transition.when);
     const names: Record<string, string> = { ...guard.ExpressionAttributeNames };
@@ -632,12 +698,16 @@ export class DynamoBatchStore implements BatchStore {
     names["#updatedAt"] = "updatedAt";
     values[":updatedAt"] = new Date().toISOString();
     sets.push("#updatedAt = :updatedAt");
+    const removes = (transition.remove ?? []).map((field, i) => {
+      names[`#r${i}`] = field;
+      return `#r${i}`;
+    });
     try {
       const out = await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: key,
-          UpdateExpression: `SET ${sets.join(", ")}`,
+          UpdateExpression: `SET ${sets.join(", ")}${removes.length > 0 ? ` REMOVE ${removes.join(", ")}` : ""}`,
           ConditionExpression: guard.ConditionExpression,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
@@ -702,7 +772,12 @@ function strip(item: Record<string, unknown>): Record<string, unknown> {
   return copy;
 }
 
-const toBatch = (item: Record<string, unknown>) => strip(item) as unknown as BatchRecord;
+/** A batch as stored; its `stillStopping` string set is read as a list. */
+function toBatch(item: Record<string, unknown>): BatchRecord {
+  const batch = strip(item);
+  if (batch.stillStopping instanceof Set) batch.stillStopping = [...batch.stillStopping].sort();
+  return batch as unknown as BatchRecord;
+}
 const toJob = (item: Record<string, unknown>) =>
   ({ phases: {}, ...strip(item) }) as unknown as JobRecord;
 const toAudit = (item: Record<string, unknown>) => strip(item) as unknown as AuditEntry;
