@@ -3,6 +3,7 @@ import { Construct } from "constructs";
 import { parseSchedules, type ScheduleDefinition } from "../functions/core/schedules.ts";
 import { BatchApi } from "./constructs/batch-api.ts";
 import { BatchMonitoring } from "./constructs/batch-monitoring.ts";
+import { BatchNotifications } from "./constructs/batch-notifications.ts";
 import { BatchReconciler } from "./constructs/batch-reconciler.ts";
 import { BatchSchedules } from "./constructs/batch-schedules.ts";
 import { BatchStorage } from "./constructs/batch-storage.ts";
@@ -46,6 +47,7 @@ export class Stepbatch extends Construct {
   readonly reconciler: BatchReconciler;
   readonly monitoring: BatchMonitoring;
   readonly schedules: BatchSchedules;
+  readonly notifications: BatchNotifications;
 
   constructor(scope: Construct, id: string, props: StepbatchProps = {}) {
     super(scope, id);
@@ -75,6 +77,18 @@ export class Stepbatch extends Construct {
       ...(props.sweep?.interval ? { sweepInterval: props.sweep.interval } : {}),
       ...(props.sweep?.strandedAfter ? { strandedAfter: props.sweep.strandedAfter } : {}),
     });
+    this.notifications = new BatchNotifications(this, "Notifications", {
+      storage: this.storage,
+      stateEnvironment: this.workflow.stateEnvironment,
+    });
+    // Whoever may see a cancelled batch's last phase stop publishes its "Batch Quiesced".
+    for (const fn of [
+      ...this.workflow.phaseFunctions,
+      this.workflow.finalizeFunction,
+      this.reconciler.function,
+      this.reconciler.sweepFunction,
+    ])
+      this.notifications.grantPublish(fn);
     this.api = new BatchApi(this, "Api", {
       storage: this.storage,
       reconcileQueue: this.reconciler.queue,
@@ -108,9 +122,13 @@ export class Stepbatch extends Construct {
           this.reconciler.function,
           this.reconciler.sweepFunction,
           this.schedules.function,
+          this.notifications.webhookFunction,
         ],
       },
-      deadLetterQueues: { Schedules: this.schedules.deadLetterQueue },
+      deadLetterQueues: {
+        Schedules: this.schedules.deadLetterQueue,
+        Webhooks: this.notifications.deadLetterQueue,
+      },
     });
   }
 }

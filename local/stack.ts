@@ -26,7 +26,16 @@ import { startScheduledRules } from "./scheduled-rules.ts";
 import { secretValues } from "./secrets.ts";
 import { StatusEventDelivery } from "./status-events.ts";
 import { LocalStepFunctions } from "./stepfunctions.ts";
-import { type LocalQueue, type LocalSchedule, readAppModel } from "./template.ts";
+import { LOCAL_ACCOUNT, type LocalQueue, type LocalSchedule, readAppModel } from "./template.ts";
+
+/** One entry of a PutEvents request, as the SDK sends it. */
+interface PutEventsEntry {
+  readonly Source?: string;
+  readonly DetailType?: string;
+  readonly Detail?: string;
+  readonly Resources?: string[];
+  readonly EventBusName?: string;
+}
 
 export const PROJECT_ROOT = join(fileURLToPath(new URL(".", import.meta.url)), "..");
 
@@ -66,7 +75,7 @@ export interface LocalStack {
   readonly apiUrl: string;
   readonly token: string;
   readonly endpoints: Readonly<
-    Record<"dynamodb" | "s3" | "stepfunctions" | "secretsmanager" | "sqs", string>
+    Record<"dynamodb" | "s3" | "stepfunctions" | "secretsmanager" | "sqs" | "eventbridge", string>
   >;
   readonly stepFunctions: LocalStepFunctions;
   readonly statusEvents: StatusEventDelivery;
@@ -204,6 +213,33 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(dataDir ? { dataFile: join(dataDir, "stepfunctions", "executions.json") } : {}),
       onStatusChange: statusEvents.publish,
     });
+    // EventBridge PutEvents: a batch's own events go to the rules that match them, as on AWS.
+    const eventsService = await startAwsJsonService({
+      name: "EventBridge",
+      targetPrefix: "AWSEvents",
+      contentType: "application/x-amz-json-1.1",
+      operations: {
+        PutEvents: ({ Entries }: { Entries?: PutEventsEntry[] }) => ({
+          FailedEntryCount: 0,
+          Entries: (Entries ?? []).map((entry) => {
+            const id = randomUUID();
+            statusEvents.publish({
+              version: "0",
+              id,
+              "detail-type": entry.DetailType ?? "",
+              source: entry.Source ?? "",
+              account: LOCAL_ACCOUNT,
+              time: new Date().toISOString(),
+              region: LOCAL_REGION,
+              resources: entry.Resources ?? [],
+              detail: entry.Detail ? (JSON.parse(entry.Detail) as unknown) : {},
+            });
+            return { EventId: id };
+          }),
+        }),
+      },
+    });
+    started.push(eventsService);
     const sfnService = await startAwsJsonService({
       name: "Step Functions",
       targetPrefix: "AWSStepFunctions",
@@ -221,6 +257,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       AWS_ENDPOINT_URL_SFN: sfnService.endpoint,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
       AWS_ENDPOINT_URL_SQS: sqsService.endpoint,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: eventsService.endpoint,
       POWERTOOLS_LOG_LEVEL: options.logLevel ?? process.env.STEPBATCH_LOG_LEVEL ?? "WARN",
       POWERTOOLS_TRACE_ENABLED: "false",
       POWERTOOLS_METRICS_DISABLED: "true",
@@ -251,6 +288,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         stepfunctions: sfnService.endpoint,
         secretsmanager: secrets.endpoint,
         sqs: sqsService.endpoint,
+        eventbridge: eventsService.endpoint,
       },
       stepFunctions,
       statusEvents,

@@ -19,6 +19,8 @@ export interface DeadLetter {
 export class StatusEventDelivery {
   readonly deadLetters: DeadLetter[] = [];
   readonly unread: { readonly queueArn: string; readonly body: string }[] = [];
+  /** The events published so far, newest last (the last 1,000): what a test or a developer reads. */
+  readonly published: Record<string, unknown>[] = [];
   private readonly pending = new Set<Promise<void>>();
   private sent = 0;
 
@@ -33,7 +35,9 @@ export class StatusEventDelivery {
   ) {}
 
   /** An EventBridge event: to the targets of every rule whose pattern matches it. */
-  publish = (event: StatusChangeEvent): void => {
+  publish = (event: StatusChangeEvent | Record<string, unknown>): void => {
+    this.published.push(event as Record<string, unknown>);
+    if (this.published.length > 1000) this.published.shift();
     for (const rule of this.rules) {
       if (!matchesPattern(rule.pattern, event)) continue;
       for (const queueArn of rule.queueArns) this.send(queueArn, JSON.stringify(event));

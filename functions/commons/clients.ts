@@ -1,4 +1,5 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { SQSClient } from "@aws-sdk/client-sqs";
@@ -26,3 +27,4 @@ export const s3 = tracer.captureAWSv3Client(
 );
 export const sfn = tracer.captureAWSv3Client(new SFNClient({ ...sdk }));
 export const sqs = tracer.captureAWSv3Client(new SQSClient({ ...sdk }));
+export const events = tracer.captureAWSv3Client(new EventBridgeClient({ ...sdk }));

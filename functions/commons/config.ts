@@ -40,6 +40,25 @@ const schema = z.object({
         return z.NEVER;
       }
     }),
+  /** The pipeline's phases in order, with their memory (JSON): what a cancel saved is priced by them. */
+  PIPELINE_PHASES: z
+    .string()
+    .default("[]")
+    .transform((text, ctx) => {
+      try {
+        return z
+          .array(z.object({ name: z.string(), memoryMb: z.number().int().positive() }))
+          .parse(JSON.parse(text));
+      } catch {
+        ctx.addIssue({
+          code: "custom",
+          message: 'must be JSON like [{"name":"Ingest","memoryMb":512}]',
+        });
+        return z.NEVER;
+      }
+    }),
+  /** The EventBridge bus a batch's events ("Batch Quiesced") are published on. */
+  EVENT_BUS_NAME: z.string().min(1).default("default"),
   /** A phase stops this long before its Lambda timeout to save its partial output. */
   TIMEOUT_MARGIN_MS: z.coerce.number().int().min(0).default(3_000),
 });

@@ -1,5 +1,7 @@
 import type { AnyPhase, PhaseLogger, PipelineDefinition } from "../../sdk/index.ts";
 import { DynamoBatchStore } from "../adapters/dynamodb/batch-store.ts";
+import { EventBridgeBatchEvents } from "../adapters/eventbridge/batch-events.ts";
+import { FetchWebhookPoster } from "../adapters/http/webhook-poster.ts";
 import { S3OutputStore } from "../adapters/s3/output-store.ts";
 import { SqsReconcileQueue } from "../adapters/sqs/reconcile-queue.ts";
 import { StepFunctionsEngine } from "../adapters/stepfunctions/execution-engine.ts";
@@ -7,6 +9,7 @@ import { CancelService } from "../core/cancel.ts";
 import { BatchCompletion } from "../core/completion.ts";
 import { PhaseRunner } from "../core/phase-runner.ts";
 import { BatchQueries } from "../core/queries.ts";
+import { Quiescence } from "../core/quiesce.ts";
 import { Receipts } from "../core/receipts.ts";
 import { Reconciler } from "../core/reconcile.ts";
 import { Results } from "../core/results.ts";
@@ -14,7 +17,8 @@ import { ResumeService } from "../core/resume.ts";
 import type { InputCheck } from "../core/schemas.ts";
 import { SubmitService } from "../core/submit.ts";
 import { Sweeper } from "../core/sweep.ts";
-import { dynamo, s3, sfn, sqs } from "./clients.ts";
+import { WebhookNotifier } from "../core/webhook.ts";
+import { dynamo, events, s3, sfn, sqs } from "./clients.ts";
 import { config, requiredSetting } from "./config.ts";
 import { logger } from "./observability.ts";
 
@@ -50,9 +54,28 @@ export const services: Services = {
   ),
   queries: once(() => new BatchQueries(services.store())),
   receipts: once(() => new Receipts(services.store())),
-  completion: once(() => new BatchCompletion(services.store(), services.results())),
+  quiescence: once(
+    () =>
+      new Quiescence(
+        services.store(),
+        new EventBridgeBatchEvents(events, config().EVENT_BUS_NAME),
+        config().PIPELINE_PHASES,
+      ),
+  ),
+  webhooks: once(() => new WebhookNotifier(services.store(), new FetchWebhookPoster())),
+  completion: once(
+    () =>
+      new BatchCompletion(services.store(), services.results(), undefined, services.quiescence()),
+  ),
   reconciler: once(
-    () => new Reconciler(services.store(), services.completion(), services.results()),
+    () =>
+      new Reconciler(
+        services.store(),
+        services.completion(),
+        services.results(),
+        undefined,
+        services.quiescence(),
+      ),
   ),
   sweeper: once(() => new Sweeper(services.store(), services.engine(), services.reconciler())),
   resume: once(() => new ResumeService(services.store(), services.engine())),
@@ -77,6 +100,8 @@ interface Services {
   results(): Results;
   queries(): BatchQueries;
   receipts(): Receipts;
+  quiescence(): Quiescence;
+  webhooks(): WebhookNotifier;
   completion(): BatchCompletion;
   reconciler(): Reconciler;
   sweeper(): Sweeper;
@@ -137,6 +162,7 @@ export function phaseRunner(pipeline: PipelineDefinition): PhaseRunner {
       {
         pollMs: cfg.CANCEL_POLL_MS,
         timeoutMarginMs: cfg.TIMEOUT_MARGIN_MS,
+        quiescence: services.quiescence(),
         logger: (keys) => phaseLogger(keys),
       },
     );

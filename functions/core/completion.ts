@@ -11,6 +11,7 @@ import {
   type JobRecord,
 } from "./model.ts";
 import type { BatchStore } from "./ports.ts";
+import type { Quiescence } from "./quiesce.ts";
 import type { Results } from "./results.ts";
 import { batchTransitions, jobTransitions } from "./transitions.ts";
 
@@ -32,6 +33,7 @@ export class BatchCompletion {
     private readonly store: BatchStore,
     private readonly results: Results,
     private readonly now: () => Date = () => new Date(),
+    private readonly quiescence?: Pick<Quiescence, "batchEnded">,
   ) {}
 
   /** Called by the state machine's Catch after a phase's retries ran out. */
@@ -76,6 +78,7 @@ export class BatchCompletion {
       const final = (await this.store.getBatch(batchId)) ?? current ?? batch;
       const manifest = await this.results.writeManifest(final, jobs);
       await this.results.writeConsolidated(final);
+      await this.quiescence?.batchEnded(final, jobs);
       return {
         batchId,
         status: final.status,

@@ -187,8 +187,20 @@ export interface BatchRecord {
   readonly stragglers?: readonly string[];
   /** Those of the stragglers still stopping: the batch quiesces when the last one has. */
   readonly stillStopping?: readonly string[];
+  /** What the cancel saved: the phase runs its cancelled jobs did not make (see quiesce.ts). */
+  readonly cancelSaved?: CancelSavings;
   /** Where the "Batch Quiesced" notice is posted (its signing secret is kept apart). */
   readonly webhookUrl?: string;
+}
+
+/** The phase runs a cancel kept from running, and what they would have cost. */
+export interface CancelSavings {
+  readonly phaseRunsNotRun: number;
+  /** Estimated from this batch's own phase lengths; null where no phase had finished to go by. */
+  readonly phaseSecondsNotRun: number | null;
+  readonly dollars: number | null;
+  /** The dated price table used (the bench's). */
+  readonly pricedWith: { readonly date: string; readonly region: string };
 }
 
 /** The current run's number. */

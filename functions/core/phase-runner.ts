@@ -15,6 +15,7 @@ import {
 import { applyJobCancel, intentStoppingNextPhase, stopsRunningPhases } from "./job-cancel.ts";
 import { type CancelIntent, isBatchTerminal, type JobRecord, type PhaseRecord } from "./model.ts";
 import type { BatchStore, CasResult, OutputStore } from "./ports.ts";
+import type { Quiescence } from "./quiesce.ts";
 import { jobNumbers, type PhaseOutputDocument, type PhaseOutputStatus } from "./results.ts";
 import { describeIssues } from "./schemas.ts";
 import { batchTransitions, type JobTransition, jobTransitions } from "./transitions.ts";
@@ -47,6 +48,8 @@ export interface PhaseRunnerOptions {
   readonly timeoutMarginMs: number;
   /** Progress is written at most this often. @default 1000 */
   readonly progressEveryMs?: number;
+  /** Told when a phase has ended, so a cancelled batch's last straggler quiesces it. */
+  readonly quiescence?: Pick<Quiescence, "phaseEnded">;
   /** The structured logger a phase gets, with its keys. @default a silent one */
   readonly logger?: (keys: Record<string, string>) => PhaseLogger;
   readonly now?: () => Date;
@@ -329,6 +332,7 @@ export class PhaseRunner {
     const cas = await this.store.transitionJob(batchId, jobId, transition);
     if (cas.won) {
       if (request.isFinal && cas.record.status === "running") await this.endIfStopped(cas.record);
+      await this.options.quiescence?.phaseEnded(batchId, jobId);
       return cas;
     }
     const kept =
@@ -340,6 +344,7 @@ export class PhaseRunner {
           )
         : undefined;
     if (!kept?.won) await this.store.addToTotals(batchId, numbers, job.numbers ?? {});
+    await this.options.quiescence?.phaseEnded(batchId, jobId);
     return cas;
   }
 

@@ -4,7 +4,15 @@
  * (test/helpers/memory-ports.ts) implement them in plain objects.
  */
 import type { ExecutionStatusChange } from "./execution.ts";
-import type { AuditEntry, BatchRecord, BatchStatus, CancelIntent, JobRecord } from "./model.ts";
+import type {
+  AuditEntry,
+  BatchRecord,
+  BatchStatus,
+  CancelIntent,
+  CancelSavings,
+  JobRecord,
+} from "./model.ts";
+import type { BatchQuiesced } from "./quiesce.ts";
 import type { CancellationRecord } from "./receipts.ts";
 import type { PhaseOutputDocument, SavedCheckpoint } from "./results.ts";
 import type { SelectionRecord } from "./selection.ts";
@@ -113,7 +121,11 @@ export interface BatchStore {
    * `stillStopping`, which each straggler leaves as its phase ends. False if the batch already has
    * them, or has quiesced.
    */
-  recordStragglers(batchId: string, jobIds: readonly string[]): Promise<boolean>;
+  recordStragglers(
+    batchId: string,
+    jobIds: readonly string[],
+    saved: CancelSavings,
+  ): Promise<boolean>;
   /**
    * A straggler's phase has ended: it leaves `stillStopping`. The number of stragglers still
    * stopping, or undefined if the job was not one of them (or had left already).
@@ -221,4 +233,10 @@ export interface ExecutionEngine {
 export interface ReconcileQueue {
   /** Queues a reconcile of this cancelled batch (as its ABORTED status change would). */
   requestReconcile(batch: BatchRecord, intent: CancelIntent): Promise<void>;
+}
+
+/** Where a batch's events go (EventBridge): what happened to it, for other systems to act on. */
+export interface BatchEvents {
+  /** Publishes "Batch Quiesced"; the batch's webhook, if it has one, is called from the event. */
+  publishQuiesced(event: BatchQuiesced): Promise<void>;
 }

@@ -11,6 +11,7 @@ import {
   type JobRecord,
 } from "./model.ts";
 import type { BatchStore } from "./ports.ts";
+import type { Quiescence } from "./quiesce.ts";
 import type { Results } from "./results.ts";
 import { batchTransitions, jobTransitions } from "./transitions.ts";
 
@@ -33,6 +34,7 @@ export class Reconciler {
     private readonly completion: BatchCompletion,
     private readonly results: Results,
     private readonly now: () => Date = () => new Date(),
+    private readonly quiescence?: Pick<Quiescence, "batchEnded">,
   ) {}
 
   async reconcile(change: ExecutionStatusChange): Promise<ReconcileResult> {
@@ -110,7 +112,10 @@ export class Reconciler {
     if (!ended.some((job) => Object.values(job.phases).some((p) => p.status === "running")))
       await this.results.recomputeTotals(batchId, ended);
     const current = await this.store.getBatch(batchId);
-    if (current) await this.results.writeManifest(current, ended);
+    if (current) {
+      await this.results.writeManifest(current, ended);
+      await this.quiescence?.batchEnded(current, ended);
+    }
     return {
       batchId,
       action: changed > 0 || current?.status !== batch.status ? "reconciled" : "already_consistent",

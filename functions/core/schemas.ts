@@ -179,6 +179,31 @@ const jobSchema = z.union(
   { error: 'each job must be a name ("RY.TO") or an object {"name", "input"?}' },
 );
 
+/** Loopback hosts: plain http is allowed to them only (a receiver on your own machine). */
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+const webhookSchema = z
+  .object({
+    url: z
+      .string({ error: "webhook.url must be a URL" })
+      .max(2048, "webhook.url must be at most 2048 characters")
+      .refine((value) => {
+        try {
+          const url = new URL(value);
+          return (
+            url.protocol === "https:" || (url.protocol === "http:" && LOOPBACK.has(url.hostname))
+          );
+        } catch {
+          return false;
+        }
+      }, "webhook.url must be an https:// URL (or http:// to 127.0.0.1 or localhost)"),
+    secret: z
+      .string({ error: "webhook.secret must be a string" })
+      .min(16, "webhook.secret must be at least 16 characters: notices are signed with it")
+      .max(256, "webhook.secret must be at most 256 characters"),
+  })
+  .strict();
+
 export const submitBatchSchema = z
   .object({
     name: printableName("name", 200).optional(),
@@ -195,6 +220,8 @@ export const submitBatchSchema = z
       .min(1, "concurrency must be at least 1")
       .max(MAX_CONCURRENCY, `concurrency must be at most ${MAX_CONCURRENCY}`)
       .optional(),
+    /** Where the batch's "Batch Quiesced" notice is posted, signed with `secret`. */
+    webhook: webhookSchema.optional(),
   })
   .strict();
 

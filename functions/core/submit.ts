@@ -227,6 +227,7 @@ export class SubmitService {
       concurrency: body.concurrency ?? this.defaultConcurrency,
       createdAt,
       source: source ?? { kind: "api" },
+      ...(body.webhook ? { webhookUrl: body.webhook.url } : {}),
     };
     const records: JobRecord[] = jobs.map((job, index) => ({
       batchId,
@@ -238,6 +239,8 @@ export class SubmitService {
       createdAt,
     }));
     const renew = this.leaseRenewer(lease);
+    // Kept apart from the batch, so no read of the batch ever carries the secret.
+    if (body.webhook) await this.store.putWebhook(batchId, body.webhook);
     await this.store.createBatch(batch, records, renew);
 
     try {

@@ -104,6 +104,7 @@ const RESUME_CLEARS = [
   "quiescedAt",
   "stragglers",
   "stillStopping",
+  "cancelSaved",
 ] as const;
 
 export const batchTransitions = {

@@ -89,6 +89,8 @@ export function jobView(job: JobRecord) {
     progress: job.progress ?? null,
     error: job.error ?? null,
     cancel: job.cancel ?? null,
+    /** The run of its batch it last ran in: 1, or the resume that ran it again. */
+    run: job.run ?? 1,
     createdAt: job.createdAt,
     startedAt: job.startedAt ?? null,
     endedAt: job.endedAt ?? null,

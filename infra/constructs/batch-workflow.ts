@@ -68,6 +68,9 @@ export interface PhaseFunction extends StorageGrantee, MonitoredFunction {
   readonly function: lambda.Function;
 }
 
+/** A phase function's memory when the pipeline does not say. */
+const DEFAULT_PHASE_MEMORY_MB = 512;
+
 export interface BatchWorkflowProps {
   readonly storage: BatchStorage;
   /** The pipeline: the phases each job runs in order; the last one commits and is fenced. */
@@ -112,6 +115,16 @@ export class BatchWorkflow extends Construct {
       BUCKET_NAME: storage.bucket.bucketName,
       CANCEL_POLL_MS: String((props.cancelPollInterval ?? Duration.millis(500)).toMilliseconds()),
       SUMMARY_FIELDS: JSON.stringify(pipeline.definition.summary?.fields ?? {}),
+      // What a cancel saved is priced by each phase's memory.
+      PIPELINE_PHASES: JSON.stringify(
+        phases.map((phase) => ({
+          name: phase.name,
+          memoryMb:
+            phase.memoryMb ??
+            props.phaseFunctions?.[phase.name]?.functionProps?.memorySize ??
+            DEFAULT_PHASE_MEMORY_MB,
+        })),
+      ),
     };
     validatePhases(phases, this.stateEnvironment);
 
@@ -131,7 +144,7 @@ export class BatchWorkflow extends Construct {
               phase.timeoutSeconds !== undefined
                 ? Duration.seconds(phase.timeoutSeconds)
                 : (functionProps?.timeout ?? Duration.seconds(300)),
-            memorySize: phase.memoryMb ?? functionProps?.memorySize ?? 512,
+            memorySize: phase.memoryMb ?? functionProps?.memorySize ?? DEFAULT_PHASE_MEMORY_MB,
             environment: { ...phase.environment, ...this.stateEnvironment },
             ...(functionProps ? { functionProps } : {}),
           });

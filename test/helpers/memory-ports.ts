@@ -9,10 +9,13 @@ import type {
   BatchRecord,
   BatchStatus,
   CancelIntent,
+  CancelSavings,
   JobRecord,
 } from "../../functions/core/model.ts";
 import { outputKeys } from "../../functions/core/output-keys.ts";
+import type { BatchQuiesced } from "../../functions/core/quiesce.ts";
 import type {
+  BatchEvents,
   BatchPage,
   BatchStore,
   CasResult,
@@ -209,12 +212,17 @@ export class MemoryBatchStore implements BatchStore {
 
   readonly webhooks = new Map<string, Webhook>();
 
-  async recordStragglers(batchId: string, jobIds: readonly string[]): Promise<boolean> {
+  async recordStragglers(
+    batchId: string,
+    jobIds: readonly string[],
+    saved: CancelSavings,
+  ): Promise<boolean> {
     const batch = this.batches.get(batchId);
     if (!batch || batch.stragglers || batch.quiescedAt) return false;
     this.batches.set(batchId, {
       ...batch,
       stragglers: [...jobIds],
+      cancelSaved: copy(saved),
       ...(jobIds.length > 0 ? { stillStopping: [...jobIds].sort() } : {}),
     });
     return true;
@@ -411,6 +419,15 @@ export class RecordingEngine implements ExecutionEngine {
 
   async stopExecution(executionArn: string, error: string, cause: string): Promise<void> {
     this.stopped.push({ executionArn, error, cause });
+  }
+}
+
+/** Batch events kept in order, as a test reads them. */
+export class MemoryBatchEvents implements BatchEvents {
+  readonly quiesced: BatchQuiesced[] = [];
+
+  async publishQuiesced(event: BatchQuiesced): Promise<void> {
+    this.quiesced.push(copy(event));
   }
 }
 

@@ -10,7 +10,13 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { ValidationError } from "../../core/errors.ts";
-import type { AuditEntry, BatchRecord, BatchStatus, JobRecord } from "../../core/model.ts";
+import type {
+  AuditEntry,
+  BatchRecord,
+  BatchStatus,
+  CancelSavings,
+  JobRecord,
+} from "../../core/model.ts";
 import type {
   BatchPage,
   BatchStore,
@@ -463,7 +469,11 @@ export class DynamoBatchStore implements BatchStore {
     return out.Item ? (strip(out.Item) as unknown as CancellationRecord) : undefined;
   }
 
-  async recordStragglers(batchId: string, jobIds: readonly string[]): Promise<boolean> {
+  async recordStragglers(
+    batchId: string,
+    jobIds: readonly string[],
+    saved: CancelSavings,
+  ): Promise<boolean> {
     return this.conditionally(
       new UpdateCommand({
         TableName: this.tableName,
@@ -472,12 +482,13 @@ export class DynamoBatchStore implements BatchStore {
         // no attribute at all, so none is written when there is no straggler).
         UpdateExpression:
           jobIds.length > 0
-            ? "SET stragglers = :ids, stillStopping = :set"
-            : "SET stragglers = :ids",
+            ? "SET stragglers = :ids, cancelSaved = :saved, stillStopping = :set"
+            : "SET stragglers = :ids, cancelSaved = :saved",
         ConditionExpression:
           "attribute_exists(pk) AND attribute_not_exists(stragglers) AND attribute_not_exists(quiescedAt)",
         ExpressionAttributeValues: {
           ":ids": [...jobIds],
+          ":saved": saved,
           ...(jobIds.length > 0 ? { ":set": new Set(jobIds) } : {}),
         },
       }),
