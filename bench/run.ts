@@ -3,9 +3,9 @@ import type { IncomingMessage } from "node:http";
 import { join } from "node:path";
 import Table from "cli-table3";
 import { StepbatchClient } from "../client/stepbatch-client.ts";
+import { PRICES } from "../functions/core/prices.ts";
 import { PROJECT_ROOT, startLocalStack } from "../local/stack.ts";
 import { barChart } from "./chart.ts";
-import { PRICES } from "../functions/core/prices.ts";
 
 /**
  * `npm run bench`: cancel API latency by batch size, abort latency, orchestration throughput and

@@ -13,7 +13,6 @@ import type {
   JobRecord,
 } from "../../functions/core/model.ts";
 import { outputKeys } from "../../functions/core/output-keys.ts";
-import type { BatchQuiesced } from "../../functions/core/quiesce.ts";
 import type {
   BatchEvents,
   BatchPage,
@@ -25,6 +24,7 @@ import type {
   ReconcileQueue,
   Webhook,
 } from "../../functions/core/ports.ts";
+import type { BatchQuiesced } from "../../functions/core/quiesce.ts";
 import type { CancellationRecord } from "../../functions/core/receipts.ts";
 import {
   numbersDelta,
