@@ -4,6 +4,13 @@
  *   const api = new StepbatchClient(resolveConnection());  // the local stack of this project, or
  *   const api = new StepbatchClient({ apiUrl, token });    // a deployed one
  */
+
+export type { BatchQuiesced } from "../functions/core/quiesce.ts";
+/** For a webhook receiver: checks the `stepbatch-signature` header of a notice against your secret. */
+export {
+  SIGNATURE_HEADER as WEBHOOK_SIGNATURE_HEADER,
+  verifySignature as verifyWebhookSignature,
+} from "../functions/core/webhook.ts";
 export { type Connection, MissingTokenError, resolveConnection } from "./connection.ts";
 export {
   type BatchCancelResponse,

@@ -192,7 +192,14 @@ export class BatchApi extends Construct {
         grants: [
           writeState,
           (fn) => stateMachine.grantStartExecution(fn.function),
-          (fn) => stateMachine.grantExecution(fn.function, "states:DescribeExecution"),
+          (fn) => {
+            // A resume cut short is finished by the next: it asks whether the run's execution exists.
+            stateMachine.grantExecution(fn.function, "states:DescribeExecution");
+            fn.acknowledgeWildcardResource(
+              executionArnPattern(stateMachine),
+              "A resume asks how its batch's new run stands; the run's execution is named after the batch id.",
+            );
+          },
         ],
         timeout: Duration.seconds(29),
       },

@@ -35,7 +35,7 @@ async function callTool(name: string, args: Record<string, unknown>) {
 }
 
 describe("the MCP server", () => {
-  it("introduces itself and lists its nine tools, each with a JSON-schema input and guidance", async () => {
+  it("introduces itself and lists its ten tools, each with a JSON-schema input and guidance", async () => {
     // Act
     const { tools } = await mcp.listTools();
     // Assess
@@ -49,6 +49,7 @@ describe("the MCP server", () => {
       "get_job_output",
       "get_temporary_results",
       "list_bulk_jobs",
+      "resume_batch",
       "start_bulk_job",
     ]);
     for (const tool of tools) {

@@ -73,7 +73,11 @@ describe("stop modes on the local stack", () => {
     ]);
     expect(await phasesOf(batchId, "job-00002")).toEqual([]);
     // The execution was let finish, not stopped.
-    expect((await executionOf(target, executionArn)).status).toBe("SUCCEEDED");
+    const execution = await waitFor(async () => {
+      const described = await executionOf(target, executionArn);
+      return described.status === "RUNNING" ? undefined : described;
+    }, "the execution to end");
+    expect(execution.status).toBe("SUCCEEDED");
     expect(settled.status).toBe(200);
     expect(settled.body).toMatchObject({ scope: "batch", mode: "drain", pending: 0 });
     expect(settled.body.jobs.map((j: any) => [j.name, j.outcome])).toEqual([

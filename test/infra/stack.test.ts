@@ -121,7 +121,7 @@ describe("permissions", () => {
     expect(resource).not.toBe('"*"');
   });
 
-  it("lets only the submit paths start executions: POST /batches, the scheduled submit and the sweep", () => {
+  it("lets only the submit paths start executions: POST /batches, resume, the scheduled submit and the sweep", () => {
     const starters = Object.entries(synth.template.findResources("AWS::IAM::Policy")).filter(
       ([, p]) =>
         ((p as any).Properties.PolicyDocument.Statement as any[]).some((s) =>
@@ -129,6 +129,7 @@ describe("permissions", () => {
         ),
     );
     expect(starters.map(([id]) => id).sort()).toEqual([
+      expect.stringMatching(/^ApiResumeBatch/),
       expect.stringMatching(/^ApiSubmitBatch/),
       expect.stringMatching(/^ReconcilerSweep/),
       expect.stringMatching(/^SchedulesScheduledSubmit/),
@@ -195,7 +196,7 @@ describe("storage and API", () => {
   it("serves every route of the contract behind the token authorizer", () => {
     const methods = synth.template.findResources("AWS::ApiGateway::Method");
     const routed = Object.values(methods).filter((m: any) => m.Properties.HttpMethod !== "OPTIONS");
-    expect(routed).toHaveLength(11);
+    expect(routed).toHaveLength(12);
     for (const method of routed as any[])
       expect(method.Properties.AuthorizationType).toBe("CUSTOM");
     expect(routed.map((m: any) => m.Properties.OperationName).sort()).toEqual([
@@ -209,6 +210,7 @@ describe("storage and API", () => {
       "getJobOutput",
       "getResults",
       "listBatches",
+      "resumeBatch",
       "submitBatch",
     ]);
   });
