@@ -65,12 +65,15 @@ export class Reconciler {
         scope: "batch",
       };
       if (!batch.cancel && !isBatchTerminal(batch.status))
-        await this.store.transitionBatch(batchId, batchTransitions.claimCancel(intent));
+        await this.store.transitionBatch(
+          batchId,
+          batchTransitions.claimCancel(intent, change.executionArn),
+        );
       const outcomes = await mapLimit(jobs, 16, (job) => this.endAbortedJob(job, intent, at));
       changed = outcomes.filter(Boolean).length;
       const finished = await this.store.transitionBatch(
         batchId,
-        batchTransitions.finish("cancelled", at),
+        batchTransitions.finish("cancelled", at, undefined, change.executionArn),
       );
       if (finished.won || !batch.cancel) {
         await this.store.appendAudit(batchId, {
@@ -96,7 +99,10 @@ export class Reconciler {
               .won,
       );
       changed = outcomes.filter(Boolean).length;
-      await this.store.transitionBatch(batchId, batchTransitions.finish("failed", at, error));
+      await this.store.transitionBatch(
+        batchId,
+        batchTransitions.finish("failed", at, error, change.executionArn),
+      );
       await this.store.appendAudit(batchId, {
         at,
         action: "reconcile_failed",

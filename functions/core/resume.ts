@@ -72,6 +72,13 @@ export class ResumeService {
         `batch ${batchId} is ${batch.status}; resume it once it has ended${batch.status === "cancelling" ? " (it is still stopping)" : ""}`,
         { status: batch.status },
       );
+    // The cancel may still be marking queued jobs (a large batch's are marked by the reconciler).
+    const unmarked = jobs.filter((job) => job.status === "queued" || job.status === "running");
+    if (unmarked.length > 0)
+      throw new BatchNotResumableError(
+        `${unmarked.length} job(s) of batch ${batchId} are still being ended by its last run (${describe(unmarked)}); try again in a moment`,
+        { stillEnding: unmarked.length },
+      );
     // A phase that ignored its cancel may still be running: run again now, it would run twice.
     const stopping = jobs.filter(hasRunningPhase);
     if (stopping.length > 0)

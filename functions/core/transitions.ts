@@ -28,6 +28,8 @@ export interface Guard<S extends string> {
   readonly without?: readonly ("cancel" | "cancelSummary" | "quiescedAt")[];
   /** Its commit fence is down: its final phase has not begun. */
   readonly outsideCommit?: boolean;
+  /** It is still on this execution (a batch a resume has moved to a new run is not). */
+  readonly executionIs?: string;
   /** One of its phases is in this state, at this attempt (no later attempt has started). */
   readonly phaseIs?: {
     readonly name: string;
@@ -61,12 +63,14 @@ export function guardHolds<S extends string>(
     readonly cancelSummary?: unknown;
     readonly quiescedAt?: unknown;
     readonly inCommit?: boolean;
+    readonly executionArn?: string;
     readonly phases?: Readonly<Record<string, PhaseRecord>>;
   },
 ): boolean {
   if (guard.statusIn && !guard.statusIn.includes(record.status)) return false;
   for (const field of guard.without ?? []) if (record[field] !== undefined) return false;
   if (guard.outsideCommit && record.inCommit === true) return false;
+  if (guard.executionIs !== undefined && record.executionArn !== guard.executionIs) return false;
   if (guard.phaseIs) {
     const phase = record.phases?.[guard.phaseIs.name];
     if (phase?.status !== guard.phaseIs.status || phase.attempt !== guard.phaseIs.attempt)
@@ -109,10 +113,14 @@ const RESUME_CLEARS = [
 
 export const batchTransitions = {
   /** queued|running -> cancelling, with the durable cancel intent. Loses to any terminal state. */
-  claimCancel: (intent: CancelIntent): BatchTransition => ({
+  claimCancel: (intent: CancelIntent, executionArn?: string): BatchTransition => ({
     name: "claimCancel",
     set: { status: "cancelling", cancel: intent },
-    when: { statusIn: ACTIVE, without: ["cancel"] },
+    when: {
+      statusIn: ACTIVE,
+      without: ["cancel"],
+      ...(executionArn !== undefined ? { executionIs: executionArn } : {}),
+    },
   }),
   /** Records what the first cancel applied; loses if a summary is already there. */
   recordCancelSummary: (summary: CancelSummary): BatchTransition => ({
@@ -144,11 +152,22 @@ export const batchTransitions = {
     remove: ["stillStopping"],
     when: { without: ["quiescedAt"] },
   }),
-  /** A batch still active (or being cancelled) ends with `status`. */
-  finish: (status: BatchStatus, at: string, error?: BatchRecord["error"]): BatchTransition => ({
+  /**
+   * A batch still active (or being cancelled) ends with `status`; given the execution that ended,
+   * only while the batch is still on it (a late reconcile never ends a resumed run).
+   */
+  finish: (
+    status: BatchStatus,
+    at: string,
+    error?: BatchRecord["error"],
+    executionArn?: string,
+  ): BatchTransition => ({
     name: "finish",
     set: { status, endedAt: at, ...(error ? { error } : {}) },
-    when: { statusIn: [...ACTIVE, "cancelling"] },
+    when: {
+      statusIn: [...ACTIVE, "cancelling"],
+      ...(executionArn !== undefined ? { executionIs: executionArn } : {}),
+    },
   }),
   /**
    * Like finish, for a status decided from a record that had no cancel intent: it loses if an

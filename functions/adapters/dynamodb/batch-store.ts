@@ -751,6 +751,10 @@ function conditionOf(guard: Guard<string>): {
     clauses.push(`#status IN (${list.join(", ")})`);
   }
   for (const field of guard.without ?? []) clauses.push(`attribute_not_exists(${field})`);
+  if (guard.executionIs !== undefined) {
+    values[":guardExecution"] = guard.executionIs;
+    clauses.push("executionArn = :guardExecution");
+  }
   if (guard.outsideCommit) {
     values[":fenceDown"] = false;
     clauses.push("(attribute_not_exists(inCommit) OR inCommit = :fenceDown)");

@@ -257,3 +257,33 @@ describe("resuming a cancelled batch", () => {
     expect(w.core.engine.started.at(-1)?.name).toBe(`${batchId}-run-2`);
   });
 });
+
+describe("a reconcile of an earlier run that arrives late", () => {
+  it("never ends the batch's new run", async () => {
+    // Prepare: run 1 was cancelled and reconciled, then resumed.
+    const w = world();
+    const { batchId } = await cancelledHalfWay(w);
+    const runOne = await w.core.store.getBatch(batchId);
+    await w.core.resume.resume(batchId, by);
+    // Act: run 1's status change is delivered again, late, and a reconcile that read the batch
+    // before the resume ends it only now.
+    await w.core.reconciler.reconcile(cancelledExecution(runOne!, runOne!.cancel));
+    const lateEnd = await w.core.store.transitionBatch(
+      batchId,
+      batchTransitions.finish(
+        "cancelled",
+        new Date().toISOString(),
+        undefined,
+        runOne!.executionArn,
+      ),
+    );
+    // Assess
+    const batch = await w.core.store.getBatch(batchId);
+    expect(batch).toMatchObject({
+      status: "queued",
+      executionArn: executionArnFor(`${batchId}-run-2`),
+    });
+    expect(batch?.cancel).toBeUndefined();
+    expect(lateEnd.won).toBe(false);
+  });
+});
