@@ -17,14 +17,14 @@ import {
   type CancelScope,
   type JobRecord,
   type JobStatus,
-  nameKey,
+  jobFinder,
   type StopMode,
   stopModeOf,
 } from "./model.ts";
 import type { BatchStore, ExecutionEngine, ReconcileQueue } from "./ports.ts";
 import { cancellationOf } from "./receipts.ts";
 import type { Results, ResultsSummary } from "./results.ts";
-import { isJobId, requestHashOf } from "./schemas.ts";
+import { requestHashOf } from "./schemas.ts";
 import {
   type JobFilter,
   matches,
@@ -320,11 +320,10 @@ export class CancelService {
     request: CancelRequest,
   ): Promise<SubsetCancelResult> {
     const intent = this.intent(request, "subset");
-    const byId = new Map(jobs.map((job) => [job.jobId, job]));
-    const byName = new Map(jobs.map((job) => [nameKey(job.name), job]));
+    const find = jobFinder(jobs);
     const unique = [...new Set(items)];
     const reports = await mapLimit(unique, this.options.markConcurrency, async (item) => {
-      const job = (isJobId(item) ? byId.get(item) : undefined) ?? byName.get(nameKey(item));
+      const job = find(item);
       if (!job) return { item, report: { outcome: "not_found" } as JobCancelReport };
       try {
         return { item, report: await this.cancelOne(job, intent) };

@@ -234,6 +234,20 @@ export interface AuditEntry {
 /** The form two job names are compared in: names equal in it are the same name to a person. */
 export const nameKey = (name: string): string => name.normalize("NFKC");
 
+/** Whether one of a job's phases still runs (its record says so: it has not ended yet). */
+export const hasRunningPhase = (job: Pick<JobRecord, "phases">): boolean =>
+  Object.values(job.phases).some((phase) => phase.status === "running");
+
+/**
+ * Finds a job among `jobs` by its id or its name (names compared as nameKey does; a name is never
+ * shaped like an id, so the two never clash).
+ */
+export function jobFinder(jobs: readonly JobRecord[]): (item: string) => JobRecord | undefined {
+  const byId = new Map(jobs.map((job) => [job.jobId, job]));
+  const byName = new Map(jobs.map((job) => [nameKey(job.name), job]));
+  return (item) => byId.get(item) ?? byName.get(nameKey(item));
+}
+
 export interface JobCounts {
   readonly total: number;
   readonly queued: number;

@@ -332,7 +332,7 @@ export class PhaseRunner {
     const cas = await this.store.transitionJob(batchId, jobId, transition);
     if (cas.won) {
       if (request.isFinal && cas.record.status === "running") await this.endIfStopped(cas.record);
-      await this.options.quiescence?.phaseEnded(batchId, jobId);
+      await this.tellQuiescence(request, cas.record);
       return cas;
     }
     const kept =
@@ -344,8 +344,18 @@ export class PhaseRunner {
           )
         : undefined;
     if (!kept?.won) await this.store.addToTotals(batchId, numbers, job.numbers ?? {});
-    await this.options.quiescence?.phaseEnded(batchId, jobId);
+    await this.tellQuiescence(request, cas.current);
     return cas;
+  }
+
+  /**
+   * A phase that ended may be a cancelled batch's last straggler. A job still running outside its
+   * final phase with no cancel intent cannot be one (a cancel marks such a job before its batch
+   * records stragglers), so the normal path reads nothing more.
+   */
+  private async tellQuiescence(request: PhaseRequest, job: JobRecord | undefined): Promise<void> {
+    if (request.isFinal || job?.cancel || job?.status !== "running")
+      await this.options.quiescence?.phaseEnded(request.batchId, request.jobId);
   }
 
   /** A failed final phase: if the batch's execution was stopped, no retry comes to finish it. */

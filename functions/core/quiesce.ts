@@ -6,7 +6,13 @@
  * leaves last records `quiescedAt` and publishes the "Batch Quiesced" event (which also goes to
  * the batch's webhook). Every step is a compare-and-set, so the event is published once.
  */
-import type { BatchRecord, CancelSavings, JobRecord } from "./model.ts";
+import {
+  type BatchRecord,
+  type CancelSavings,
+  hasRunningPhase,
+  type JobRecord,
+  runOf,
+} from "./model.ts";
 import type { BatchEvents, BatchStore } from "./ports.ts";
 import { PRICES } from "./prices.ts";
 import { batchTransitions } from "./transitions.ts";
@@ -49,9 +55,6 @@ export interface BatchQuiesced {
   readonly stragglers: readonly Straggler[];
   readonly saved: CancelSavings;
 }
-
-const hasRunningPhase = (job: JobRecord) =>
-  Object.values(job.phases).some((phase) => phase.status === "running");
 
 /** Whether a batch's end is one that quiesces: it was cancelled as a whole (API or console). */
 const quiescesOnEnd = (batch: BatchRecord) =>
@@ -117,7 +120,7 @@ export class Quiescence {
       batchId,
       name: batch.name,
       status: batch.status,
-      run: batch.runs?.at(-1)?.run ?? 1,
+      run: runOf(batch),
       cancellationId: cancel.cancellationId ?? null,
       mode: cancel.mode ?? "now",
       cancelledBy: cancel.by,

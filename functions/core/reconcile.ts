@@ -6,6 +6,7 @@ import { applyJobCancel, endedByThisCancel } from "./job-cancel.ts";
 import {
   type BatchStatus,
   type CancelIntent,
+  hasRunningPhase,
   isBatchTerminal,
   isJobTerminal,
   type JobRecord,
@@ -115,8 +116,7 @@ export class Reconciler {
     const ended = await this.store.listJobs(batchId);
     // Recompute the sums exactly, unless a phase is still stopping: it adds its own part as it
     // records itself, and a recompute now could count that part twice or not at all.
-    if (!ended.some((job) => Object.values(job.phases).some((p) => p.status === "running")))
-      await this.results.recomputeTotals(batchId, ended);
+    if (!ended.some(hasRunningPhase)) await this.results.recomputeTotals(batchId, ended);
     const current = await this.store.getBatch(batchId);
     if (current) {
       await this.results.writeManifest(current, ended);

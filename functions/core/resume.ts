@@ -9,9 +9,10 @@ import { executionNameOf } from "./execution.ts";
 import {
   type BatchRecord,
   type BatchRun,
+  hasRunningPhase,
   isBatchTerminal,
   type JobRecord,
-  nameKey,
+  jobFinder,
   runOf,
   runsOf,
 } from "./model.ts";
@@ -49,9 +50,6 @@ export interface ResumeResult {
   /** True when this request finished a resume an earlier request began and could not complete. */
   readonly completedEarlierResume?: boolean;
 }
-
-const hasRunningPhase = (job: JobRecord) =>
-  Object.values(job.phases).some((phase) => phase.status === "running");
 
 export class ResumeService {
   constructor(
@@ -137,12 +135,11 @@ export class ResumeService {
         );
       return all;
     }
-    const byId = new Map(jobs.map((job) => [job.jobId, job]));
-    const byName = new Map(jobs.map((job) => [nameKey(job.name), job]));
+    const find = jobFinder(jobs);
     const chosen = new Map<string, JobRecord>();
     const refused: string[] = [];
     for (const item of new Set(request.jobs)) {
-      const job = byId.get(item) ?? byName.get(nameKey(item));
+      const job = find(item);
       if (!job) refused.push(`'${item}' is not a job of this batch`);
       else if (!resumable(job))
         refused.push(

@@ -368,8 +368,6 @@ export function assertJobId(batchId: string, value: string | undefined): string 
   return value;
 }
 
-export const isJobId = (value: string): boolean => JOB_ID.test(value);
-
 const CANCELLATION_ID = /^c-[0-9a-z]{1,12}-[0-9a-f]{8}$/;
 
 /** A cancellation id from a path; one not of stepbatch's form names nothing: 404. */
