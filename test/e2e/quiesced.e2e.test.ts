@@ -3,7 +3,16 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifySignature } from "../../functions/core/webhook.ts";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
-import { type Api, client, type E2ETarget, job, waitFor, waitForBatchEnd } from "../helpers/e2e.ts";
+import {
+  type Api,
+  client,
+  type E2ETarget,
+  job,
+  waitFor,
+  waitForBatchEnd,
+  waitForQuiesce,
+  waitForRunning,
+} from "../helpers/e2e.ts";
 
 /** A webhook receiver on 127.0.0.1: keeps what it is sent; answers `failFirst` 503s first. */
 function receiver(failFirst = 0) {
@@ -72,19 +81,11 @@ describe("a cancelled batch quiesces", () => {
     });
     expect(submitted.status).toBe(202);
     const { batchId } = submitted.body;
-    await waitFor(
-      async () => ((await api.batch(batchId)).body.progress.running === 2 ? true : undefined),
-      "two jobs to run",
-      20_000,
-      50,
-    );
+    await waitForRunning(api, batchId, 2);
     // Act
     const cancel = await api.cancel(batchId, { reason: "wrong batch" });
     await waitForBatchEnd(api, batchId);
-    const batch = await waitFor(async () => {
-      const view = (await api.batch(batchId)).body;
-      return view.quiescedAt ? view : undefined;
-    }, "the batch to quiesce");
+    const batch = await waitForQuiesce(api, batchId);
     await waitFor(async () => (hook.received.length > 0 ? true : undefined), "the webhook");
     await hook.close();
     // Assess: the batch.
@@ -139,12 +140,7 @@ describe("a cancelled batch quiesces", () => {
       jobs: [job("only", { pages: 4, workMs: 2000 })],
     });
     const { batchId } = submitted.body;
-    await waitFor(
-      async () => ((await api.batch(batchId)).body.progress.running === 1 ? true : undefined),
-      "the job to run",
-      20_000,
-      50,
-    );
+    await waitForRunning(api, batchId, 1);
     // Act
     await api.cancel(batchId, { reason: "stop" });
     await waitFor(async () => (hook.received.length > 0 ? true : undefined), "the webhook", 30_000);
@@ -164,18 +160,10 @@ describe("a cancelled batch quiesces", () => {
       jobs: [job("long", { pages: 3, workMs: 1500 }), job("queued")],
     });
     const { batchId } = submitted.body;
-    await waitFor(
-      async () => ((await api.batch(batchId)).body.progress.running === 1 ? true : undefined),
-      "the job to run",
-      20_000,
-      50,
-    );
+    await waitForRunning(api, batchId, 1);
     // Act
     await api.cancel(batchId, { mode: "drain", reason: "enough" });
-    const quiesced = await waitFor(async () => {
-      const view = (await api.batch(batchId)).body;
-      return view.quiescedAt ? view : undefined;
-    }, "the batch to quiesce");
+    const quiesced = await waitForQuiesce(api, batchId);
     // Assess: it quiesced as it ended, with nothing left running.
     expect(quiesced.status).toBe("cancelled");
     expect(quiesced.stragglers).toEqual([]);

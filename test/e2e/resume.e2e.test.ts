@@ -3,11 +3,12 @@ import {
   type Api,
   client,
   type E2ETarget,
-  executionOf,
   job,
   startTarget,
   waitFor,
   waitForBatchEnd,
+  waitForExecutionEnd,
+  waitForQuiesce,
 } from "../helpers/e2e.ts";
 
 let target: E2ETarget;
@@ -17,15 +18,6 @@ beforeAll(async () => {
   api = client(target);
 }, 60_000);
 afterAll(async () => target?.close());
-
-/** Waits until the cancelled batch's last phase has stopped: a resume before then is refused. */
-const waitForQuiesce = (batchId: string) =>
-  waitFor(
-    async () => (await api.batch(batchId)).body.quiescedAt ?? undefined,
-    `batch ${batchId} to quiesce`,
-    20_000,
-    50,
-  );
 
 /** The pages a job's phase emitted (the demo emits one item per page it processed). */
 async function pagesOf(batchId: string, jobId: string, phase: string): Promise<number[]> {
@@ -64,7 +56,7 @@ async function cancelledHalfWay(name: string) {
   expect(cancel.status).toBe(200);
   const ended = await waitForBatchEnd(api, batchId);
   expect(ended.status).toBe("cancelled");
-  await waitForQuiesce(batchId);
+  await waitForQuiesce(api, batchId);
   return { batchId, cancellationId: cancel.body.cancellationId as string };
 }
 
@@ -91,10 +83,8 @@ describe("resume on the local stack", () => {
       ],
     });
     expect(resumed.body.executionArn).toMatch(new RegExp(`:${batchId}-run-2$`));
-    const execution = await waitFor(async () => {
-      const described = await executionOf(target, resumed.body.executionArn);
-      return described.status === "SUCCEEDED" ? described : undefined;
-    }, "the run's execution to succeed");
+    const execution = await waitForExecutionEnd(target, resumed.body.executionArn);
+    expect(execution.status).toBe("SUCCEEDED");
     expect(execution.name).toBe(`${batchId}-run-2`);
     expect(ended).toMatchObject({ status: "succeeded", run: 2 });
     expect(ended.progress).toMatchObject({ succeeded: 3, cancelled: 0 });
@@ -140,7 +130,7 @@ describe("resume on the local stack", () => {
     // Act
     const cancel = await api.cancel(batchId, { reason: "not yet" });
     const stopped = await waitForBatchEnd(api, batchId);
-    await waitForQuiesce(batchId);
+    await waitForQuiesce(api, batchId);
     const third = await api.call("POST", `/batches/${batchId}/resume`);
     const ended = await waitForBatchEnd(api, batchId);
     // Assess

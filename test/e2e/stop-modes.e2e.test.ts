@@ -8,6 +8,7 @@ import {
   startTarget,
   waitFor,
   waitForBatchEnd,
+  waitForExecutionEnd,
 } from "../helpers/e2e.ts";
 
 let target: E2ETarget;
@@ -73,10 +74,7 @@ describe("stop modes on the local stack", () => {
     ]);
     expect(await phasesOf(batchId, "job-00002")).toEqual([]);
     // The execution was let finish, not stopped.
-    const execution = await waitFor(async () => {
-      const described = await executionOf(target, executionArn);
-      return described.status === "RUNNING" ? undefined : described;
-    }, "the execution to end");
+    const execution = await waitForExecutionEnd(target, executionArn);
     expect(execution.status).toBe("SUCCEEDED");
     expect(settled.status).toBe(200);
     expect(settled.body).toMatchObject({ scope: "batch", mode: "drain", pending: 0 });

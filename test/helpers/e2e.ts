@@ -108,6 +108,37 @@ export async function executionOf(target: E2ETarget, executionArn: string) {
   return target.sfn.send(new DescribeExecutionCommand({ executionArn }));
 }
 
+/** The execution once it has ended (finalize answers a moment before its execution ends). */
+export function waitForExecutionEnd(target: E2ETarget, executionArn: string) {
+  return waitFor(async () => {
+    const described = await executionOf(target, executionArn);
+    return described.status === "RUNNING" ? undefined : described;
+  }, `execution ${executionArn} to end`);
+}
+
+/** Waits until `count` jobs of the batch run at once. */
+export function waitForRunning(api: Api, batchId: string, count: number, timeoutMs = 20_000) {
+  return waitFor(
+    async () => ((await api.batch(batchId)).body.progress.running === count ? true : undefined),
+    `${count} job(s) of ${batchId} to run`,
+    timeoutMs,
+    50,
+  );
+}
+
+/** The batch once its cancel has quiesced: its last phase has stopped. */
+export function waitForQuiesce(api: Api, batchId: string): Promise<any> {
+  return waitFor(
+    async () => {
+      const view = (await api.batch(batchId)).body;
+      return view.quiescedAt ? view : undefined;
+    },
+    `batch ${batchId} to quiesce`,
+    20_000,
+    50,
+  );
+}
+
 export async function stopFromConsole(target: E2ETarget, executionArn: string, cause: string) {
   await target.sfn.send(new StopExecutionCommand({ executionArn, cause }));
 }
