@@ -151,7 +151,7 @@ export interface BatchRun {
   readonly by?: string;
   readonly claimedBy?: string;
   readonly reason?: string;
-  /** How the run ended, once a later one began. */
+  /** How the run ended, once it has (the current run's is the batch's, see runsOf). */
   readonly status?: BatchStatus;
   readonly endedAt?: string;
 }
@@ -206,20 +206,27 @@ export interface CancelSavings {
 /** The current run's number. */
 export const runOf = (batch: Pick<BatchRecord, "runs">): number => batch.runs?.at(-1)?.run ?? 1;
 
-/** Every run of a batch, the first included, newest last. */
+/** Every run of a batch, the first included, newest last; the current one ended as the batch did. */
 export function runsOf(
-  batch: Pick<BatchRecord, "runs" | "executionArn" | "createdAt" | "startedAt" | "total">,
+  batch: Pick<
+    BatchRecord,
+    "runs" | "executionArn" | "createdAt" | "startedAt" | "total" | "status" | "endedAt"
+  >,
 ): readonly BatchRun[] {
-  return (
-    batch.runs ?? [
-      {
-        run: 1,
-        executionArn: batch.executionArn,
-        startedAt: batch.startedAt ?? batch.createdAt,
-        jobs: batch.total,
-      },
-    ]
-  );
+  const runs = batch.runs ?? [
+    {
+      run: 1,
+      executionArn: batch.executionArn,
+      startedAt: batch.startedAt ?? batch.createdAt,
+      jobs: batch.total,
+    },
+  ];
+  const current = runs.at(-1);
+  if (!current || current.status || !isBatchTerminal(batch.status)) return runs;
+  return [
+    ...runs.slice(0, -1),
+    { ...current, status: batch.status, ...(batch.endedAt ? { endedAt: batch.endedAt } : {}) },
+  ];
 }
 
 export interface AuditEntry {

@@ -92,11 +92,9 @@ export class ResumeService {
     const chosen = this.choose(batch, jobs, request, run);
 
     const at = this.now().toISOString();
-    const earlier = runsOf(batch);
-    const last = earlier.at(-1) as BatchRun;
+    // The batch has ended, so its last run is closed with how it ended.
     const runs: BatchRun[] = [
-      ...earlier.slice(0, -1),
-      { ...last, status: batch.status, ...(batch.endedAt ? { endedAt: batch.endedAt } : {}) },
+      ...runsOf(batch),
       {
         run,
         executionArn: this.engine.executionArnOf(executionNameOf(batchId, run)),

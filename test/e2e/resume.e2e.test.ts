@@ -90,7 +90,7 @@ describe("resume on the local stack", () => {
     expect(ended.progress).toMatchObject({ succeeded: 3, cancelled: 0 });
     expect(ended.runs).toMatchObject([
       { run: 1, status: "cancelled", jobs: 3 },
-      { run: 2, jobs: 2, reason: "inputs fixed" },
+      { run: 2, jobs: 2, reason: "inputs fixed", status: "succeeded" },
     ]);
     expect(ended.audit.map((entry: any) => entry.action)).toContain("resume");
     // The fixture counts its work: Ingest went on from its checkpoint, every page exactly once.
@@ -143,7 +143,7 @@ describe("resume on the local stack", () => {
     expect(ended.runs.map((r: any) => [r.run, r.status ?? null])).toEqual([
       [1, "cancelled"],
       [2, "cancelled"],
-      [3, null],
+      [3, "succeeded"],
     ]);
     expect(await pagesOf(batchId, "job-00002", "Ingest")).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });

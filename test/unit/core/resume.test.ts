@@ -125,7 +125,7 @@ describe("resuming a cancelled batch", () => {
     const batch = await w.core.store.getBatch(batchId);
     expect(runsOf(batch!)).toMatchObject([
       { run: 1, executionArn: executionArnFor(batchId), status: "cancelled", jobs: 3 },
-      { run: 2, jobs: 2, by: "ops@example.com", reason: "right tickers now" },
+      { run: 2, jobs: 2, by: "ops@example.com", reason: "right tickers now", status: "succeeded" },
     ]);
     const audit = (await w.core.store.loadBatch(batchId))?.audit ?? [];
     expect(audit.at(-1)).toMatchObject({ action: "resume", by: "ops@example.com" });
