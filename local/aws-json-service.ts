@@ -15,6 +15,8 @@ export class AwsServiceError extends Error {
 }
 
 export type Operations = Record<string, (input: any) => Promise<unknown> | unknown>;
+/** A request's input, as its operation receives it (parsed JSON). */
+export type OperationInput = Parameters<Operations[string]>[0];
 
 /**
  * A minimal server for an AWS JSON 1.0/1.1 protocol service: `POST /` with
@@ -27,6 +29,15 @@ export async function startAwsJsonService(options: {
   readonly operations: Operations;
   readonly port?: number;
   readonly contentType?: string;
+  /**
+   * Checks the caller may make this call (IAM), throwing an AwsServiceError (AccessDeniedException)
+   * when it may not. @default every call is allowed
+   */
+  readonly authorize?: (
+    request: IncomingMessage,
+    operation: string,
+    input: OperationInput,
+  ) => Promise<void>;
 }): Promise<RunningService> {
   const contentType = options.contentType ?? "application/x-amz-json-1.0";
   const server = createServer((request, response) => {
@@ -65,6 +76,7 @@ export async function startAwsJsonService(options: {
       } catch (error) {
         throw new AwsServiceError("SerializationException", (error as Error).message);
       }
+      await options.authorize?.(request, operation, input);
       reply(200, (await run(input)) ?? {});
     } catch (error) {
       if (error instanceof AwsServiceError) {

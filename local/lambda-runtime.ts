@@ -1,33 +1,15 @@
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { registerHooks } from "node:module";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import type { Context } from "aws-lambda";
+import { extname } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import type { SandboxReply, SandboxRequest, SandboxSetup } from "./lambda-sandbox.ts";
 import type { LocalFunction } from "./template.ts";
 
-type Handler = (event: unknown, context: Context) => Promise<unknown>;
-
-/**
- * The ES module bundles the runtime loads are loaded as they are on disk, ahead of any other
- * loader hooks in the process: tsx (`npm start`) rewrites the dynamic imports of every ES module it
- * loads and gives it its own source map, which hides the bundle's map to the sources.
- */
-const bundleUrls = new Set<string>();
-let hooked = false;
-function loadBundlesAsTheyAre(): void {
-  if (hooked) return;
-  hooked = true;
-  registerHooks({
-    load(url, context, nextLoad) {
-      if (!bundleUrls.has(url)) return nextLoad(url, context);
-      return {
-        format: "module",
-        source: readFileSync(fileURLToPath(url), "utf8"),
-        shortCircuit: true,
-      };
-    },
-  });
-}
+/** The sandbox's entry, beside this module (`.ts` from the sources, `.js` once built). */
+const SANDBOX_FILE = fileURLToPath(
+  new URL(`./lambda-sandbox${extname(fileURLToPath(import.meta.url))}`, import.meta.url),
+);
 
 /** An invocation error, shaped as Lambda reports it: `Error` is the type, `Cause` the JSON payload. */
 export class LambdaInvocationError extends Error {
@@ -40,51 +22,82 @@ export class LambdaInvocationError extends Error {
   }
 }
 
+export interface LocalLambdaRuntimeOptions {
+  /**
+   * What each function's environment holds beside its own variables from the template: where the
+   * services are, the region, its credentials. @default nothing more
+   */
+  readonly environmentOf?: (fn: LocalFunction) => Readonly<Record<string, string>>;
+  /** How long an idle sandbox stays warm before it is ended. @default 60 s */
+  readonly keepWarmMs?: number;
+  /**
+   * Receives what a function writes to its standard output and error (its CloudWatch log), a line
+   * at a time. @default written to this process's standard output and error
+   */
+  readonly functionLog?: FunctionLog;
+}
+
+/** One line a function wrote (`stream`: its standard output or error). */
+export type FunctionLog = (line: {
+  readonly functionName: string;
+  readonly stream: "stdout" | "stderr";
+  readonly text: string;
+}) => void;
+
+const writeToThisProcess: FunctionLog = ({ stream, text }) =>
+  (stream === "stdout" ? process.stdout : process.stderr).write(`${text}\n`);
+
+/** What Lambda sets in every function's environment; PATH, LANG and TZ come from this machine. */
+function lambdaVariables(fn: LocalFunction): Record<string, string> {
+  const host: Record<string, string> = {};
+  for (const name of ["PATH", "LANG", "TZ"]) {
+    const value = process.env[name];
+    if (value !== undefined) host[name] = value;
+  }
+  return {
+    ...host,
+    AWS_LAMBDA_FUNCTION_NAME: fn.name,
+    AWS_LAMBDA_FUNCTION_VERSION: "$LATEST",
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
+    AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
+    AWS_LAMBDA_LOG_STREAM_NAME: "local",
+  };
+}
+
 /**
- * Runs the functions' code as CDK built it (each bundle, as it would be deployed) in this process,
- * each with a Lambda-like context: request id, function name and a remaining-time clock from the
- * function's timeout in the template. Like Lambda, a timeout ends the invocation with
- * `Sandbox.Timedout`; unlike Lambda, the handler's code is not frozen, so it is left to finish in
- * the background. Source maps are enabled, so stack traces name the sources, not the bundles.
+ * Runs the functions' code as CDK built it (each bundle, as it would be deployed), each invocation
+ * in a sandbox of its function: a worker thread with only the environment the template gives the
+ * function (plus what Lambda sets and where the local services are), its own module state, and a
+ * V8 heap limited to the function's memory. A sandbox runs one invocation at a time and is reused
+ * while warm; a second invocation at the same time gets a sandbox of its own (a cold start), as
+ * on Lambda. An invocation past its timeout ends with `Sandbox.Timedout`, and its sandbox is
+ * terminated, so its code really stops. Source maps are on, so stack traces name the sources.
  */
 export class LocalLambdaRuntime {
-  private readonly modules = new Map<string, Promise<Handler>>();
   /** What Lambda would bill: invocations, and GB-seconds (duration rounded up to 1 ms x memory). */
-  readonly usage = { invocations: 0, gbSeconds: 0 };
+  readonly usage = { invocations: 0, gbSeconds: 0, coldStarts: 0 };
   private readonly inFlight = new Set<Promise<unknown>>();
-
+  private readonly warm = new Map<string, Sandbox[]>();
+  private readonly all = new Set<Sandbox>();
   private readonly byName: ReadonlyMap<string, LocalFunction>;
+  private closed = false;
 
   /** `functions` by ARN. */
-  constructor(private readonly functions: ReadonlyMap<string, LocalFunction>) {
+  constructor(
+    private readonly functions: ReadonlyMap<string, LocalFunction>,
+    private readonly options: LocalLambdaRuntimeOptions = {},
+  ) {
     this.byName = new Map([...functions.values()].map((fn) => [fn.name, fn]));
-  }
-
-  /**
-   * All handlers share this process, so they share one environment: the union of every function's
-   * variables from the template. Two functions that disagree on a variable are refused.
-   */
-  static environmentOf(functions: ReadonlyMap<string, LocalFunction>): Record<string, string> {
-    const merged: Record<string, string> = {};
-    const owner: Record<string, string> = {};
-    for (const fn of functions.values()) {
-      if ("unavailable" in fn.code) continue; // never runs here
-      for (const [key, value] of Object.entries(fn.environment)) {
-        if (key in merged && merged[key] !== value) {
-          throw new Error(
-            `functions ${owner[key]} and ${fn.logicalId} set ${key} differently; the local stack runs them in one process`,
-          );
-        }
-        merged[key] = value;
-        owner[key] = fn.logicalId;
-      }
-    }
-    return merged;
   }
 
   /** A function by its ARN or its name. */
   has(functionArnOrName: string): boolean {
     return this.find(functionArnOrName) !== undefined;
+  }
+
+  /** A function by its ARN or its name. */
+  functionOf(functionArnOrName: string): LocalFunction | undefined {
+    return this.find(functionArnOrName);
   }
 
   private find(functionArnOrName: string): LocalFunction | undefined {
@@ -98,54 +111,71 @@ export class LocalLambdaRuntime {
         "ResourceNotFoundException",
         `Function not found: ${functionArnOrName}`,
       );
-    const handler = await this.load(fn);
-    const timeoutMs = fn.timeoutSeconds * 1000;
-    const deadline = Date.now() + timeoutMs;
-    const context: Context = {
-      callbackWaitsForEmptyEventLoop: true,
-      functionName: fn.logicalId,
-      functionVersion: "$LATEST",
-      invokedFunctionArn: fn.arn,
-      memoryLimitInMB: String(fn.memoryMb),
-      awsRequestId: randomUUID(),
-      logGroupName: `/aws/lambda/${fn.logicalId}`,
-      logStreamName: "local",
-      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-      done: () => undefined,
-      fail: () => undefined,
-      succeed: () => undefined,
-    };
-    const startedAt = performance.now();
-    this.usage.invocations++;
-    const run = handler(event, context);
+    if ("unavailable" in fn.code)
+      throw new LambdaInvocationError(
+        "Runtime.ImportModuleError",
+        `function ${fn.logicalId} cannot run on the local stack: ${fn.code.unavailable}`,
+      );
+    if (this.closed)
+      throw new LambdaInvocationError("ServiceException", "the local stack is stopping");
+    const run = this.run(fn, fn.code, event);
     this.track(run);
-    const bill = () => {
+    return run;
+  }
+
+  private async run(
+    fn: LocalFunction,
+    code: { file: string; exportPath: readonly string[] },
+    event: unknown,
+  ): Promise<unknown> {
+    this.usage.invocations++;
+    const sandbox = this.warm.get(fn.arn)?.pop() ?? this.coldStart(fn, code);
+    sandbox.holdOn();
+    try {
+      await sandbox.ready;
+    } catch (error) {
+      this.end(sandbox);
+      throw error;
+    }
+    const startedAt = performance.now();
+    try {
+      return await sandbox.invoke(event, fn.timeoutSeconds);
+    } finally {
       this.usage.gbSeconds +=
         (Math.ceil(performance.now() - startedAt) / 1000) * (fn.memoryMb / 1024);
-    };
-    run.then(bill, bill);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new LambdaInvocationError(
-              "Sandbox.Timedout",
-              `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`,
-            ),
-          ),
-        timeoutMs,
-      );
-    });
-    try {
-      return await Promise.race([run, timeout]);
-    } catch (error) {
-      if (error instanceof LambdaInvocationError) throw error;
-      const err = error as Error;
-      throw new LambdaInvocationError(err.name || "Error", err.message);
-    } finally {
-      clearTimeout(timer);
+      if (sandbox.usable && !this.closed) this.keepWarm(fn, sandbox);
+      else this.end(sandbox);
     }
+  }
+
+  private coldStart(fn: LocalFunction, code: { file: string; exportPath: readonly string[] }) {
+    this.usage.coldStarts++;
+    const sandbox = new Sandbox(
+      { ...code, functionName: fn.name, functionArn: fn.arn, memoryMb: fn.memoryMb },
+      {
+        ...lambdaVariables(fn),
+        ...fn.environment,
+        ...this.options.environmentOf?.(fn),
+      },
+      this.options.functionLog ?? writeToThisProcess,
+    );
+    this.all.add(sandbox);
+    return sandbox;
+  }
+
+  private keepWarm(fn: LocalFunction, sandbox: Sandbox): void {
+    const pool = this.warm.get(fn.arn) ?? [];
+    this.warm.set(fn.arn, pool);
+    pool.push(sandbox);
+    sandbox.idle(this.options.keepWarmMs ?? 60_000, () => {
+      pool.splice(pool.indexOf(sandbox), 1);
+      this.end(sandbox);
+    });
+  }
+
+  private end(sandbox: Sandbox): void {
+    this.all.delete(sandbox);
+    void sandbox.terminate();
   }
 
   /** Waits for invocations still running (up to `ms`), for a clean shutdown. */
@@ -158,50 +188,151 @@ export class LocalLambdaRuntime {
     ]);
   }
 
+  /** Ends every sandbox, and what still runs in them; later invocations are refused. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.warm.clear();
+    await Promise.all([...this.all].map((sandbox) => sandbox.terminate()));
+    this.all.clear();
+  }
+
   private track(run: Promise<unknown>): void {
     this.inFlight.add(run);
-    run.then(
-      () => this.inFlight.delete(run),
-      () => this.inFlight.delete(run),
+    const done = () => this.inFlight.delete(run);
+    run.then(done, done);
+  }
+}
+
+/** One execution environment: a worker thread running one function's code. */
+class Sandbox {
+  readonly ready: Promise<void>;
+  /** False once it failed in a way Lambda would not reuse it after (timeout, crash, exit). */
+  usable = true;
+  private readonly worker: Worker;
+  private nextId = 1;
+  private current:
+    | { id: number; resolve: (value: unknown) => void; reject: (error: Error) => void }
+    | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(setup: SandboxSetup, environment: Record<string, string>, log: FunctionLog) {
+    this.worker = new Worker(SANDBOX_FILE, {
+      workerData: setup,
+      env: environment,
+      stdout: true,
+      stderr: true,
+      // Node alone loads the function's code: no loader of this process (tsx) rewrites it.
+      execArgv: [],
+      resourceLimits: { maxOldGenerationSizeMb: Math.max(setup.memoryMb, 64) },
+    });
+    for (const stream of ["stdout", "stderr"] as const)
+      createInterface({ input: this.worker[stream], crlfDelay: Number.POSITIVE_INFINITY }).on(
+        "line",
+        (text) => log({ functionName: setup.functionName, stream, text }),
+      );
+    let started: (() => void) | undefined;
+    let failedToStart: ((error: Error) => void) | undefined;
+    this.ready = new Promise<void>((resolve, reject) => {
+      started = resolve;
+      failedToStart = reject;
+    });
+    this.worker.on("message", (reply: SandboxReply) => {
+      if (reply.id === 0) {
+        if (reply.ok) started?.();
+        else {
+          this.usable = false;
+          failedToStart?.(new LambdaInvocationError(reply.errorType, reply.errorMessage));
+        }
+        return;
+      }
+      const current = this.current;
+      if (current?.id !== reply.id) return;
+      this.current = undefined;
+      if (reply.ok) current.resolve(JSON.parse(reply.payload));
+      else current.reject(new LambdaInvocationError(reply.errorType, reply.errorMessage));
+    });
+    // A crash (an uncaught exception, an unhandled rejection, memory exhausted) or an exit ends
+    // the sandbox and whatever it was running, as it ends a Lambda execution environment.
+    const crashed = (error: LambdaInvocationError) => {
+      this.usable = false;
+      failedToStart?.(error);
+      const current = this.current;
+      this.current = undefined;
+      current?.reject(error);
+    };
+    this.worker.on("error", (error: Error & { code?: string }) =>
+      crashed(
+        error.code === "ERR_WORKER_OUT_OF_MEMORY"
+          ? new LambdaInvocationError(
+              "Runtime.OutOfMemory",
+              `Runtime exited: the function used more than its ${setup.memoryMb} MB`,
+            )
+          : new LambdaInvocationError(error.name || "Error", error.message),
+      ),
+    );
+    this.worker.on("exit", (exitCode) =>
+      crashed(
+        new LambdaInvocationError(
+          "Runtime.ExitError",
+          `Runtime exited with error: exit status ${exitCode}`,
+        ),
+      ),
     );
   }
 
-  private load(fn: LocalFunction): Promise<Handler> {
-    const code = fn.code;
-    if ("unavailable" in code)
-      return Promise.reject(
-        new LambdaInvocationError(
-          "Runtime.ImportModuleError",
-          `function ${fn.logicalId} cannot run on the local stack: ${code.unavailable}`,
-        ),
-      );
-    let loaded = this.modules.get(code.file);
-    if (!loaded) {
-      process.setSourceMapsEnabled(true);
-      const url = pathToFileURL(code.file).href;
-      if (code.file.endsWith(".mjs")) {
-        loadBundlesAsTheyAre();
-        bundleUrls.add(url);
-      }
-      loaded = import(url).then((module: Record<string, unknown>) => {
-        // An ES module's export, or (a CommonJS module imported) a property of its module.exports.
-        const exported = (from: unknown) =>
-          code.exportPath.reduce<unknown>(
-            (found, key) => (found as Record<string, unknown> | undefined)?.[key],
-            from,
-          );
-        const handler = exported(module) ?? exported(module.default);
-        if (typeof handler !== "function")
-          throw new LambdaInvocationError(
-            "Runtime.HandlerNotFound",
-            `${code.file} exports no function ${code.exportPath.join(".")}`,
-          );
-        return handler as Handler;
-      });
-      this.modules.set(code.file, loaded);
-      // A module that failed to load is loaded again by the next invocation (a new cold start).
-      loaded.catch(() => this.modules.delete(code.file));
-    }
-    return loaded;
+  /** Keeps this process alive while the sandbox works. */
+  holdOn(): void {
+    clearTimeout(this.idleTimer);
+    this.worker.ref();
+  }
+
+  /** Lets the process exit while the sandbox waits, and ends it after `ms` idle. */
+  idle(ms: number, end: () => void): void {
+    this.worker.unref();
+    this.idleTimer = setTimeout(end, ms);
+    this.idleTimer.unref();
+  }
+
+  invoke(event: unknown, timeoutSeconds: number): Promise<unknown> {
+    const id = this.nextId++;
+    const timeoutMs = timeoutSeconds * 1000;
+    const request: SandboxRequest = {
+      id,
+      event: JSON.stringify(event ?? null),
+      awsRequestId: randomUUID(),
+      deadline: Date.now() + timeoutMs,
+    };
+    return new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        // Lambda freezes a timed-out invocation; here its thread is ended, and the sandbox with it.
+        this.usable = false;
+        this.current = undefined;
+        reject(
+          new LambdaInvocationError(
+            "Sandbox.Timedout",
+            `Task timed out after ${timeoutSeconds.toFixed(2)} seconds`,
+          ),
+        );
+        void this.worker.terminate();
+      }, timeoutMs);
+      this.current = {
+        id,
+        resolve: (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      this.worker.postMessage(request);
+    });
+  }
+
+  async terminate(): Promise<void> {
+    clearTimeout(this.idleTimer);
+    this.usable = false;
+    await this.worker.terminate();
   }
 }

@@ -6,7 +6,7 @@ import type { App, Stack } from "aws-cdk-lib";
 import { tokenFromHeaders, tokensMatch } from "../functions/core/token.ts";
 import { StepbatchStack, type StepbatchStackProps } from "../infra/stepbatch-stack.ts";
 import { type LocalRoutes, startApiGateway } from "./api-gateway.ts";
-import { AwsServiceError, startAwsJsonService } from "./aws-json-service.ts";
+import { AwsServiceError, type OperationInput, startAwsJsonService } from "./aws-json-service.ts";
 import { createBuildDir, type Synthesized, synthesize } from "./build.ts";
 import {
   dynamoClient,
@@ -21,12 +21,27 @@ import {
   startS3,
 } from "./emulators.ts";
 import { holdPrivateUmask, makePrivate, PRIVATE_DIR_MODE, writeFileAtomic } from "./files.ts";
-import { LambdaInvocationError, LocalLambdaRuntime } from "./lambda-runtime.ts";
+import { AccessDenied, type Authorization, LocalIam, type LocalPrincipal } from "./iam.ts";
+import {
+  dynamodbAuthorizations,
+  dynamodbDenied,
+  s3Authorizations,
+  s3Denied,
+  startIamGate,
+  withS3rverKey,
+} from "./iam-gate.ts";
+import { type FunctionLog, LambdaInvocationError, LocalLambdaRuntime } from "./lambda-runtime.ts";
 import { startScheduledRules } from "./scheduled-rules.ts";
 import { secretValues } from "./secrets.ts";
 import { StatusEventDelivery } from "./status-events.ts";
 import { LocalStepFunctions } from "./stepfunctions.ts";
-import { LOCAL_ACCOUNT, type LocalQueue, type LocalSchedule, readAppModel } from "./template.ts";
+import {
+  LOCAL_ACCOUNT,
+  type LocalQueue,
+  type LocalRole,
+  type LocalSchedule,
+  readAppModel,
+} from "./template.ts";
 
 /** One entry of a PutEvents request, as the SDK sends it. */
 interface PutEventsEntry {
@@ -50,6 +65,13 @@ export interface LocalStackOptions {
   readonly logLevel?: string;
   readonly log?: (message: string) => void;
   /**
+   * Receives what the functions write (their CloudWatch logs), a line at a time.
+   * @default written to this process's standard output and error
+   */
+  readonly functionLog?: FunctionLog;
+  /** Where a request that failed at the Lambda level is reported (one line). @default standard error */
+  readonly logError?: (line: string) => void;
+  /**
    * The project the stack belongs to: the synthesized app and its bundles go to
    * `<projectRoot>/.stepbatch/build/synth/`, so the bundles' external imports (`@aws-sdk/*`)
    * resolve from its node_modules. @default this repository's root
@@ -67,6 +89,17 @@ export interface LocalStackOptions {
   readonly synthesize?: (outdir: string) => Synthesized;
   /** Props of the default StepbatchStack (e.g. another pipeline). @default the deployed defaults */
   readonly stackProps?: StepbatchStackProps;
+  /**
+   * Variables every function gets beside its own (e.g. `POWERTOOLS_LOGGER_LOG_EVENT`): a function
+   * sees only its environment from the template, never this process's. @default none
+   */
+  readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * Check every AWS call a function makes against its role's policies from the template, and the
+   * state machine's and schedules' calls to Lambda against theirs, refusing what AWS would refuse
+   * with AccessDenied. @default true
+   */
+  readonly iam?: boolean;
   /** Sees every request DynamoDB and S3 receive (the benchmark counts them). */
   readonly observe?: { dynamodb?: RequestObserver; s3?: RequestObserver };
 }
@@ -120,9 +153,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // SQS first: the template's queue URLs must name it.
     let sendToQueue: (queueArn: string, body: string) => boolean = () => false;
     let queues: readonly LocalQueue[] = [];
+    let authorizeSqs: (
+      request: import("node:http").IncomingMessage,
+      operation: string,
+      input: OperationInput,
+    ) => Promise<void> = async () => undefined;
     const sqsService = await startAwsJsonService({
       name: "SQS",
       targetPrefix: "AmazonSQS",
+      authorize: (request, operation, input) => authorizeSqs(request, operation, input),
       operations: {
         SendMessage: ({ QueueUrl, MessageBody }: { QueueUrl?: string; MessageBody?: string }) => {
           const queue = queues.find((q) => q.url === QueueUrl);
@@ -169,6 +208,44 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(options.observe?.s3 ? { observe: options.observe.s3 } : {}),
     });
     started.push(s3);
+    // IAM: each function signs with credentials of its own; its calls to DynamoDB and S3 pass a
+    // gate that checks them against its role's policies, and so do its calls to the services below.
+    const iam = new LocalIam(options.iam ?? true);
+    const dynamoGate = await startIamGate({
+      name: "DynamoDB",
+      upstream: dynamo.endpoint,
+      iam,
+      authorizationsOf: dynamodbAuthorizations,
+      denied: dynamodbDenied,
+    });
+    started.push(dynamoGate);
+    const s3Gate = await startIamGate({
+      name: "S3",
+      upstream: s3.endpoint,
+      iam,
+      authorizationsOf: s3Authorizations,
+      denied: s3Denied,
+      rewrite: withS3rverKey(LOCAL_CREDENTIALS.accessKeyId),
+    });
+    started.push(s3Gate);
+    const checked =
+      (authorizationsOf: (operation: string, input: OperationInput) => Authorization[]) =>
+      async (
+        request: import("node:http").IncomingMessage,
+        operation: string,
+        input: OperationInput,
+      ) => {
+        try {
+          await iam.authorize(
+            iam.principalOf(request.headers, request.url),
+            authorizationsOf(operation, input),
+          );
+        } catch (error) {
+          if (error instanceof AccessDenied)
+            throw new AwsServiceError("AccessDeniedException", error.message);
+          throw error;
+        }
+      };
     const dynamodb = dynamoClient(dynamo.endpoint);
     for (const table of model.tables)
       await provisionTable(dynamodb, table.definition, {
@@ -178,10 +255,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     for (const bucket of model.buckets) await provisionBucket(buckets, bucket.name);
 
     const values = secretValues(model, token, dataDir);
+    const secretArn = (id: unknown) =>
+      model.secrets.find((s) => s.arn === id || s.name === id)?.arn ??
+      `arn:aws:secretsmanager:${LOCAL_REGION}:${LOCAL_ACCOUNT}:secret:${String(id)}`;
     const secrets = await startAwsJsonService({
       name: "Secrets Manager",
       targetPrefix: "secretsmanager",
       contentType: "application/x-amz-json-1.1",
+      authorize: checked((operation, input) => [
+        { action: `secretsmanager:${operation}`, resource: secretArn(input.SecretId) },
+      ]),
       operations: {
         GetSecretValue: ({ SecretId }: { SecretId?: string }) => {
           const secret = model.secrets.find((s) => s.arn === SecretId || s.name === SecretId);
@@ -203,13 +286,51 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     started.push(secrets);
 
-    const runtime = new LocalLambdaRuntime(model.functions);
+    authorizeSqs = checked((operation, input) => [
+      {
+        action: `sqs:${operation}`,
+        resource:
+          model.queues.find((q) => q.url === input.QueueUrl)?.arn ?? String(input.QueueUrl ?? "*"),
+      },
+    ]);
+    const servicesEnvironment: Record<string, string> = {};
+    const runtime = new LocalLambdaRuntime(model.functions, {
+      ...(options.functionLog ? { functionLog: options.functionLog } : {}),
+      environmentOf: (fn) => {
+        // A function signs with its role's credentials; one without a role, with this machine's.
+        const own = fn.role ? iam.credentialsOf({ role: fn.role, session: fn.name }) : undefined;
+        return {
+          ...servicesEnvironment,
+          ...(own
+            ? { AWS_ACCESS_KEY_ID: own.accessKeyId, AWS_SECRET_ACCESS_KEY: own.secretAccessKey }
+            : {}),
+        };
+      },
+    });
+    /** As the state machine or a schedule: may `role` invoke the function? (Lambda.AWSLambdaException if not.) */
+    const invokeAs = async (role: LocalRole | undefined, functionArnOrName: string) => {
+      const fn = runtime.functionOf(functionArnOrName);
+      if (!role || !fn) return;
+      const principal: LocalPrincipal = { role, session: role.name };
+      try {
+        await iam.authorize(principal, [{ action: "lambda:InvokeFunction", resource: fn.arn }]);
+      } catch (error) {
+        if (!(error instanceof AccessDenied)) throw error;
+        throw new LambdaInvocationError(
+          "Lambda.AWSLambdaException",
+          `${error.message} (Service: Lambda, Status Code: 403, Error Code: AccessDeniedException)`,
+        );
+      }
+    };
     const statusEvents = new StatusEventDelivery(model.eventRules, model.queues, runtime, log);
     sendToQueue = (queueArn, body) => statusEvents.send(queueArn, body);
     const stepFunctions = new LocalStepFunctions({
       stateMachineArn: model.stateMachine.arn,
       definition: model.stateMachine.definition,
-      invoke: (functionArn, payload) => runtime.invoke(functionArn, payload),
+      invoke: async (functionArn, payload) => {
+        await invokeAs(model.stateMachine.role, functionArn);
+        return runtime.invoke(functionArn, payload);
+      },
       ...(dataDir ? { dataFile: join(dataDir, "stepfunctions", "executions.json") } : {}),
       onStatusChange: statusEvents.publish,
     });
@@ -218,6 +339,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       name: "EventBridge",
       targetPrefix: "AWSEvents",
       contentType: "application/x-amz-json-1.1",
+      authorize: checked((operation, input) =>
+        ((input.Entries ?? []) as PutEventsEntry[]).map((entry) => ({
+          action: `events:${operation}`,
+          resource: entry.EventBusName?.startsWith("arn:")
+            ? entry.EventBusName
+            : `arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:event-bus/${entry.EventBusName ?? "default"}`,
+        })),
+      ),
       operations: {
         PutEvents: ({ Entries }: { Entries?: PutEventsEntry[] }) => ({
           FailedEntryCount: 0,
@@ -243,17 +372,25 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const sfnService = await startAwsJsonService({
       name: "Step Functions",
       targetPrefix: "AWSStepFunctions",
+      authorize: checked((operation, input) => [
+        {
+          action: `states:${operation}`,
+          resource: input.executionArn ?? input.stateMachineArn ?? "*",
+        },
+      ]),
       operations: stepFunctions.operations,
     });
     started.push(sfnService);
 
-    // The functions' environment: the template's variables, plus where the services are.
-    Object.assign(process.env, LocalLambdaRuntime.environmentOf(model.functions), {
+    // Where the services are, and how the handlers log: each function's sandbox gets these beside
+    // its own variables from the template (and nothing else of this process's environment).
+    Object.assign(servicesEnvironment, {
       AWS_REGION: LOCAL_REGION,
+      AWS_DEFAULT_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-      AWS_ENDPOINT_URL_S3: s3.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamoGate.endpoint,
+      AWS_ENDPOINT_URL_S3: s3Gate.endpoint,
       AWS_ENDPOINT_URL_SFN: sfnService.endpoint,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
       AWS_ENDPOINT_URL_SQS: sqsService.endpoint,
@@ -261,6 +398,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       POWERTOOLS_LOG_LEVEL: options.logLevel ?? process.env.STEPBATCH_LOG_LEVEL ?? "WARN",
       POWERTOOLS_TRACE_ENABLED: "false",
       POWERTOOLS_METRICS_DISABLED: "true",
+      ...options.environment,
     });
 
     const recovered = stepFunctions.recoverInterrupted().length;
@@ -274,7 +412,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       runtime,
       port: options.port ?? 3000,
       ...(model.stage ? { stage: model.stage } : {}),
-      localRoutes: scheduleRoutes(model.schedules, runtime, token),
+      localRoutes: scheduleRoutes(model.schedules, runtime, token, invokeAs),
+      ...(options.logError ? { logError: options.logError } : {}),
     });
     started.push(api);
     const scheduledRules = startScheduledRules(model.scheduledRules, runtime, log);
@@ -283,8 +422,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       apiUrl: api.endpoint,
       token,
       endpoints: {
-        dynamodb: dynamo.endpoint,
-        s3: s3.endpoint,
+        dynamodb: dynamoGate.endpoint,
+        s3: s3Gate.endpoint,
         stepfunctions: sfnService.endpoint,
         secretsmanager: secrets.endpoint,
         sqs: sqsService.endpoint,
@@ -302,6 +441,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         await stepFunctions.shutdown();
         await runtime.drain(2_000);
         await statusEvents.settled();
+        await runtime.close();
         for (const service of [...started].reverse()) await service.close().catch(() => undefined);
         removeBuild();
         releaseUmask();
@@ -327,6 +467,7 @@ function scheduleRoutes(
   schedules: readonly LocalSchedule[],
   runtime: LocalLambdaRuntime,
   token: string,
+  invokeAs: (role: LocalRole | undefined, functionArn: string) => Promise<void>,
 ): LocalRoutes {
   return async ({ method, path, headers, body }) => {
     const given = tokenFromHeaders(headers);
@@ -379,6 +520,7 @@ function scheduleRoutes(
       "<aws.scheduler.attempt-number>": "1",
     });
     try {
+      await invokeAs(schedule.role, schedule.functionArn);
       const answer = await runtime.invoke(schedule.functionArn, input);
       return {
         status: 202,

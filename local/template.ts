@@ -21,6 +21,19 @@ export type LocalCode =
   | { readonly file: string; readonly exportPath: readonly string[] }
   | { readonly unavailable: string };
 
+/** An IAM role of the template and the policies that give it permissions, resolved. */
+export interface LocalRole {
+  readonly logicalId: string;
+  readonly name: string;
+  readonly arn: string;
+  readonly policies: readonly {
+    readonly name: string;
+    readonly document: Record<string, unknown>;
+  }[];
+  /** AWS managed policies it has, which the local stack does not know the contents of. */
+  readonly awsManagedPolicies: readonly string[];
+}
+
 export interface LocalFunction {
   readonly logicalId: string;
   /** Its name (the logical id), which a `Ref` to it resolves to. */
@@ -30,6 +43,8 @@ export interface LocalFunction {
   readonly timeoutSeconds: number;
   readonly memoryMb: number;
   readonly environment: Record<string, string>;
+  /** Its execution role, when the template gives it one. */
+  readonly role?: LocalRole;
 }
 
 export interface LocalRoute {
@@ -84,6 +99,8 @@ export interface LocalStateMachine {
   readonly arn: string;
   /** The ASL definition, with every reference resolved to its local value. */
   readonly definition: Record<string, any>;
+  /** The role it runs its tasks with. */
+  readonly role?: LocalRole;
 }
 
 export interface LocalQueue {
@@ -123,6 +140,8 @@ export interface LocalSchedule {
   readonly timezone: string;
   readonly enabled: boolean;
   readonly functionArn: string;
+  /** The role the schedule invokes its target with. */
+  readonly role?: LocalRole;
   /** The target input, with `<aws.scheduler.*>` placeholders still in it. */
   readonly input: string;
 }
@@ -145,6 +164,8 @@ export interface LocalAppModel {
   /** EventBridge rules on a rate, with the functions they invoke. */
   readonly scheduledRules: readonly LocalScheduledRule[];
   readonly schedules: readonly LocalSchedule[];
+  /** Every IAM role, by ARN. */
+  readonly roles: ReadonlyMap<string, LocalRole>;
 }
 
 export interface ReadOptions {
@@ -216,6 +237,10 @@ export function readAppModel(
   }
   for (const [id] of ofType("AWS::Events::Rule"))
     physical.set(id, { ref: id, attributes: { Arn: arnOf("events", `rule/${id}`) } });
+  for (const [id] of ofType("AWS::IAM::ManagedPolicy")) {
+    const arn = `arn:aws:iam::${LOCAL_ACCOUNT}:policy/${id}`;
+    physical.set(id, { ref: arn, attributes: { PolicyArn: arn } });
+  }
   for (const [id, resource] of Object.entries(resources)) {
     if (physical.has(id)) continue;
     // Anything else: its logical id, and an ARN of its service (neither is served locally).
@@ -264,6 +289,10 @@ export function readAppModel(
     };
   });
 
+  const roles = readRoles(resources, physical, resolve);
+  const roleOf = (roleArn: unknown): LocalRole | undefined =>
+    roleArn === undefined ? undefined : roles.get(String(resolve(roleArn)));
+
   const machines = ofType("AWS::StepFunctions::StateMachine");
   if (machines.length !== 1)
     throw new Error(
@@ -280,6 +309,7 @@ export function readAppModel(
     name: attribute(machineId, "Name"),
     arn: refOf(machineId),
     definition: JSON.parse(String(definitionText)),
+    ...optional("role", roleOf(machine.Properties?.RoleArn)),
   };
 
   const functions = new Map<string, LocalFunction>();
@@ -293,6 +323,7 @@ export function readAppModel(
       timeoutSeconds: Number(fn.Properties?.Timeout ?? 3),
       memoryMb: Number(fn.Properties?.MemorySize ?? 128),
       environment: resolve(fn.Properties?.Environment?.Variables ?? {}) as Record<string, string>,
+      ...optional("role", roleOf(fn.Properties?.Role)),
     });
   }
   // A function named by its name or ARN (a Ref gives the name, GetAtt Arn the ARN).
@@ -399,6 +430,7 @@ export function readAppModel(
           timezone: String(props.ScheduleExpressionTimezone ?? "UTC"),
           enabled: props.State !== "DISABLED",
           functionArn: target,
+          ...optional("role", roleOf(props.Target?.RoleArn)),
           input: props.Target.Input === undefined ? "{}" : String(resolve(props.Target.Input)),
         },
       ];
@@ -418,7 +450,67 @@ export function readAppModel(
     eventRules,
     scheduledRules,
     schedules,
+    roles,
   };
+}
+
+/** `{ [key]: value }`, or nothing when the value is undefined (optional properties stay absent). */
+const optional = <K extends string, V>(key: K, value: V | undefined) =>
+  (value === undefined ? {} : { [key]: value }) as Partial<Record<K, V>>;
+
+/**
+ * Every AWS::IAM::Role with the policies that give it permissions: its inline `Policies`, the
+ * AWS::IAM::Policy and AWS::IAM::ManagedPolicy resources that name it in `Roles`, and the managed
+ * policies of the template its `ManagedPolicyArns` names. AWS managed policies are listed apart:
+ * their contents are not in the template.
+ */
+function readRoles(
+  resources: Record<string, CloudFormationResource>,
+  physical: ReadonlyMap<string, Physical>,
+  resolve: (value: unknown) => unknown,
+): Map<string, LocalRole> {
+  type Document = Record<string, unknown>;
+  const attached = new Map<string, { name: string; document: Document }[]>();
+  const managed = new Map<string, { name: string; document: Document }>();
+  for (const [id, resource] of Object.entries(resources)) {
+    if (resource.Type !== "AWS::IAM::Policy" && resource.Type !== "AWS::IAM::ManagedPolicy")
+      continue;
+    const policy = {
+      name: String(resource.Properties?.PolicyName ?? resource.Properties?.ManagedPolicyName ?? id),
+      document: resolve(resource.Properties?.PolicyDocument ?? {}) as Document,
+    };
+    if (resource.Type === "AWS::IAM::ManagedPolicy")
+      managed.set(physical.get(id)?.ref ?? id, policy);
+    for (const roleName of (resolve(resource.Properties?.Roles ?? []) as unknown[]).map(String)) {
+      const list = attached.get(roleName) ?? [];
+      list.push(policy);
+      attached.set(roleName, list);
+    }
+  }
+  const roles = new Map<string, LocalRole>();
+  for (const [id, resource] of Object.entries(resources)) {
+    if (resource.Type !== "AWS::IAM::Role") continue;
+    const name = physical.get(id)?.ref ?? id;
+    const arn = physical.get(id)?.attributes.Arn ?? `arn:aws:iam::${LOCAL_ACCOUNT}:role/${id}`;
+    const inline = ((resolve(resource.Properties?.Policies ?? []) as any[]) ?? []).map((p) => ({
+      name: String(p.PolicyName),
+      document: p.PolicyDocument as Document,
+    }));
+    const managedArns = (resolve(resource.Properties?.ManagedPolicyArns ?? []) as unknown[]).map(
+      String,
+    );
+    const ofTemplate = managedArns.flatMap((policyArn) => managed.get(policyArn) ?? []);
+    // A managed policy that names the role in its Roles and in the role's ManagedPolicyArns counts once.
+    const policies = [...new Set([...inline, ...(attached.get(name) ?? []), ...ofTemplate])];
+    roles.set(arn, {
+      logicalId: id,
+      name,
+      arn,
+      policies,
+      awsManagedPolicies: managedArns.filter((policyArn) => !managed.has(policyArn)),
+    });
+  }
+  return roles;
 }
 
 /**

@@ -39,10 +39,17 @@ export class BatchCompletion {
   /** Called by the state machine's Catch after a phase's retries ran out. */
   async recordJobFailure(batchId: string, jobId: string, error: string, cause: string) {
     const message = describeCause(cause) ?? error;
+    // A phase whose handler died (a timeout, an AWS call refused) never recorded how it ended.
+    const job = await this.store.getJob(batchId, jobId);
+    const current = job?.phase ? job.phases[job.phase] : undefined;
+    const stillRunning =
+      job?.phase && current?.status === "running"
+        ? { name: job.phase, record: current }
+        : undefined;
     const cas = await this.store.transitionJob(
       batchId,
       jobId,
-      jobTransitions.fail({ name: error, message }, this.now().toISOString()),
+      jobTransitions.fail({ name: error, message }, this.now().toISOString(), stillRunning),
     );
     return { jobId, status: cas.won ? "failed" : (cas.current?.status ?? "unknown") };
   }

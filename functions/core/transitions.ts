@@ -270,9 +270,25 @@ export const jobTransitions = {
     when: { statusIn: ["running"] },
   }),
   /** queued|running -> failed, with the error that ended it. */
-  fail: (error: { name: string; message: string }, at: string): JobTransition => ({
+  /**
+   * queued/running -> failed. `phase`: the phase it failed in, whose record still says running
+   * (its handler died before it could record how it ended), ends failed with it.
+   */
+  fail: (
+    error: { name: string; message: string },
+    at: string,
+    phase?: { readonly name: string; readonly record: PhaseRecord },
+  ): JobTransition => ({
     name: "fail",
     set: { status: "failed", inCommit: false, error, endedAt: at },
+    ...(phase
+      ? {
+          phase: {
+            name: phase.name,
+            record: { ...phase.record, status: "failed", endedAt: at, error: error.message },
+          },
+        }
+      : {}),
     when: { statusIn: ["queued", "running"] },
   }),
   /**

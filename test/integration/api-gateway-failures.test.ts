@@ -20,6 +20,7 @@ const unloadable = fn("Unloadable", "test/helpers/no-such-handler-module.ts");
 const TOKEN = "secret-token-that-must-not-be-logged";
 
 let gateway: Awaited<ReturnType<typeof startApiGateway>>;
+const runtime = new LocalLambdaRuntime(new Map([misbehaving, unloadable].map((f) => [f.arn, f])));
 const logged: string[] = [];
 beforeAll(async () => {
   gateway = await startApiGateway({
@@ -37,12 +38,15 @@ beforeAll(async () => {
         authorizerFunctionArn: misbehaving.arn,
       },
     ],
-    runtime: new LocalLambdaRuntime(new Map([misbehaving, unloadable].map((f) => [f.arn, f]))),
+    runtime,
     port: 0,
     logError: (line) => logged.push(line),
   });
 });
-afterAll(async () => gateway?.close());
+afterAll(async () => {
+  await gateway?.close();
+  await runtime.close();
+});
 
 const get = async (path: string) => {
   const response = await fetch(`${gateway.endpoint}${path}`, {
