@@ -21,6 +21,8 @@ Options:
   --data-dir <dir>  where batches are kept across restarts (default: STEPBATCH_DATA_DIR, else
                     .stepbatch/ in your project)
   --in-memory       keep nothing: every start is empty
+  --no-iam          do not check the functions' AWS calls against their roles (checked by
+                    default, as on AWS: a grant missing from your CDK code fails with AccessDenied)
   -h, --help        this help
 
 The API token is STEPBATCH_TOKEN when set, else generated once and kept in <data-dir>/token.
@@ -35,6 +37,7 @@ export async function dev(args: readonly string[]): Promise<void> {
       port: { type: "string" },
       "data-dir": { type: "string" },
       "in-memory": { type: "boolean", default: false },
+      "no-iam": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -80,6 +83,7 @@ export async function dev(args: readonly string[]): Promise<void> {
       ? { synthesize: (outdir: string) => synthesizeApp(outdir, pipeline.projectRoot, app) }
       : {}),
     projectRoot: pipeline.projectRoot,
+    iam: !values["no-iam"],
     log: (message) => console.log(`stepbatch: ${message}`),
   });
   const connection = dataDir ? join(dataDir, "local.json") : undefined;
@@ -98,6 +102,7 @@ stepbatch local stack is up in ${((Date.now() - startedAt) / 1000).toFixed(1)}s
   API       ${stack.apiUrl}
   token     ${stack.token}${process.env.STEPBATCH_TOKEN ? "  (from STEPBATCH_TOKEN)" : dataDir ? `  (kept in ${join(dataDir, "token")})` : "  (in memory)"}
   data      ${dataDir ?? "in memory: nothing is kept"}
+  IAM       ${values["no-iam"] ? "not checked (--no-iam)" : "each function's AWS calls checked against its role, as on AWS"}
 
 Try it from another terminal, in this project:
 ${

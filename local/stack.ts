@@ -196,6 +196,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       `synthesized ${synthesized.stackName} and bundled its ${model.functions.size} functions in ${(synthMs / 1000).toFixed(1)} s`,
     );
     queues = model.queues;
+    if (options.iam ?? true) warnOfUnknownPolicies(model.functions, log);
     const token = options.token ?? tokenFrom(dataDir);
 
     const dynamo = await startDynamo({
@@ -542,6 +543,22 @@ function scheduleRoutes(
       );
     }
   };
+}
+
+/** AWS managed policies that grant only what the local stack does not serve (logs, X-Ray, ENIs). */
+const NOTHING_SERVED_HERE = /:policy\/(service-role\/)?(AWSLambdaBasicExecutionRole|AWSLambdaVPCAccessExecutionRole|AWSXRayDaemonWriteAccess|AWSXrayWriteOnlyAccess)$/;
+
+/** Says which functions' roles have AWS managed policies: what those allow is refused here. */
+function warnOfUnknownPolicies(
+  functions: ReadonlyMap<string, { logicalId: string; role?: LocalRole }>,
+  log: (message: string) => void,
+): void {
+  for (const fn of functions.values())
+    for (const policy of fn.role?.awsManagedPolicies ?? [])
+      if (!NOTHING_SERVED_HERE.test(policy))
+        log(
+          `function ${fn.logicalId}: its role has the AWS managed policy ${policy}, whose contents the local stack does not know; calls only it allows are refused here (grant them in your CDK code, or start with --no-iam)`,
+        );
 }
 
 /** A target input as JSON when it is JSON, else as the text it is. */

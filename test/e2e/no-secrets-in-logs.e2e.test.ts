@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
 import { type Api, client, type E2ETarget, job, waitForBatchEnd } from "../helpers/e2e.ts";
 
-// Everything the handlers print goes through this process's stdout and stderr: capture it all,
-// with the most talkative settings an operator could choose.
+// Everything the handlers print (their logs) and the local stack prints (its stdout and stderr):
+// capture it all, with the most talkative settings an operator could choose.
 const captured: string[] = [];
 const originals = {
   out: process.stdout.write.bind(process.stdout),
@@ -15,8 +15,13 @@ const WRONG = "wrong_5ecret_guess_0123456789ab";
 let stack: LocalStack;
 let api: Api;
 beforeAll(async () => {
-  process.env.POWERTOOLS_LOGGER_LOG_EVENT = "true";
-  stack = await startLocalStack({ port: 0, token: TOKEN, logLevel: "DEBUG" });
+  stack = await startLocalStack({
+    port: 0,
+    token: TOKEN,
+    logLevel: "DEBUG",
+    environment: { POWERTOOLS_LOGGER_LOG_EVENT: "true" },
+    functionLog: ({ text }) => captured.push(`${text}\n`),
+  });
   api = client({ apiUrl: stack.apiUrl, token: TOKEN } as E2ETarget);
   // Kept, not printed: a passing test run prints nothing but results.
   const capture = ((chunk: unknown) => {
@@ -31,7 +36,6 @@ afterAll(async () => {
   await stack?.stop();
   process.stdout.write = originals.out;
   process.stderr.write = originals.err;
-  delete process.env.POWERTOOLS_LOGGER_LOG_EVENT;
 });
 
 describe("the logs", () => {

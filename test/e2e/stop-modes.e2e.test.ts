@@ -9,6 +9,7 @@ import {
   waitFor,
   waitForBatchEnd,
   waitForExecutionEnd,
+  waitForRunning,
 } from "../helpers/e2e.ts";
 
 let target: E2ETarget;
@@ -237,6 +238,7 @@ describe("a selection previewed, then cancelled as previewed", () => {
       ],
     });
     const { batchId } = submitted.body;
+    await waitForRunning(api, batchId, 1); // RY.TO, the slow one: the others wait behind it
     // Act
     const preview = await api.cancel(batchId, {
       filter: { status: ["queued"], input: { sector: "banks" } },

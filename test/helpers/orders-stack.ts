@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { type App, Stack } from "aws-cdk-lib";
 import * as apigateway from "aws-cdk-lib/aws-apigateway";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
@@ -29,6 +30,14 @@ export function ordersStack(app: App): Stack {
     environment: { ORDERS: table.tableName, GREETING: greeting.ref },
     bundling: { format: OutputFormat.ESM, minify: true, sourceMap: true },
   });
+  // What the function needs, granted as on AWS: the local stack refuses anything else.
+  table.grantWriteData(fn);
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ["secretsmanager:GetSecretValue"],
+      resources: [greeting.ref],
+    }),
+  );
   const api = new apigateway.RestApi(stack, "Api", { deployOptions: { stageName: "prod" } });
   api.root.addResource("orders").addMethod("POST", new apigateway.LambdaIntegration(fn));
   new sfn.StateMachine(stack, "Fulfil", {

@@ -105,7 +105,11 @@ describe("the workflow steps", () => {
     expect(s3.commandCalls(ListObjectsV2Command)).toHaveLength(0);
   });
 
-  it("record-job-failure fails the job with the Lambda error's message", async () => {
+  it("record-job-failure fails the job with the Lambda error's message, and the phase it died in", async () => {
+    const died = { status: "running", startedAt: "2026-01-01T00:00:01.000Z", attempt: 3 };
+    dynamo.on(GetCommand).resolves({
+      Item: jobItem({ status: "running", phase: "Digest", phases: { Digest: died } }),
+    });
     dynamo.on(UpdateCommand).resolves({ Attributes: jobItem({ status: "failed" }) });
     const failure = {
       Error: "PhaseFailed",
@@ -117,6 +121,12 @@ describe("the workflow steps", () => {
     expect(Object.values(update?.ExpressionAttributeValues ?? {})).toContainEqual({
       name: "PhaseFailed",
       message: "Digest failed",
+    });
+    expect(Object.values(update?.ExpressionAttributeValues ?? {})).toContainEqual({
+      ...died,
+      status: "failed",
+      endedAt: expect.any(String),
+      error: "Digest failed",
     });
   });
 
