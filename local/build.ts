@@ -30,6 +30,8 @@ export interface Synthesized {
   readonly stackName: string;
   /** The cloud assembly folder: asset paths in the template's metadata are relative to it. */
   readonly outdir: string;
+  /** Synthesized and bundled just now (false: an assembly `cdk synth` wrote before). */
+  readonly bundledNow: boolean;
 }
 
 /**
@@ -48,6 +50,7 @@ export function synthesize(outdir: string, stack: (app: App) => Stack): Synthesi
       template: assembly.getStackArtifact(built.artifactId).template as CloudFormationTemplate,
       stackName: built.stackName,
       outdir,
+      bundledNow: true,
     };
   });
 }
@@ -155,7 +158,23 @@ export function synthesizeApp(
     throw new Error(
       `your CDK app (${app.command}, from cdk.json) failed${ran.signal ? ` (${ran.signal})` : ""}:\n${`${ran.stderr ?? ""}${ran.stdout ?? ""}`.trim() || ran.error?.message || "no output"}`,
     );
-  const manifest = JSON.parse(readFileSync(join(outdir, "manifest.json"), "utf8")) as {
+  return { ...readAssembly(outdir, `your CDK app (${app.command})`), bundledNow: true };
+}
+
+/**
+ * The stack of a cloud assembly (what `cdk synth` writes, `cdk.out`) that holds a state machine:
+ * stepbatch's, with whatever the app adds around it. Its functions run from the bundles in it.
+ */
+export function readAssembly(
+  outdir: string,
+  what = `the cloud assembly in ${outdir}`,
+): Synthesized {
+  const manifestFile = join(outdir, "manifest.json");
+  if (!existsSync(manifestFile))
+    throw new Error(
+      `${outdir} holds no cloud assembly (no manifest.json): run \`npx cdk synth\` first, which writes one to cdk.out`,
+    );
+  const manifest = JSON.parse(readFileSync(manifestFile, "utf8")) as {
     artifacts?: Record<
       string,
       { type: string; displayName?: string; properties?: { templateFile?: string } }
@@ -180,9 +199,9 @@ export function synthesizeApp(
   if (stacks.length !== 1)
     throw new Error(
       stacks.length === 0
-        ? `no stack of your CDK app (${app.command}) holds a state machine: add the Stepbatch construct (stepbatch/cdk) to one`
-        : `several stacks of your CDK app hold a state machine (${stacks.map((s) => s.stackName).join(", ")}); the local stack runs one: pass --config to run your pipeline on its own`,
+        ? `no stack of ${what} holds a state machine: add the Stepbatch construct (stepbatch/cdk) to one`
+        : `several stacks of ${what} hold a state machine (${stacks.map((s) => s.stackName).join(", ")}); the local stack runs one: pass --config to run your pipeline on its own`,
     );
   const [chosen] = stacks as [(typeof stacks)[number]];
-  return { template: chosen.template, stackName: chosen.stackName, outdir };
+  return { template: chosen.template, stackName: chosen.stackName, outdir, bundledNow: false };
 }

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { findConfig, loadPipeline } from "../infra/pipeline.ts";
-import { cdkAppOf, synthesizeApp } from "./build.ts";
+import { cdkAppOf, readAssembly, synthesizeApp } from "./build.ts";
 import { isRunning, writeFileAtomic } from "./files.ts";
 import { startLocalStack } from "./stack.ts";
 
@@ -21,6 +21,8 @@ Options:
   --data-dir <dir>  where batches are kept across restarts (default: STEPBATCH_DATA_DIR, else
                     .stepbatch/ in your project)
   --in-memory       keep nothing: every start is empty
+  --bundles <dir>   run the cloud assembly \`cdk synth\` wrote (e.g. cdk.out, inside your project):
+                    each function's bundle exactly as it will be deployed, without synthesizing
   --no-iam          do not check the functions' AWS calls against their roles (checked by
                     default, as on AWS: a grant missing from your CDK code fails with AccessDenied)
   -h, --help        this help
@@ -38,6 +40,7 @@ export async function dev(args: readonly string[]): Promise<void> {
       "data-dir": { type: "string" },
       "in-memory": { type: "boolean", default: false },
       "no-iam": { type: "boolean", default: false },
+      bundles: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -71,17 +74,20 @@ export async function dev(args: readonly string[]): Promise<void> {
   // The project's own CDK app when it has one (cdk.json), so what it adds around the construct
   // (phaseFunctions, grants, resources of its own) runs here too; an explicit config runs alone.
   const app = configText ? undefined : cdkAppOf(pipeline.projectRoot);
+  const assembly = values.bundles ? resolve(values.bundles) : undefined;
   console.log(
-    `stepbatch: starting the local stack (synthesizing and bundling ${app ? `your CDK app: ${app.command}` : "your pipeline's stack"}, starting DynamoDB, S3, Step Functions)...`,
+    `stepbatch: starting the local stack (${assembly ? `reading the cloud assembly in ${relative(process.cwd(), assembly) || assembly}` : `synthesizing and bundling ${app ? `your CDK app: ${app.command}` : "your pipeline's stack"}`}, starting DynamoDB, S3, Step Functions)...`,
   );
   const stack = await startLocalStack({
     port,
     ...(process.env.STEPBATCH_TOKEN ? { token: process.env.STEPBATCH_TOKEN } : {}),
     ...(dataDir ? { dataDir } : {}),
     stackProps: { config: configFile },
-    ...(app
-      ? { synthesize: (outdir: string) => synthesizeApp(outdir, pipeline.projectRoot, app) }
-      : {}),
+    ...(assembly
+      ? { synthesize: () => readAssembly(assembly) }
+      : app
+        ? { synthesize: (outdir: string) => synthesizeApp(outdir, pipeline.projectRoot, app) }
+        : {}),
     projectRoot: pipeline.projectRoot,
     iam: !values["no-iam"],
     log: (message) => console.log(`stepbatch: ${message}`),
@@ -102,6 +108,7 @@ stepbatch local stack is up in ${((Date.now() - startedAt) / 1000).toFixed(1)}s
   API       ${stack.apiUrl}
   token     ${stack.token}${process.env.STEPBATCH_TOKEN ? "  (from STEPBATCH_TOKEN)" : dataDir ? `  (kept in ${join(dataDir, "token")})` : "  (in memory)"}
   data      ${dataDir ?? "in memory: nothing is kept"}
+  functions ${assembly ? `the bundles in ${relative(process.cwd(), assembly) || assembly}, as \`cdk synth\` wrote them` : "bundled from your sources just now, as `cdk synth` bundles them"}
   IAM       ${values["no-iam"] ? "not checked (--no-iam)" : "each function's AWS calls checked against its role, as on AWS"}
 
 Try it from another terminal, in this project:

@@ -28,6 +28,11 @@ export interface LocalLambdaRuntimeOptions {
    * services are, the region, its credentials. @default nothing more
    */
   readonly environmentOf?: (fn: LocalFunction) => Readonly<Record<string, string>>;
+  /**
+   * Sandboxes one function may have at once; more invocations at once wait for one to be free
+   * (Lambda would start more: this keeps a burst within one machine's means). @default 10
+   */
+  readonly maxSandboxesPerFunction?: number;
   /** How long an idle sandbox stays warm before it is ended. @default 60 s */
   readonly keepWarmMs?: number;
   /**
@@ -46,6 +51,15 @@ export type FunctionLog = (line: {
 
 const writeToThisProcess: FunctionLog = ({ stream, text }) =>
   (stream === "stdout" ? process.stdout : process.stderr).write(`${text}\n`);
+
+const DEFAULT_MAX_SANDBOXES = 10;
+
+/** A function's sandboxes: how many exist, the idle ones, and the invocations waiting for one. */
+interface Pool {
+  live: number;
+  readonly warm: Sandbox[];
+  readonly waiting: (() => void)[];
+}
 
 /** What Lambda sets in every function's environment; PATH, LANG and TZ come from this machine. */
 function lambdaVariables(fn: LocalFunction): Record<string, string> {
@@ -70,14 +84,15 @@ function lambdaVariables(fn: LocalFunction): Record<string, string> {
  * function (plus what Lambda sets and where the local services are), its own module state, and a
  * V8 heap limited to the function's memory. A sandbox runs one invocation at a time and is reused
  * while warm; a second invocation at the same time gets a sandbox of its own (a cold start), as
- * on Lambda. An invocation past its timeout ends with `Sandbox.Timedout`, and its sandbox is
+ * on Lambda, up to `maxSandboxesPerFunction`, past which invocations wait for a sandbox to be
+ * free. An invocation past its timeout ends with `Sandbox.Timedout`, and its sandbox is
  * terminated, so its code really stops. Source maps are on, so stack traces name the sources.
  */
 export class LocalLambdaRuntime {
   /** What Lambda would bill: invocations, and GB-seconds (duration rounded up to 1 ms x memory). */
   readonly usage = { invocations: 0, gbSeconds: 0, coldStarts: 0 };
   private readonly inFlight = new Set<Promise<unknown>>();
-  private readonly warm = new Map<string, Sandbox[]>();
+  private readonly pools = new Map<string, Pool>();
   private readonly all = new Set<Sandbox>();
   private readonly byName: ReadonlyMap<string, LocalFunction>;
   private closed = false;
@@ -129,12 +144,12 @@ export class LocalLambdaRuntime {
     event: unknown,
   ): Promise<unknown> {
     this.usage.invocations++;
-    const sandbox = this.warm.get(fn.arn)?.pop() ?? this.coldStart(fn, code);
-    sandbox.holdOn();
+    const pool = this.poolOf(fn);
+    const sandbox = await this.acquire(fn, code, pool);
     try {
       await sandbox.ready;
     } catch (error) {
-      this.end(sandbox);
+      this.release(pool, sandbox);
       throw error;
     }
     const startedAt = performance.now();
@@ -143,9 +158,55 @@ export class LocalLambdaRuntime {
     } finally {
       this.usage.gbSeconds +=
         (Math.ceil(performance.now() - startedAt) / 1000) * (fn.memoryMb / 1024);
-      if (sandbox.usable && !this.closed) this.keepWarm(fn, sandbox);
-      else this.end(sandbox);
+      this.release(pool, sandbox);
     }
+  }
+
+  private poolOf(fn: LocalFunction): Pool {
+    let pool = this.pools.get(fn.arn);
+    if (!pool) {
+      pool = { live: 0, warm: [], waiting: [] };
+      this.pools.set(fn.arn, pool);
+    }
+    return pool;
+  }
+
+  /** A warm sandbox, else a new one, else (at the limit) the next one free. */
+  private async acquire(
+    fn: LocalFunction,
+    code: { file: string; exportPath: readonly string[] },
+    pool: Pool,
+  ): Promise<Sandbox> {
+    const limit = this.options.maxSandboxesPerFunction ?? DEFAULT_MAX_SANDBOXES;
+    for (;;) {
+      const warm = pool.warm.pop();
+      if (warm) {
+        warm.holdOn();
+        return warm;
+      }
+      if (pool.live < limit) {
+        pool.live++;
+        return this.coldStart(fn, code);
+      }
+      await new Promise<void>((resolve) => pool.waiting.push(resolve));
+      if (this.closed)
+        throw new LambdaInvocationError("ServiceException", "the local stack is stopping");
+    }
+  }
+
+  /** Back to the warm pool when Lambda would reuse it; ended otherwise. The next waiter goes on. */
+  private release(pool: Pool, sandbox: Sandbox): void {
+    if (sandbox.usable && !this.closed) {
+      pool.warm.push(sandbox);
+      sandbox.idle(this.options.keepWarmMs ?? 60_000, () => {
+        const at = pool.warm.indexOf(sandbox);
+        if (at !== -1) pool.warm.splice(at, 1);
+        this.end(pool, sandbox);
+      });
+    } else {
+      this.end(pool, sandbox);
+    }
+    pool.waiting.shift()?.();
   }
 
   private coldStart(fn: LocalFunction, code: { file: string; exportPath: readonly string[] }) {
@@ -163,18 +224,9 @@ export class LocalLambdaRuntime {
     return sandbox;
   }
 
-  private keepWarm(fn: LocalFunction, sandbox: Sandbox): void {
-    const pool = this.warm.get(fn.arn) ?? [];
-    this.warm.set(fn.arn, pool);
-    pool.push(sandbox);
-    sandbox.idle(this.options.keepWarmMs ?? 60_000, () => {
-      pool.splice(pool.indexOf(sandbox), 1);
-      this.end(sandbox);
-    });
-  }
-
-  private end(sandbox: Sandbox): void {
-    this.all.delete(sandbox);
+  private end(pool: Pool, sandbox: Sandbox): void {
+    if (!this.all.delete(sandbox)) return;
+    pool.live--;
     void sandbox.terminate();
   }
 
@@ -191,7 +243,8 @@ export class LocalLambdaRuntime {
   /** Ends every sandbox, and what still runs in them; later invocations are refused. */
   async close(): Promise<void> {
     this.closed = true;
-    this.warm.clear();
+    for (const pool of this.pools.values()) for (const wake of pool.waiting.splice(0)) wake();
+    this.pools.clear();
     await Promise.all([...this.all].map((sandbox) => sandbox.terminate()));
     this.all.clear();
   }

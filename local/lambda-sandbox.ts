@@ -10,7 +10,7 @@
  * Only Node built-ins here: the thread loads this file with Node alone (no tsx, no bundler).
  */
 import { readFileSync } from "node:fs";
-import { registerHooks } from "node:module";
+import { enableCompileCache, registerHooks } from "node:module";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parentPort, workerData } from "node:worker_threads";
 
@@ -47,6 +47,9 @@ type Handler = (event: unknown, context: unknown) => unknown;
 
 const setup = workerData as SandboxSetup;
 process.setSourceMapsEnabled(true);
+// Every cold start compiles the same SDK modules: V8's code cache on disk (Node's compile cache,
+// in the system's temporary folder) spares each sandbox after the first most of that work.
+enableCompileCache();
 
 /**
  * An ES module bundle is loaded as it is on disk, ahead of any loader hook (tsx rewrites the

@@ -193,7 +193,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       stackName: synthesized.stackName,
     });
     log(
-      `synthesized ${synthesized.stackName} and bundled its ${model.functions.size} functions in ${(synthMs / 1000).toFixed(1)} s`,
+      synthesized.bundledNow
+        ? `synthesized ${synthesized.stackName} and bundled its ${model.functions.size} functions in ${(synthMs / 1000).toFixed(1)} s`
+        : `read ${synthesized.stackName} and its ${model.functions.size} bundled functions from ${synthesized.outdir}`,
     );
     queues = model.queues;
     if (options.iam ?? true) warnOfUnknownPolicies(model.functions, log);
@@ -546,7 +548,8 @@ function scheduleRoutes(
 }
 
 /** AWS managed policies that grant only what the local stack does not serve (logs, X-Ray, ENIs). */
-const NOTHING_SERVED_HERE = /:policy\/(service-role\/)?(AWSLambdaBasicExecutionRole|AWSLambdaVPCAccessExecutionRole|AWSXRayDaemonWriteAccess|AWSXrayWriteOnlyAccess)$/;
+const NOTHING_SERVED_HERE =
+  /:policy\/(service-role\/)?(AWSLambdaBasicExecutionRole|AWSLambdaVPCAccessExecutionRole|AWSXRayDaemonWriteAccess|AWSXrayWriteOnlyAccess)$/;
 
 /** Says which functions' roles have AWS managed policies: what those allow is refused here. */
 function warnOfUnknownPolicies(

@@ -1,9 +1,10 @@
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { startLocalStack } from "../../local/stack.ts";
+import { PROJECT_ROOT, startLocalStack } from "../../local/stack.ts";
 import { client, type E2ETarget, job, waitFor, waitForBatchEnd } from "../helpers/e2e.ts";
 import { spawnLocalStack } from "../helpers/local-process.ts";
 
@@ -106,5 +107,43 @@ describe("starting the local stack", () => {
     } finally {
       stack.child.kill("SIGKILL");
     }
+  });
+});
+
+describe("the local stack on the bundles `cdk synth` wrote", () => {
+  it("runs the cloud assembly given with --bundles, as deployed, without synthesizing again", async () => {
+    // Prepare: the real CDK CLI synthesizes the app of cdk.json, bundles included.
+    const assembly = join(PROJECT_ROOT, ".stepbatch", "build", `cdk-out-${process.pid}`);
+    dataDirs.push(assembly);
+    const synth = spawnSync(
+      join(PROJECT_ROOT, "node_modules", ".bin", "cdk"),
+      ["synth", "--quiet", "--output", assembly],
+      { cwd: PROJECT_ROOT, encoding: "utf8" },
+    );
+    expect(synth.status, `cdk synth failed:\n${synth.stderr}${synth.stdout}`).toBe(0);
+    const stack = await spawnLocalStack(["--in-memory", "--bundles", assembly]);
+    try {
+      const api = client({ apiUrl: stack.apiUrl, token: stack.token } as E2ETarget);
+      // Act
+      const submitted = await api.submit({ jobs: [job("from-the-assembly", { pages: 1 })] });
+      const ended = await waitForBatchEnd(api, submitted.body.batchId);
+      // Assess
+      expect(ended.status).toBe("succeeded");
+      expect(stack.output()).toContain(
+        `reading the cloud assembly in ${relative(PROJECT_ROOT, assembly)}`,
+      );
+      expect(stack.output()).not.toContain("synthesized");
+    } finally {
+      stack.child.kill("SIGKILL");
+    }
+  });
+
+  it("refuses a folder that holds no cloud assembly, saying how to make one", async () => {
+    // Act
+    const stack = spawnLocalStack(["--in-memory", "--bundles", freshDataDir()]);
+    // Assess
+    await expect(stack).rejects.toThrow(
+      /holds no cloud assembly \(no manifest.json\): run `npx cdk synth` first/,
+    );
   });
 });

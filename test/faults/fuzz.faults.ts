@@ -904,11 +904,13 @@ function checkAnswer(request: FuzzRequest, answer: RawAnswer, token: string): vo
     violate("rightTokenAccepted", request, status, excerpt(text));
 
   // An id that names nothing is a 404, whatever its form: checked where nothing else is asked
-  // (a request with no body and no query string, with a valid token).
+  // (a request with no body, no query string and no Idempotency-Key, with a valid token: a key
+  // that is malformed or used before is answered 400 or 409 first).
   const { route, params } = reached;
   const plainRequest =
     (request.auth === "right" || request.auth === "admin") &&
     request.body === undefined &&
+    !Object.keys(request.headers).some((name) => name.toLowerCase() === "idempotency-key") &&
     !request.path.includes("?") &&
     !request.path.includes("#") &&
     route.template.includes("{batchId}");

@@ -74,4 +74,22 @@ describe("a function on the local runtime", () => {
     expect(exited).toMatchObject({ errorType: "Runtime.ExitError" });
     expect(next.invocations).toBe(1);
   });
+
+  it("waits for a sandbox to be free past the function's limit, rather than starting more", async () => {
+    // Prepare
+    const limited = new LocalLambdaRuntime(new Map([[third.arn, third]]), {
+      maxSandboxesPerFunction: 1,
+    });
+    try {
+      // Act
+      const together = await Promise.all(
+        [1, 2, 3].map(() => limited.invoke(third.arn, { do: "wait" }) as Promise<Seen>),
+      );
+      // Assess: one sandbox ran all three, one after another
+      expect(together.map((seen) => seen.invocations).sort()).toEqual([1, 2, 3]);
+      expect(limited.usage.coldStarts).toBe(1);
+    } finally {
+      await limited.close();
+    }
+  });
 });
