@@ -35,6 +35,9 @@ export async function startIamGate(options: {
 }): Promise<RunningService> {
   const upstream = new URL(options.upstream);
   const agent = new Agent({ keepAlive: true });
+  // Requests passed on and not yet answered: closing waits for them, so the emulator behind never
+  // answers (and logs) after it has closed.
+  const passing = new Set<Promise<void>>();
   const server = createServer(async (incoming, response) => {
     try {
       const request = await read(incoming);
@@ -55,6 +58,11 @@ export async function startIamGate(options: {
           answer.pipe(response);
         },
       );
+      const answered = new Promise<void>((resolve) => {
+        passed.on("close", resolve);
+      });
+      passing.add(answered);
+      void answered.then(() => passing.delete(answered));
       passed.on("error", (error) => response.destroy(error));
       passed.end(request.body);
     } catch (error) {
@@ -79,12 +87,16 @@ export async function startIamGate(options: {
   const { port } = server.address() as AddressInfo;
   return {
     endpoint: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        agent.destroy();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.race([
+        Promise.allSettled([...passing]),
+        new Promise((resolve) => setTimeout(resolve, 5_000).unref()),
+      ]);
+      agent.destroy();
+      server.closeAllConnections();
+      await closed;
+    },
   };
 }
 
