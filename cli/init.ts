@@ -24,6 +24,17 @@ function ownPackage(): {
   return JSON.parse(readFileSync(file, "utf8"));
 }
 
+/** The test script `npm init` writes: `echo "Error: no test specified" && exit 1`. */
+const NPM_PLACEHOLDER_TEST = /^echo "Error: no test specified" && exit 1$/;
+
+/** Files a folder may hold and still hold no code of its own (what npm init and npm install leave). */
+const NOT_CODE =
+  /^(package\.json|package-lock\.json|npm-shrinkwrap\.json|node_modules|\.git|\.gitignore|\.npmrc|README\.md|.*\.tgz)$/;
+
+function holdsNoCode(folder: string): boolean {
+  return !existsSync(folder) || readdirSync(folder).every((entry) => NOT_CODE.test(entry));
+}
+
 /** The parts of a project's package.json that init reads. */
 interface ProjectPackage {
   name?: string;
@@ -71,19 +82,28 @@ export async function init(args: readonly string[]): Promise<void> {
     : {};
   const wanted = (name: string) =>
     own.dependencies[name] ?? own.peerDependencies[name] ?? own.devDependencies?.[name] ?? "*";
+  // What `npm init -y` writes says nothing of the project yet: its CommonJS type and its
+  // placeholder test script give way to the project's, in a folder that holds nothing else.
+  const fresh = holdsNoCode(target);
+  const adoptedType = existing.type === "commonjs" && fresh;
+  const { test: existingTest, ...existingScripts } = existing.scripts ?? {};
+  const placeholderTest = existingTest !== undefined && NPM_PLACEHOLDER_TEST.test(existingTest);
   const project = {
     name: existing.name ?? safeName(target),
     version: existing.version ?? "0.1.0",
     private: existing.private ?? true,
-    type: existing.type ?? "module",
     ...existing,
+    type: adoptedType ? "module" : (existing.type ?? "module"),
     scripts: {
       dev: "stepbatch dev",
-      test: "node --import tsx --test test/*.test.ts",
+      test:
+        existingTest === undefined || placeholderTest
+          ? "node --import tsx --test test/*.test.ts"
+          : existingTest,
       typecheck: "tsc --noEmit",
       synth: "cdk synth",
       deploy: "cdk deploy",
-      ...existing.scripts,
+      ...existingScripts,
     },
     dependencies: {
       stepbatch: `^${own.version}`,
@@ -102,7 +122,11 @@ export async function init(args: readonly string[]): Promise<void> {
   };
   if (project.type !== "module")
     throw new Error(
-      `package.json says "type": "${project.type}"; the project init writes is ES modules: use an empty folder`,
+      `package.json says "type": "${project.type}", and the project init writes is ES modules: if your code here is ES modules too, set "type": "module" (npm pkg set type=module) and run init again; otherwise run init in a folder of its own (npx stepbatch init my-batches)`,
+    );
+  if (adoptedType)
+    console.log(
+      'stepbatch: package.json said "type": "commonjs" (npm init -y); it now says "module"',
     );
 
   const stackName = pascalCase(project.name);

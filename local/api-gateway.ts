@@ -196,7 +196,7 @@ export async function startApiGateway(options: {
       // The invocation failed at the Lambda level (a throw past middy, a module that does not
       // load, a timeout): this request gets a 500 naming its id, and the log gets one line.
       logError(
-        `stepbatch: request ${requestId} (${method} ${match.route.path}) failed: ${oneLine(error)}`,
+        `stepbatch: request ${requestId} (${method} ${match.route.path}, function ${functionNameOf(match.route.functionArn)}) failed: ${oneLine(error)}`,
       );
       answerInternalError(response, requestId);
     }
@@ -355,3 +355,6 @@ function send(response: ServerResponse, status: number, body: unknown): void {
   response.writeHead(status, { "content-type": "application/json" });
   response.end(JSON.stringify(body));
 }
+
+/** A function's name, from its ARN (`arn:aws:lambda:<region>:<account>:function:<name>`). */
+const functionNameOf = (functionArn: string) => functionArn.split(":")[6] ?? functionArn;

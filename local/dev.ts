@@ -5,6 +5,7 @@ import { findConfig, loadPipeline } from "../infra/pipeline.ts";
 import { cdkAppOf, readAssembly, synthesizeApp } from "./build.ts";
 import { isRunning, writeFileAtomic } from "./files.ts";
 import { startLocalStack } from "./stack.ts";
+import type { CloudFormationTemplate } from "./template.ts";
 
 export const DEV_HELP = `npx stepbatch dev [options]   run your pipeline on this machine: no Docker, no AWS account
 
@@ -75,6 +76,13 @@ export async function dev(args: readonly string[]): Promise<void> {
   // (phaseFunctions, grants, resources of its own) runs here too; an explicit config runs alone.
   const app = configText ? undefined : cdkAppOf(pipeline.projectRoot);
   const assembly = values.bundles ? resolve(values.bundles) : undefined;
+  const built = assembly ? readAssembly(assembly) : undefined;
+  const configPhases = pipeline.definition.phases.map((p) => p.name);
+  const phases = (built && phasesBuiltInto(built.template)) ?? configPhases;
+  if (built && phases.join(" -> ") !== configPhases.join(" -> "))
+    console.log(
+      `stepbatch: warning: ${relative(process.cwd(), built.outdir) || built.outdir} was built for the phases ${phases.join(" -> ")}, but ${relative(pipeline.projectRoot, pipeline.file)} now says ${configPhases.join(" -> ")}: what runs is what was built (run \`npx cdk synth\` again to run what the config says)`,
+    );
   console.log(
     `stepbatch: starting the local stack (${assembly ? `reading the cloud assembly in ${relative(process.cwd(), assembly) || assembly}` : `synthesizing and bundling ${app ? `your CDK app: ${app.command}` : "your pipeline's stack"}`}, starting DynamoDB, S3, Step Functions)...`,
   );
@@ -84,7 +92,7 @@ export async function dev(args: readonly string[]): Promise<void> {
     ...(dataDir ? { dataDir } : {}),
     stackProps: { config: configFile },
     ...(assembly
-      ? { synthesize: () => readAssembly(assembly) }
+      ? { synthesize: () => built ?? readAssembly(assembly) }
       : app
         ? { synthesize: (outdir: string) => synthesizeApp(outdir, pipeline.projectRoot, app) }
         : {}),
@@ -104,7 +112,7 @@ export async function dev(args: readonly string[]): Promise<void> {
   console.log(`
 stepbatch local stack is up in ${((Date.now() - startedAt) / 1000).toFixed(1)}s
 
-  pipeline  ${definition.name} (${definition.phases.map((p) => p.name).join(" -> ")}, from ${relative(pipeline.projectRoot, pipeline.file)})
+  pipeline  ${definition.name} (${phases.join(" -> ")}, ${built ? `as built into ${relative(process.cwd(), built.outdir) || built.outdir}` : `from ${relative(pipeline.projectRoot, pipeline.file)}`})
   API       ${stack.apiUrl}
   token     ${stack.token}${process.env.STEPBATCH_TOKEN ? "  (from STEPBATCH_TOKEN)" : dataDir ? `  (kept in ${join(dataDir, "token")})` : "  (in memory)"}
   data      ${dataDir ?? "in memory: nothing is kept"}
@@ -162,4 +170,18 @@ function refuseIfInUse(dataDir: string): void {
   throw new Error(
     `another local stack (pid ${pid}, ${apiUrl}) is using ${dataDir}; stop it first, or pass --data-dir or --in-memory`,
   );
+}
+
+/** The phases a synthesized template was built for (the construct gives its functions PIPELINE_PHASES). */
+function phasesBuiltInto(template: CloudFormationTemplate): string[] | undefined {
+  for (const resource of Object.values(template.Resources)) {
+    const text = resource.Properties?.Environment?.Variables?.PIPELINE_PHASES;
+    if (resource.Type !== "AWS::Lambda::Function" || typeof text !== "string") continue;
+    try {
+      return (JSON.parse(text) as { name: string }[]).map((phase) => phase.name);
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
 }

@@ -98,15 +98,56 @@ describe("npx stepbatch init", () => {
     expect(app).toContain('new Stack(app, "NightlyDigests"');
   });
 
-  it("refuses a CommonJS package, since the project it writes is ES modules", async () => {
+  it("refuses a CommonJS package that holds code, since the project it writes is ES modules, saying what to do", async () => {
     // Prepare
     const folder = emptyFolder();
     writeFileSync(join(folder, "package.json"), JSON.stringify({ type: "commonjs" }));
+    writeFileSync(join(folder, "index.js"), "module.exports = {};\n");
     // Act
     const attempt = init([folder]);
     // Assess
-    await expect(attempt).rejects.toThrow('package.json says "type": "commonjs"');
+    await expect(attempt).rejects.toThrow(
+      /package.json says "type": "commonjs".*npm pkg set type=module.*npx stepbatch init my-batches/,
+    );
     expect(existsSync(join(folder, "stepbatch.config.ts"))).toBe(false);
+  });
+
+  it("takes over what npm init -y wrote: its CommonJS type and its placeholder test script", async () => {
+    // Prepare: npm 11's `npm init -y`, then `npm install` of the package
+    const folder = emptyFolder();
+    writeFileSync(
+      join(folder, "package.json"),
+      JSON.stringify({
+        name: "proj",
+        version: "1.0.0",
+        type: "commonjs",
+        scripts: { test: 'echo "Error: no test specified" && exit 1', lint: "eslint ." },
+        dependencies: { stepbatch: "file:../stepbatch-0.1.0.tgz" },
+      }),
+    );
+    writeFileSync(join(folder, "package-lock.json"), "{}\n");
+    // Act
+    await init([folder]);
+    // Assess
+    const project = readJson(join(folder, "package.json"));
+    expect(project.type).toBe("module");
+    expect(project.scripts).toMatchObject({
+      test: "node --import tsx --test test/*.test.ts",
+      lint: "eslint .",
+    });
+  });
+
+  it("keeps a test script of the project's own", async () => {
+    // Prepare
+    const folder = emptyFolder();
+    writeFileSync(
+      join(folder, "package.json"),
+      JSON.stringify({ scripts: { test: "vitest run" } }),
+    );
+    // Act
+    await init([folder]);
+    // Assess
+    expect(readJson(join(folder, "package.json")).scripts.test).toBe("vitest run");
   });
 });
 
