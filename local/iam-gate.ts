@@ -114,6 +114,10 @@ async function read(incoming: IncomingMessage): Promise<GatedRequest> {
 /** The parts of a DynamoDB request's input that name tables. */
 interface DynamoInput {
   readonly TableName?: unknown;
+  readonly ResourceArn?: unknown;
+  readonly Statement?: unknown;
+  readonly Statements?: { Statement?: unknown }[];
+  readonly TransactStatements?: { Statement?: unknown }[];
   readonly IndexName?: unknown;
   readonly RequestItems?: Record<string, unknown>;
   readonly TransactItems?: Record<string, { TableName?: string }>[];
@@ -159,8 +163,26 @@ export function dynamodbAuthorizations(request: GatedRequest): Authorization[] {
         })),
       );
     }
+    case "ExecuteStatement":
+    case "BatchExecuteStatement":
+    case "ExecuteTransaction": {
+      // PartiQL: each statement's verb names its action (its table is not read here: any table).
+      const statements = [
+        input.Statement,
+        ...(input.Statements ?? []).map((s) => s.Statement),
+        ...(input.TransactStatements ?? []).map((s) => s.Statement),
+      ];
+      return statements.flatMap((statement) => {
+        const verb = /^\s*(select|insert|update|delete)\b/i.exec(String(statement ?? ""))?.[1];
+        if (!verb) return statement === undefined ? [] : [{ action, resource: "*" }];
+        const partiql = `dynamodb:PartiQL${verb[0]?.toUpperCase()}${verb.slice(1).toLowerCase()}`;
+        return [{ action: partiql, resource: "*" }];
+      });
+    }
     default: {
-      if (typeof input.TableName !== "string") return [];
+      // An operation on a resource by ARN (tags, backups, ...); anything else on no resource.
+      if (typeof input.ResourceArn === "string") return [{ action, resource: input.ResourceArn }];
+      if (typeof input.TableName !== "string") return [{ action, resource: "*" }];
       const table = tableArn(input.TableName);
       return [
         {
@@ -200,6 +222,13 @@ export function s3Authorizations(request: GatedRequest): Authorization[] {
   });
   if (!bucket) return [on("ListAllMyBuckets", "*")];
   const bucketArn = `arn:aws:s3:::${decodeURIComponent(bucket)}`;
+  // A bucket's settings: the sub-resource in the query names the action.
+  const setting = BUCKET_SETTINGS.find(([name]) => has(name));
+  if (!key && setting) {
+    const [, get, put, remove] = setting;
+    const action = method === "PUT" ? put : method === "DELETE" ? remove : get;
+    return action ? [on(action, bucketArn)] : [];
+  }
   if (!key) {
     if (method === "POST" && has("delete")) {
       const keys = [...request.body.toString("utf8").matchAll(/<Key>([^<]*)<\/Key>/g)];
@@ -216,6 +245,8 @@ export function s3Authorizations(request: GatedRequest): Authorization[] {
   switch (method) {
     case "GET":
     case "HEAD":
+      if (has("versionId") && has("tagging")) return [on("GetObjectVersionTagging", objectArn)];
+      if (has("versionId")) return [on("GetObjectVersion", objectArn)];
       if (has("tagging")) return [on("GetObjectTagging", objectArn)];
       if (has("acl")) return [on("GetObjectAcl", objectArn)];
       if (has("uploadId")) return [on("ListMultipartUploadParts", objectArn)];
@@ -235,6 +266,7 @@ export function s3Authorizations(request: GatedRequest): Authorization[] {
       return [on("PutObject", objectArn), ...copied];
     }
     case "DELETE":
+      if (has("versionId")) return [on("DeleteObjectVersion", objectArn)];
       if (has("uploadId")) return [on("AbortMultipartUpload", objectArn)];
       if (has("tagging")) return [on("DeleteObjectTagging", objectArn)];
       return [on("DeleteObject", objectArn)];
@@ -245,6 +277,29 @@ export function s3Authorizations(request: GatedRequest): Authorization[] {
       return [];
   }
 }
+
+/** A bucket's sub-resources and the actions that read, write and delete them. */
+const BUCKET_SETTINGS: readonly (readonly [string, string, string, string | undefined])[] = [
+  ["policy", "GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy"],
+  ["tagging", "GetBucketTagging", "PutBucketTagging", "PutBucketTagging"],
+  ["cors", "GetBucketCORS", "PutBucketCORS", "PutBucketCORS"],
+  [
+    "lifecycle",
+    "GetLifecycleConfiguration",
+    "PutLifecycleConfiguration",
+    "PutLifecycleConfiguration",
+  ],
+  ["versioning", "GetBucketVersioning", "PutBucketVersioning", undefined],
+  ["acl", "GetBucketAcl", "PutBucketAcl", undefined],
+  ["website", "GetBucketWebsite", "PutBucketWebsite", "DeleteBucketWebsite"],
+  ["notification", "GetBucketNotification", "PutBucketNotification", undefined],
+  [
+    "encryption",
+    "GetEncryptionConfiguration",
+    "PutEncryptionConfiguration",
+    "PutEncryptionConfiguration",
+  ],
+];
 
 /** S3's answer to a refused call. */
 export const s3Denied = (error: AccessDenied) => ({

@@ -100,6 +100,8 @@ export class LocalIam {
       // Objects' keys vary without end: remember a bounded number of decisions.
       if (this.decisions.size >= 10_000) this.decisions.clear();
       this.decisions.set(key, decision);
+      // A question that could not be evaluated is asked again next time.
+      decision.catch(() => this.decisions.delete(key));
     }
     return decision;
   }

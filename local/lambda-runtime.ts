@@ -147,7 +147,7 @@ export class LocalLambdaRuntime {
     const pool = this.poolOf(fn);
     const sandbox = await this.acquire(fn, code, pool);
     try {
-      await sandbox.ready;
+      await sandbox.started(fn.timeoutSeconds);
     } catch (error) {
       this.release(pool, sandbox);
       throw error;
@@ -180,13 +180,17 @@ export class LocalLambdaRuntime {
     const limit = this.options.maxSandboxesPerFunction ?? DEFAULT_MAX_SANDBOXES;
     for (;;) {
       const warm = pool.warm.pop();
-      if (warm) {
+      if (warm?.usable) {
         warm.holdOn();
         return warm;
       }
+      if (warm) {
+        this.end(pool, warm);
+        continue;
+      }
       if (pool.live < limit) {
         pool.live++;
-        return this.coldStart(fn, code);
+        return this.coldStart(fn, code, pool);
       }
       await new Promise<void>((resolve) => pool.waiting.push(resolve));
       if (this.closed)
@@ -209,7 +213,11 @@ export class LocalLambdaRuntime {
     pool.waiting.shift()?.();
   }
 
-  private coldStart(fn: LocalFunction, code: { file: string; exportPath: readonly string[] }) {
+  private coldStart(
+    fn: LocalFunction,
+    code: { file: string; exportPath: readonly string[] },
+    pool: Pool,
+  ) {
     this.usage.coldStarts++;
     const sandbox = new Sandbox(
       { ...code, functionName: fn.name, functionArn: fn.arn, memoryMb: fn.memoryMb },
@@ -220,6 +228,14 @@ export class LocalLambdaRuntime {
       },
       this.options.functionLog ?? writeToThisProcess,
     );
+    sandbox.onDeath = () => {
+      // Dead while warm (a timer of its code threw after it answered): out of the pool at once.
+      const at = pool.warm.indexOf(sandbox);
+      if (at === -1) return; // busy: its invocation's release ends it
+      pool.warm.splice(at, 1);
+      this.end(pool, sandbox);
+      pool.waiting.shift()?.();
+    };
     this.all.add(sandbox);
     return sandbox;
   }
@@ -268,6 +284,9 @@ class Sandbox {
     | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
 
+  /** Told when the sandbox dies by itself (a crash, an exit), so a warm one is never handed out dead. */
+  onDeath: () => void = () => undefined;
+
   constructor(setup: SandboxSetup, environment: Record<string, string>, log: FunctionLog) {
     this.worker = new Worker(SANDBOX_FILE, {
       workerData: setup,
@@ -307,7 +326,9 @@ class Sandbox {
     // A crash (an uncaught exception, an unhandled rejection, memory exhausted) or an exit ends
     // the sandbox and whatever it was running, as it ends a Lambda execution environment.
     const crashed = (error: LambdaInvocationError) => {
+      const wasUsable = this.usable;
       this.usable = false;
+      if (wasUsable) this.onDeath();
       failedToStart?.(error);
       const current = this.current;
       this.current = undefined;
@@ -331,6 +352,31 @@ class Sandbox {
         ),
       ),
     );
+  }
+
+  /**
+   * Resolves once its code is loaded (its init), or fails: with the error its module threw, or
+   * `Sandbox.Timedout` when loading takes the whole invocation's time (the thread is then ended).
+   */
+  async started(timeoutSeconds: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const tooLong = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.usable = false;
+        void this.worker.terminate();
+        reject(
+          new LambdaInvocationError(
+            "Sandbox.Timedout",
+            `Task timed out after ${timeoutSeconds.toFixed(2)} seconds (while its code loaded)`,
+          ),
+        );
+      }, timeoutSeconds * 1000);
+    });
+    try {
+      await Promise.race([this.ready, tooLong]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Keeps this process alive while the sandbox works. */

@@ -289,13 +289,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     started.push(secrets);
 
-    authorizeSqs = checked((operation, input) => [
-      {
-        action: `sqs:${operation}`,
-        resource:
-          model.queues.find((q) => q.url === input.QueueUrl)?.arn ?? String(input.QueueUrl ?? "*"),
-      },
-    ]);
+    // A queue, execution or state machine that does not exist is the service's to answer (not found).
+    authorizeSqs = checked((operation, input) => {
+      const queue = model.queues.find((q) => q.url === input.QueueUrl);
+      return queue ? [{ action: `sqs:${operation}`, resource: queue.arn }] : [];
+    });
     const servicesEnvironment: Record<string, string> = {};
     const runtime = new LocalLambdaRuntime(model.functions, {
       ...(options.functionLog ? { functionLog: options.functionLog } : {}),
@@ -375,12 +373,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const sfnService = await startAwsJsonService({
       name: "Step Functions",
       targetPrefix: "AWSStepFunctions",
-      authorize: checked((operation, input) => [
-        {
-          action: `states:${operation}`,
-          resource: input.executionArn ?? input.stateMachineArn ?? "*",
-        },
-      ]),
+      authorize: checked((operation, input) => {
+        const resource = input.executionArn ?? input.stateMachineArn;
+        if (resource === undefined) return [{ action: `states:${operation}`, resource: "*" }];
+        return typeof resource === "string" &&
+          /^arn:aws:states:[^:]*:\d{12}:(execution|stateMachine):/.test(resource)
+          ? [{ action: `states:${operation}`, resource }]
+          : [];
+      }),
       operations: stepFunctions.operations,
     });
     started.push(sfnService);
@@ -551,11 +551,19 @@ function scheduleRoutes(
 const NOTHING_SERVED_HERE =
   /:policy\/(service-role\/)?(AWSLambdaBasicExecutionRole|AWSLambdaVPCAccessExecutionRole|AWSXRayDaemonWriteAccess|AWSXrayWriteOnlyAccess)$/;
 
-/** Says which functions' roles have AWS managed policies: what those allow is refused here. */
+/**
+ * Says which functions' roles have AWS managed policies (what those allow is refused here), and
+ * which functions run as a role the template does not hold (their calls are not checked here).
+ */
 function warnOfUnknownPolicies(
   functions: ReadonlyMap<string, { logicalId: string; role?: LocalRole }>,
   log: (message: string) => void,
 ): void {
+  for (const fn of functions.values())
+    if (!fn.role)
+      log(
+        `function ${fn.logicalId}: its role is not in the template (imported, or another stack's), so the local stack cannot check its calls: they are all allowed here`,
+      );
   for (const fn of functions.values())
     for (const policy of fn.role?.awsManagedPolicies ?? [])
       if (!NOTHING_SERVED_HERE.test(policy))

@@ -46,11 +46,23 @@ export class BatchCompletion {
       job?.phase && current?.status === "running"
         ? { name: job.phase, record: current }
         : undefined;
-    const cas = await this.store.transitionJob(
+    const at = this.now().toISOString();
+    let cas = await this.store.transitionJob(
       batchId,
       jobId,
-      jobTransitions.fail({ name: error, message }, this.now().toISOString(), stillRunning),
+      jobTransitions.fail({ name: error, message }, at, stillRunning),
     );
+    // The phase's record changed since it was read (its handler, still alive, recorded its end).
+    if (
+      !cas.won &&
+      stillRunning &&
+      (cas.current?.status === "running" || cas.current?.status === "queued")
+    )
+      cas = await this.store.transitionJob(
+        batchId,
+        jobId,
+        jobTransitions.fail({ name: error, message }, at),
+      );
     return { jobId, status: cas.won ? "failed" : (cas.current?.status ?? "unknown") };
   }
 

@@ -272,7 +272,8 @@ export const jobTransitions = {
   /** queued|running -> failed, with the error that ended it. */
   /**
    * queued/running -> failed. `phase`: the phase it failed in, whose record still says running
-   * (its handler died before it could record how it ended), ends failed with it.
+   * (its handler died before it could record how it ended), ends failed with it; the transition
+   * then loses if that record has changed since it was read (the caller fails the job alone).
    */
   fail: (
     error: { name: string; message: string },
@@ -289,7 +290,12 @@ export const jobTransitions = {
           },
         }
       : {}),
-    when: { statusIn: ["queued", "running"] },
+    when: {
+      statusIn: ["queued", "running"],
+      ...(phase
+        ? { phaseIs: { name: phase.name, status: "running", attempt: phase.record.attempt } }
+        : {}),
+    },
   }),
   /**
    * running -> failed, for a job whose final phase failed (at `attempt`) in an execution that was

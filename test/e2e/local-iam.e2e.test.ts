@@ -86,7 +86,8 @@ describe("the local stack with a variable left out of the CDK code", () => {
     // Assess
     expect(answer.status).toBe(500);
     const failure = await waitFor(
-      async () => failedRequests.find((line) => line.includes("(GET /batches, function ApiListBatches")),
+      async () =>
+        failedRequests.find((line) => line.includes("(GET /batches, function ApiListBatches")),
       "the failed request to be reported",
     );
     expect(failure).toMatch(/stepbatch configuration is invalid: TABLE_NAME/);

@@ -10,6 +10,12 @@ export async function handler(event: { do?: string }): Promise<unknown> {
     case "exit":
       process.exit(3);
       break;
+    case "crash-later":
+      // Answers, then a timer of its own throws: the sandbox dies while warm.
+      setTimeout(() => {
+        throw new Error("a timer threw after the answer");
+      }, 50);
+      break;
     case "wait":
       await new Promise((resolve) => setTimeout(resolve, 200));
       break;

@@ -4,11 +4,15 @@ import { LambdaInvocationError, LocalLambdaRuntime } from "../../local/lambda-ru
 import { PROJECT_ROOT } from "../../local/stack.ts";
 import type { LocalFunction } from "../../local/template.ts";
 
-const fn = (name: string, environment: Record<string, string>): LocalFunction => ({
+const fn = (
+  name: string,
+  environment: Record<string, string>,
+  module = "test/helpers/sandbox-handler.ts",
+): LocalFunction => ({
   logicalId: name,
   name,
   arn: `arn:aws:lambda:us-east-1:000000000000:function:${name}`,
-  code: { file: join(PROJECT_ROOT, "test/helpers/sandbox-handler.ts"), exportPath: ["handler"] },
+  code: { file: join(PROJECT_ROOT, module), exportPath: ["handler"] },
   timeoutSeconds: 1,
   memoryMb: 128,
   environment,
@@ -16,7 +20,11 @@ const fn = (name: string, environment: Record<string, string>): LocalFunction =>
 const first = fn("First", { OWN_SETTING: "first's" });
 const second = fn("Second", { OWN_SETTING: "second's" });
 const third = fn("Third", {});
-const runtime = new LocalLambdaRuntime(new Map([first, second, third].map((f) => [f.arn, f])));
+const fourth = fn("Fourth", {});
+const neverLoads = fn("NeverLoads", {}, "test/helpers/never-loads-handler.ts");
+const runtime = new LocalLambdaRuntime(
+  new Map([first, second, third, fourth, neverLoads].map((f) => [f.arn, f])),
+);
 afterAll(() => runtime.close());
 
 type Seen = { invocations: number; own: string | null; host: string | null; functionName: string };
@@ -91,5 +99,25 @@ describe("a function on the local runtime", () => {
     } finally {
       await limited.close();
     }
+  });
+
+  it("never hands out a sandbox that died while warm: the next invocation starts cold and answers", async () => {
+    // Prepare
+    await invoke(fourth, { do: "crash-later" });
+    await new Promise((resolve) => setTimeout(resolve, 300)); // its timer has thrown by now
+    // Act
+    const next = await invoke(fourth);
+    // Assess
+    expect(next.invocations).toBe(1);
+  });
+
+  it("ends a cold start that never finishes loading at the invocation's timeout", async () => {
+    // Act
+    const failed = await invoke(neverLoads).catch((error: unknown) => error);
+    // Assess
+    expect(failed).toMatchObject({
+      errorType: "Sandbox.Timedout",
+      errorMessage: "Task timed out after 1.00 seconds (while its code loaded)",
+    });
   });
 });

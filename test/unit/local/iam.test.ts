@@ -130,6 +130,24 @@ describe("what a DynamoDB request needs", () => {
     ]);
   });
 
+  it("is its operation on the resource it names by ARN, or on no resource, never nothing", () => {
+    // Act / Assess
+    expect(dynamo("TagResource", { ResourceArn: TABLE })).toEqual([
+      { action: "dynamodb:TagResource", resource: TABLE },
+    ]);
+    expect(dynamo("DescribeLimits", {})).toEqual([
+      { action: "dynamodb:DescribeLimits", resource: "*" },
+    ]);
+    expect(dynamo("ExecuteStatement", { Statement: 'SELECT * FROM "state"' })).toEqual([
+      { action: "dynamodb:PartiQLSelect", resource: "*" },
+    ]);
+    expect(
+      dynamo("BatchExecuteStatement", {
+        Statements: [{ Statement: 'insert into "state" value {}' }],
+      }),
+    ).toEqual([{ action: "dynamodb:PartiQLInsert", resource: "*" }]);
+  });
+
   it("is its operation on every table of a batch, and each item's own action in a transaction", () => {
     // Act / Assess
     expect(dynamo("BatchWriteItem", { RequestItems: { state: [], other: [] } })).toEqual([
@@ -183,6 +201,22 @@ describe("what an S3 request needs", () => {
     expect(s3Authorizations(request("POST", "/results?delete", {}, body))).toEqual([
       { action: "s3:DeleteObject", resource: "arn:aws:s3:::results/a&b" },
       { action: "s3:DeleteObject", resource: "arn:aws:s3:::results/c" },
+    ]);
+  });
+
+  it("is the setting's own action for a bucket's settings, and the version's for an object's version", () => {
+    // Act / Assess
+    expect(s3Authorizations(request("PUT", "/results?policy"))).toEqual([
+      { action: "s3:PutBucketPolicy", resource: "arn:aws:s3:::results" },
+    ]);
+    expect(s3Authorizations(request("GET", "/results?tagging"))).toEqual([
+      { action: "s3:GetBucketTagging", resource: "arn:aws:s3:::results" },
+    ]);
+    expect(s3Authorizations(request("GET", "/results/k?versionId=3"))).toEqual([
+      { action: "s3:GetObjectVersion", resource: "arn:aws:s3:::results/k" },
+    ]);
+    expect(s3Authorizations(request("DELETE", "/results/k?versionId=3"))).toEqual([
+      { action: "s3:DeleteObjectVersion", resource: "arn:aws:s3:::results/k" },
     ]);
   });
 
