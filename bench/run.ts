@@ -5,6 +5,7 @@ import Table from "cli-table3";
 import { StepbatchClient } from "../client/stepbatch-client.ts";
 import { PRICES } from "../functions/core/prices.ts";
 import { PROJECT_ROOT, startLocalStack } from "../local/stack.ts";
+import demo from "../stepbatch.config.ts";
 import { barChart } from "./chart.ts";
 
 /**
@@ -19,6 +20,11 @@ const THROUGHPUT_JOBS = Number(process.env.BENCH_THROUGHPUT_JOBS ?? 1000);
 /** Jobs running at once in the cancel-latency batches: the same at every size, so size alone varies. */
 const CANCEL_CONCURRENCY = Number(process.env.BENCH_CANCEL_CONCURRENCY ?? 10);
 const OUT = join(PROJECT_ROOT, "bench", "results");
+/** How long each phase of the polling jobs runs, to measure what watching for a cancel reads. */
+const POLL_PHASE_MS = 4_000;
+const PHASES_PER_JOB = demo.phases.length;
+/** GB the demo's phases run with, all three together (`memoryMb`, else the construct's 512 MB). */
+const PHASES_GB = demo.phases.reduce((sum, phase) => sum + (phase.memoryMb ?? 512) / 1024, 0);
 /** Sizes of the "almost done" batches: 1 % of their jobs still running. */
 const LATE_SIZES = (process.env.BENCH_LATE_SIZES ?? "10,1000").split(",").map(Number);
 
@@ -26,6 +32,7 @@ const counts = {
   dynamo: new Map<string, number>(),
   s3: new Map<string, number>(),
   dynamoItemsWritten: 0,
+  readUnits: 0,
 };
 const bump = (map: Map<string, number>, key: string, by = 1) =>
   map.set(key, (map.get(key) ?? 0) + by);
@@ -33,6 +40,17 @@ const bump = (map: Map<string, number>, key: string, by = 1) =>
 function observeDynamo(request: IncomingMessage) {
   const op = String(request.headers["x-amz-target"] ?? "").split(".")[1] ?? "unknown";
   bump(counts.dynamo, op);
+  if (op === "GetItem" || op === "Query") {
+    // Read units, as DynamoDB bills them for items up to 4 KB: 1 strongly consistent, 0.5 not.
+    let body = "";
+    request.on("data", (chunk) => {
+      body += String(chunk);
+    });
+    request.on("end", () => {
+      const consistent = (JSON.parse(body || "{}") as { ConsistentRead?: boolean }).ConsistentRead;
+      counts.readUnits += consistent ? 1 : 0.5;
+    });
+  }
   if (op === "BatchWriteItem") {
     let body = "";
     request.on("data", (chunk) => {
@@ -140,7 +158,7 @@ async function main() {
   // in about the same time whatever the size, as nothing on a request's path reads every output.
   const late: Record<
     number,
-    { resultsMs: number[]; statusMs: number[]; cancelMs: number; cancelStatus: string }
+    { resultsMs: number[]; statusMs: number[]; cancelMs: number[]; cancelStatus: string }
   > = {};
   for (const size of LATE_SIZES) {
     const long = Math.max(1, Math.round(size / 100));
@@ -164,14 +182,23 @@ async function main() {
       await api.getBatch(batchId);
       statusMs.push(performance.now() - t);
     }
+    // Cancels at 99 %: each still-running job but one on its own, then the batch.
+    const cancelMs: number[] = [];
+    // The long jobs are the batch's last ones.
+    const { jobs: lastJobs } = await api.getBatch(batchId, {
+      jobsOffset: size - long,
+      jobsLimit: long,
+    });
+    const running = lastJobs.filter((j) => j.status === "running");
+    for (const job of running.slice(1)) {
+      const t = performance.now();
+      await api.cancelJob(batchId, job.jobId, { reason: "bench" });
+      cancelMs.push(performance.now() - t);
+    }
     const t = performance.now();
     const cancelled = await api.cancelBatch(batchId, { reason: "bench" });
-    late[size] = {
-      resultsMs,
-      statusMs,
-      cancelMs: performance.now() - t,
-      cancelStatus: cancelled.status,
-    };
+    cancelMs.push(performance.now() - t);
+    late[size] = { resultsMs, statusMs, cancelMs, cancelStatus: cancelled.status };
     await waitUntil(async () => ended((await api.getBatch(batchId, { jobsLimit: 1 })).status));
     log("");
   }
@@ -244,14 +271,56 @@ async function main() {
     costLines.stepFunctions * per1000 +
     naiveTransitions * per1000 * PRICES.stepFunctionsStandardPerTransition;
 
+  // 6: what a running phase spends on watching for a cancel: the read units of jobs whose
+  // phases each run POLL_PHASE_MS, less those of the same jobs with no work, per phase-second.
+  const pollJobs = 4;
+  const readUnitsOf = async (workMs: number) => {
+    counts.readUnits = 0;
+    const polled = await api.submit({
+      name: `polling ${workMs}`,
+      jobs: Array.from({ length: pollJobs }, (_, i) => ({
+        name: `p${i}`,
+        input: { pages: 1, workMs },
+      })),
+      concurrency: pollJobs,
+    });
+    await waitUntil(async () =>
+      ended((await api.getBatch(polled.batchId, { jobsLimit: 1 })).status),
+    );
+    await sleep(500);
+    return counts.readUnits;
+  };
+  log("polling: jobs whose phases run 4 s, against the same jobs with no work...");
+  const busyUnits = await readUnitsOf(POLL_PHASE_MS);
+  const idleUnits = await readUnitsOf(0);
+  const phaseSeconds = pollJobs * PHASES_PER_JOB * (POLL_PHASE_MS / 1000);
+  const pollReadUnitsPerPhaseSecond = Math.max(0, busyUnits - idleUnits) / phaseSeconds;
+
   await stack.stop();
+
+  // The cost of 1,000 jobs whose three phases each run `seconds`: the zero-work run's, plus
+  // their compute and their cancel polling at the measured rate (computed, not run).
+  const perThousandWithPhasesOf = (seconds: number) =>
+    costPer1000 +
+    1000 * PHASES_GB * seconds * PRICES.lambdaArmPerGbSecond +
+    1000 *
+      PHASES_PER_JOB *
+      seconds *
+      pollReadUnitsPerPhaseSecond *
+      PRICES.dynamoOnDemandPerReadUnit;
 
   const results = {
     measuredAt: new Date().toISOString(),
     machine: { cpus: (await import("node:os")).cpus().length, node: process.version },
-    cancelLatencyMs: Object.fromEntries(
-      Object.entries(cancelLatency).map(([size, values]) => [size, summary(values)]),
-    ),
+    cancelLatencyMs: {
+      ...Object.fromEntries(
+        Object.entries(cancelLatency).map(([size, values]) => [size, summary(values)]),
+      ),
+      // At 99 % done: the cancels of the late batches (its running jobs one by one, then it).
+      ...Object.fromEntries(
+        Object.entries(late).map(([size, m]) => [`late${size}`, summary(m.cancelMs)]),
+      ),
+    },
     cancelFlatness:
       summary(cancelLatency[SIZES.at(-1) as number] ?? []).p95 /
       summary(cancelLatency[SIZES[0] as number] ?? []).p95,
@@ -262,7 +331,7 @@ async function main() {
         {
           resultsMs: summary(m.resultsMs),
           statusMs: summary(m.statusMs),
-          cancelMs: m.cancelMs,
+          cancelMs: summary(m.cancelMs),
           cancelStatus: m.cancelStatus,
         },
       ]),
@@ -292,6 +361,14 @@ async function main() {
         Object.entries(costLines).map(([k, v]) => [k, v * per1000]),
       ),
       naiveOneExecutionPerJobPer1000Usd: naivePer1000,
+      transitionsPerJob: transitions / THROUGHPUT_JOBS,
+      pollReadUnitsPerPhaseSecond,
+      perThousandJobs: {
+        zeroWork: costPer1000,
+        oneMinutePhases: perThousandWithPhasesOf(60),
+        fiveMinutePhases: perThousandWithPhasesOf(300),
+      },
+      naivePerThousandJobs: { zeroWork: naivePer1000 },
     },
     benchSeconds: (Date.now() - startedAt) / 1000,
   };
@@ -348,7 +425,7 @@ async function main() {
   );
   for (const [size, m] of Object.entries(results.lateBatch))
     log(
-      `batch of ${size} jobs, 99 % done: results p50/p95 ${ms(m.resultsMs.p50)}/${ms(m.resultsMs.p95)}, status ${ms(m.statusMs.p50)}/${ms(m.statusMs.p95)}, cancel ${ms(m.cancelMs)} (${m.cancelStatus})`,
+      `batch of ${size} jobs, 99 % done: results p50/p95 ${ms(m.resultsMs.p50)}/${ms(m.resultsMs.p95)}, status ${ms(m.statusMs.p50)}/${ms(m.statusMs.p95)}, cancels p50/p95 ${ms(m.cancelMs.p50)}/${ms(m.cancelMs.p95)} (${m.cancelStatus})`,
     );
   log(
     `throughput: ${THROUGHPUT_JOBS} jobs in ${wallSeconds.toFixed(1)} s = ${results.throughput.jobsPerSecond.toFixed(1)} jobs/s at concurrency 40; ${results.throughput.overheadMsPerJob.toFixed(0)} ms of orchestration per job`,
@@ -361,6 +438,12 @@ async function main() {
   );
   log(
     `  naive design (one Standard execution per job): $${naivePer1000.toFixed(4)} per 1,000 jobs`,
+  );
+  log(
+    `  ${results.cost.transitionsPerJob.toFixed(1)} state transitions per job; watching for a cancel: ${pollReadUnitsPerPhaseSecond.toFixed(2)} read units per running phase per second`,
+  );
+  log(
+    `  per 1,000 jobs with three phases of 1 min: $${results.cost.perThousandJobs.oneMinutePhases.toFixed(3)}, of 5 min: $${results.cost.perThousandJobs.fiveMinutePhases.toFixed(3)} (computed from the measured rates)`,
   );
   log(
     `results: ${join(OUT, "latest.json")}, chart: ${join(OUT, "cancel-latency.svg")} (${results.benchSeconds.toFixed(0)} s)`,
