@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
-import { runSimulation } from "@cloud-copilot/iam-simulate";
+import { runSimulation, runUnsafeSimulation } from "@cloud-copilot/iam-simulate";
 import { LOCAL_ACCOUNT, type LocalRole } from "./template.ts";
 
 /** Who signed a request: a role of the template, as the function (or service) that assumed it. */
@@ -107,32 +107,44 @@ export class LocalIam {
   }
 }
 
+/** Role and action pairs whose policies and request shape were validated once already. */
+const validated = new Set<string>();
+
 async function simulate(
   principal: LocalPrincipal,
   action: string,
   resource: string,
 ): Promise<boolean | "explicit"> {
-  const answer = await runSimulation(
-    {
-      identityPolicies: principal.role.policies.map(({ name, document }) => ({
-        name,
-        policy: document,
-      })),
-      serviceControlPolicies: [],
-      resourceControlPolicies: [],
-      request: {
-        action,
-        principal: assumedRoleArn(principal),
-        resource: { accountId: LOCAL_ACCOUNT, resource },
-        contextVariables: {},
-      },
-    } as Parameters<typeof runSimulation>[0],
-    {},
-  );
-  if (answer.resultType === "error")
-    throw new Error(
-      `the local stack cannot check ${action} on ${resource} for role ${principal.role.name}: ${JSON.stringify(answer.errors)}`,
-    );
-  if (answer.overallResult === "Allowed") return true;
-  return answer.overallResult === "ExplicitlyDenied" ? "explicit" : false;
+  const simulation = {
+    identityPolicies: principal.role.policies.map(({ name, document }) => ({
+      name,
+      policy: document,
+    })),
+    serviceControlPolicies: [],
+    resourceControlPolicies: [],
+    request: {
+      action,
+      principal: assumedRoleArn(principal),
+      resource: { accountId: LOCAL_ACCOUNT, resource },
+      contextVariables: {},
+    },
+  } as Parameters<typeof runSimulation>[0];
+  // The first call of an action by a role is validated (policies, action, resource type), which
+  // costs about 0.7 ms; later ones are only evaluated, in about 0.02 ms (the objects' keys of a
+  // batch differ call by call, so decisions alone are rarely reused).
+  const pair = `${principal.role.arn} ${action}`;
+  let result: string;
+  if (validated.has(pair)) {
+    result = runUnsafeSimulation(simulation, {});
+  } else {
+    const answer = await runSimulation(simulation, {});
+    if (answer.resultType === "error")
+      throw new Error(
+        `the local stack cannot check ${action} on ${resource} for role ${principal.role.name}: ${JSON.stringify(answer.errors)}`,
+      );
+    validated.add(pair);
+    result = answer.overallResult;
+  }
+  if (result === "Allowed") return true;
+  return result === "ExplicitlyDenied" ? "explicit" : false;
 }
