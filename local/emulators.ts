@@ -120,7 +120,12 @@ export async function provisionBucket(client: S3Client, bucket: string): Promise
   }
 }
 
-function listen(server: import("node:net").Server, port: number, what: string): Promise<void> {
+/** Listens on 127.0.0.1:`port` (0: a free one), naming `what` when the port is taken. */
+export function listen(
+  server: import("node:net").Server,
+  port: number,
+  what: string,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once("error", (error) => reject(portError(error, port, what)));
     server.listen(port, "127.0.0.1", () => resolve());

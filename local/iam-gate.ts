@@ -6,7 +6,7 @@ import {
   type IncomingMessage,
 } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { RunningService } from "./emulators.ts";
+import { listen, type RunningService } from "./emulators.ts";
 import { AccessDenied, type Authorization, type LocalIam } from "./iam.ts";
 import { LOCAL_ACCOUNT, LOCAL_REGION } from "./template.ts";
 
@@ -80,10 +80,7 @@ export async function startIamGate(options: {
       response.end(incoming.method === "HEAD" ? undefined : body);
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
-  });
+  await listen(server, options.port ?? 0, `${options.name}'s IAM gate`);
   const { port } = server.address() as AddressInfo;
   return {
     endpoint: `http://127.0.0.1:${port}`,

@@ -153,15 +153,35 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // SQS first: the template's queue URLs must name it.
     let sendToQueue: (queueArn: string, body: string) => boolean = () => false;
     let queues: readonly LocalQueue[] = [];
-    let authorizeSqs: (
-      request: import("node:http").IncomingMessage,
-      operation: string,
-      input: OperationInput,
-    ) => Promise<void> = async () => undefined;
+    // IAM: each function signs with credentials of its own, and each of its calls to a service is
+    // checked against its role's policies (`checked` for the services answered here).
+    const iam = new LocalIam(options.iam ?? true);
+    const checked =
+      (authorizationsOf: (operation: string, input: OperationInput) => Authorization[]) =>
+      async (
+        request: import("node:http").IncomingMessage,
+        operation: string,
+        input: OperationInput,
+      ) => {
+        try {
+          await iam.authorize(
+            iam.principalOf(request.headers, request.url),
+            authorizationsOf(operation, input),
+          );
+        } catch (error) {
+          if (error instanceof AccessDenied)
+            throw new AwsServiceError("AccessDeniedException", error.message);
+          throw error;
+        }
+      };
     const sqsService = await startAwsJsonService({
       name: "SQS",
       targetPrefix: "AmazonSQS",
-      authorize: (request, operation, input) => authorizeSqs(request, operation, input),
+      // A queue that does not exist is the service's to answer (NonExistentQueue).
+      authorize: checked((operation, input) => {
+        const queue = queues.find((q) => q.url === input.QueueUrl);
+        return queue ? [{ action: `sqs:${operation}`, resource: queue.arn }] : [];
+      }),
       operations: {
         SendMessage: ({ QueueUrl, MessageBody }: { QueueUrl?: string; MessageBody?: string }) => {
           const queue = queues.find((q) => q.url === QueueUrl);
@@ -211,9 +231,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(options.observe?.s3 ? { observe: options.observe.s3 } : {}),
     });
     started.push(s3);
-    // IAM: each function signs with credentials of its own; its calls to DynamoDB and S3 pass a
-    // gate that checks them against its role's policies, and so do its calls to the services below.
-    const iam = new LocalIam(options.iam ?? true);
+    // Its calls to DynamoDB and S3 pass a gate that checks them against its role's policies.
     const dynamoGate = await startIamGate({
       name: "DynamoDB",
       upstream: dynamo.endpoint,
@@ -231,24 +249,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       rewrite: withS3rverKey(LOCAL_CREDENTIALS.accessKeyId),
     });
     started.push(s3Gate);
-    const checked =
-      (authorizationsOf: (operation: string, input: OperationInput) => Authorization[]) =>
-      async (
-        request: import("node:http").IncomingMessage,
-        operation: string,
-        input: OperationInput,
-      ) => {
-        try {
-          await iam.authorize(
-            iam.principalOf(request.headers, request.url),
-            authorizationsOf(operation, input),
-          );
-        } catch (error) {
-          if (error instanceof AccessDenied)
-            throw new AwsServiceError("AccessDeniedException", error.message);
-          throw error;
-        }
-      };
     const dynamodb = dynamoClient(dynamo.endpoint);
     for (const table of model.tables)
       await provisionTable(dynamodb, table.definition, {
@@ -289,11 +289,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     started.push(secrets);
 
-    // A queue, execution or state machine that does not exist is the service's to answer (not found).
-    authorizeSqs = checked((operation, input) => {
-      const queue = model.queues.find((q) => q.url === input.QueueUrl);
-      return queue ? [{ action: `sqs:${operation}`, resource: queue.arn }] : [];
-    });
     const servicesEnvironment: Record<string, string> = {};
     const runtime = new LocalLambdaRuntime(model.functions, {
       ...(options.functionLog ? { functionLog: options.functionLog } : {}),
