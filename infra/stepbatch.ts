@@ -111,6 +111,7 @@ export class Stepbatch extends Construct {
     this.monitoring = new BatchMonitoring(this, "Monitoring", {
       stateMachine: this.workflow.stateMachine,
       api: this.api.api,
+      phaseGroup: "Phases",
       functionGroups: {
         Phases: [
           ...this.workflow.phaseFunctions,

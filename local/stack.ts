@@ -34,7 +34,7 @@ import { type FunctionLog, LambdaInvocationError, LocalLambdaRuntime } from "./l
 import { startScheduledRules } from "./scheduled-rules.ts";
 import { secretValues } from "./secrets.ts";
 import { StatusEventDelivery } from "./status-events.ts";
-import { LocalStepFunctions } from "./stepfunctions.ts";
+import { type LambdaInvoker, LocalStepFunctions } from "./stepfunctions.ts";
 import {
   LOCAL_ACCOUNT,
   type LocalQueue,
@@ -113,6 +113,12 @@ export interface LocalStack {
   readonly stepFunctions: LocalStepFunctions;
   readonly statusEvents: StatusEventDelivery;
   readonly stateMachineArn: string;
+  /** The state machine's definition (ASL), as synthesized. */
+  readonly stateMachineDefinition: Readonly<Record<string, unknown>>;
+  /** Invokes a function of the app as the state machine does (its role checked): for a second, local-only state machine. */
+  readonly invokeAsStateMachine: LambdaInvoker;
+  /** The environment of the first function whose logical id starts with `logicalIdPrefix`. */
+  functionEnvironment(logicalIdPrefix: string): Readonly<Record<string, string>> | undefined;
   /** Lambda usage so far (invocations, GB-seconds). */
   readonly lambdaUsage: LocalLambdaRuntime["usage"];
   /** Executions that were running at the last stop and were failed at this start. */
@@ -320,13 +326,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     };
     const statusEvents = new StatusEventDelivery(model.eventRules, model.queues, runtime, log);
     sendToQueue = (queueArn, body) => statusEvents.send(queueArn, body);
+    const invokeAsStateMachine: LambdaInvoker = async (functionArn, payload) => {
+      await invokeAs(model.stateMachine.role, functionArn);
+      return runtime.invoke(functionArn, payload);
+    };
     const stepFunctions = new LocalStepFunctions({
       stateMachineArn: model.stateMachine.arn,
       definition: model.stateMachine.definition,
-      invoke: async (functionArn, payload) => {
-        await invokeAs(model.stateMachine.role, functionArn);
-        return runtime.invoke(functionArn, payload);
-      },
+      invoke: invokeAsStateMachine,
       ...(dataDir ? { dataFile: join(dataDir, "stepfunctions", "executions.json") } : {}),
       onStatusChange: statusEvents.publish,
     });
@@ -430,6 +437,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       stepFunctions,
       statusEvents,
       stateMachineArn: model.stateMachine.arn,
+      stateMachineDefinition: model.stateMachine.definition,
+      invokeAsStateMachine,
+      functionEnvironment: (logicalIdPrefix) =>
+        [...model.functions.values()].find((fn) => fn.logicalId.startsWith(logicalIdPrefix))
+          ?.environment,
       lambdaUsage: runtime.usage,
       recovered,
       synthMs,

@@ -11,7 +11,7 @@ const schema = z.object({
   /** The batch state machine: given only to the functions that start or stop executions. */
   STATE_MACHINE_ARN: z.string().optional(),
   /** How often a running phase re-reads the cancel intent. */
-  CANCEL_POLL_MS: z.coerce.number().int().min(50).max(10_000).default(500),
+  CANCEL_POLL_MS: z.coerce.number().int().min(50).max(10_000).default(1000),
   /** How long a batch cancel waits for running phases to save their partial output. */
   CANCEL_SETTLE_MS: z.coerce.number().int().min(0).max(20_000).default(0),
   /** Batches with at least this many jobs get a results manifest when cancelled. */

@@ -185,6 +185,8 @@ export class CancelService {
     }
     const applied = active.cancel ?? intent;
     const mode = stopModeOf(applied);
+    // Running phases read the intent once they see the signal: within about a second.
+    if (mode === "now") await this.store.raiseCancelSignal(batchId);
     await this.keepReceipt(batchId, applied);
 
     // 2. `now`: stop the execution, so queued jobs never start. `drain` and `after-phase` leave it
@@ -332,6 +334,10 @@ export class CancelService {
       }
     });
     const cancelled = reports.filter((r) => endedByThisCancel(r.report)).length;
+    await this.signalIfStopped(
+      batchId,
+      reports.map((r) => r.report),
+    );
     const named = [...new Set(reports.flatMap((r) => (r.report.job ? [r.report.job.jobId] : [])))];
     await this.keepReceipt(batchId, intent, named);
     await this.store.appendAudit(batchId, {
@@ -437,6 +443,7 @@ export class CancelService {
     const intent = this.intent(request, "job");
     await this.keepReceipt(batchId, intent, [jobId]);
     const report = await this.cancelOne(job, intent);
+    await this.signalIfStopped(batchId, [report]);
     const current = report.job ?? job;
     if (report.detail === "in_commit") {
       throw new JobInCommitError(
@@ -517,6 +524,15 @@ export class CancelService {
   ): Promise<void> {
     const record = cancellationOf(batchId, intent, jobIds);
     if (record) await this.store.putCancellation(record);
+  }
+
+  /** Raises the batch's cancel signal once if these cancels ended a job in the middle of a phase. */
+  private async signalIfStopped(
+    batchId: string,
+    reports: readonly JobCancelReport[],
+  ): Promise<void> {
+    if (reports.some((r) => endedByThisCancel(r) && r.job?.wasInPhase !== undefined))
+      await this.store.raiseCancelSignal(batchId);
   }
 
   private cancelOne(job: JobRecord, intent: CancelIntent): Promise<JobCancelReport> {

@@ -21,6 +21,11 @@ export const ERROR_NAMES = {
   phaseFailed: "PhaseFailed",
   phaseInputInvalid: "PhaseInputInvalid",
   phaseTimeout: "PhaseTimeout",
+  /**
+   * What a phase ends with when its job was cancelled: the state machine catches it and ends the
+   * job's iteration in "Job cancelled". Not a failure: the errors alarm leaves it out.
+   */
+  jobCancelled: "JobCancelled",
   /** The error stepbatch stops a batch's execution with; a stop from the console carries another. */
   batchCancelled: "BatchCancelled",
   /** A job still unfinished when its batch's execution ended. */
@@ -175,7 +180,24 @@ export class PhaseTimeoutError extends StepbatchError {
 }
 
 /** Error names the state machine must never retry. */
+/**
+ * The job was cancelled (before or while this phase ran): its iteration ends here, its later
+ * phases never start. Its outputs and the job record are already saved.
+ */
+export class JobCancelledError extends StepbatchError {
+  override readonly name = ERROR_NAMES.jobCancelled;
+  readonly code = "JOB_CANCELLED";
+  readonly statusCode = 409;
+}
+
+/**
+ * Counted (namespace and service "stepbatch", no other dimension) each time a phase ends with
+ * JobCancelled: Lambda counts those as errors, and the phase functions' errors alarm subtracts them.
+ */
+export const JOB_CANCELLED_METRIC = "PhaseEndedForCancel";
+
 export const NON_RETRYABLE_ERRORS = [
+  ERROR_NAMES.jobCancelled,
   ERROR_NAMES.phaseInputInvalid,
   ERROR_NAMES.jobNotFound,
   ERROR_NAMES.batchNotFound,

@@ -406,8 +406,9 @@ export class PhaseRunner {
   }
 
   /**
-   * Polls the cancel intent (batch and job records) every `pollMs`, and aborts the signal when it
-   * appears (if `onCancel`), or when the Lambda is about to time out.
+   * Polls the batch's cancel signal every `pollMs` and, when it was raised, the cancel intent (batch
+   * and job records); aborts the signal when an intent stops the phase (if `onCancel`), or when the
+   * Lambda is about to time out.
    */
   private watch(
     batchId: string,
@@ -418,6 +419,8 @@ export class PhaseRunner {
   ) {
     let stopped = false;
     let timer: NodeJS.Timeout | undefined;
+    /** The signal as of the last poll; undefined before the first. */
+    let seen: number | undefined;
     const tick = async () => {
       if (stopped) return;
       try {
@@ -425,20 +428,26 @@ export class PhaseRunner {
           controller.abort(TIMED_OUT);
           return;
         }
+        // Half a read unit a poll: the batch's cancel signal, eventually consistent. Only when it
+        // was raised since the last look (or ever, at the first) are the records read, strongly.
         if (onCancel) {
-          const [batch, job] = await Promise.all([
-            this.store.getBatch(batchId),
-            this.store.getJob(batchId, jobId),
-          ]);
-          // Only a `now` cancel stops a running phase; `drain` and `after-phase` let it end.
-          if (
-            stopsRunningPhases(batch?.cancel) ||
-            stopsRunningPhases(job?.cancel) ||
-            job?.status === "cancelled"
-          ) {
-            controller.abort(CANCELLED);
-            return;
+          const raised = await this.store.readCancelSignal(batchId);
+          if (raised !== seen && (seen !== undefined || raised > 0)) {
+            const [batch, job] = await Promise.all([
+              this.store.getBatch(batchId),
+              this.store.getJob(batchId, jobId),
+            ]);
+            // Only a `now` cancel stops a running phase; `drain` and `after-phase` let it end.
+            if (
+              stopsRunningPhases(batch?.cancel) ||
+              stopsRunningPhases(job?.cancel) ||
+              job?.status === "cancelled"
+            ) {
+              controller.abort(CANCELLED);
+              return;
+            }
           }
+          seen = raised;
         }
       } catch {
         // A failed poll is retried on the next tick; the phase goes on meanwhile.

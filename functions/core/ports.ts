@@ -113,6 +113,16 @@ export interface BatchStore {
   /** Replaces a batch's sums with ones recomputed from every job. */
   setTotals(batchId: string, totals: Record<string, number>): Promise<void>;
   appendAudit(batchId: string, entry: AuditEntry): Promise<void>;
+  /**
+   * Tells a batch's running phases to read their cancel intents again: every cancel that stops
+   * running phases (batch, subset, job, a stop from the console) calls it once its intent is written.
+   */
+  raiseCancelSignal(batchId: string): Promise<void>;
+  /**
+   * How many times the batch's cancel signal was raised (0 if never): what each running phase reads
+   * once per poll. An eventually consistent read of one small item, half a read unit.
+   */
+  readCancelSignal(batchId: string): Promise<number>;
   /** Keeps a cancel's receipt; writing the same one again changes nothing. */
   putCancellation(record: CancellationRecord): Promise<void>;
   getCancellation(batchId: string, cancellationId: string): Promise<CancellationRecord | undefined>;

@@ -65,11 +65,14 @@ export class Reconciler {
         reason: change.cause || change.error || "execution stopped outside stepbatch",
         scope: "batch",
       };
-      if (!batch.cancel && !isBatchTerminal(batch.status))
+      if (!batch.cancel && !isBatchTerminal(batch.status)) {
         await this.store.transitionBatch(
           batchId,
           batchTransitions.claimCancel(intent, change.executionArn),
         );
+        // A stop from the console: the phases still running learn of it from the signal.
+        await this.store.raiseCancelSignal(batchId);
+      }
       const outcomes = await mapLimit(jobs, 16, (job) => this.endAbortedJob(job, intent, at));
       changed = outcomes.filter(Boolean).length;
       const finished = await this.store.transitionBatch(

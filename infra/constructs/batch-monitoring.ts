@@ -5,6 +5,7 @@ import type * as lambda from "aws-cdk-lib/aws-lambda";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
+import { JOB_CANCELLED_METRIC } from "../../functions/core/errors.ts";
 import { alarmOnAny } from "../alarms.ts";
 
 /** A function the alarms and the dashboard watch: a StepbatchFunction, or a phase's own function. */
@@ -15,8 +16,14 @@ export interface MonitoredFunction {
 export interface BatchMonitoringProps {
   readonly stateMachine: sfn.StateMachine;
   readonly api: apigateway.RestApi;
-  /** Functions by group; one errors alarm and one throttles alarm per group (10 functions at most). */
+  /** Functions by group; one errors alarm and one throttles alarm per group (9 functions at most). */
   readonly functionGroups: Readonly<Record<string, readonly MonitoredFunction[]>>;
+  /**
+   * The group whose functions run phases: a phase that ends its job for a cancel throws
+   * JobCancelled, which Lambda counts as an error; that group's errors alarm subtracts those.
+   * @default no group
+   */
+  readonly phaseGroup?: string;
   /** Queues whose depth means something was not delivered. */
   readonly deadLetterQueues: Readonly<Record<string, sqs.IQueue>>;
   /** @default a name CloudFormation generates (two stacks can share an account) */
@@ -35,32 +42,53 @@ export class BatchMonitoring extends Construct {
     super(scope, id);
     const period = Duration.minutes(5);
 
-    // An alarm's metric math takes 10 metrics at most: larger groups get one alarm per 10 functions.
+    // An alarm's metric math takes 10 metrics at most: 9 functions and the cancels subtracted.
+    const size = 9;
     const chunks = Object.entries(props.functionGroups).flatMap(([group, functions]) =>
       Array.from(
-        { length: Math.ceil(functions.length / 10) },
+        { length: Math.ceil(functions.length / size) },
         (_, i) =>
-          [i === 0 ? group : `${group}${i + 1}`, functions.slice(i * 10, i * 10 + 10)] as const,
+          [
+            group,
+            i === 0 ? group : `${group}${i + 1}`,
+            functions.slice(i * size, i * size + size),
+          ] as const,
       ),
     );
-    for (const [group, functions] of chunks) {
+    const cancelEnds = new cloudwatch.Metric({
+      namespace: "stepbatch",
+      metricName: JOB_CANCELLED_METRIC,
+      dimensionsMap: { service: "stepbatch" },
+      statistic: "Sum",
+      period,
+    });
+    for (const [group, name, functions] of chunks) {
       for (const [metricName, what] of [
         ["Errors", "errors"],
         ["Throttles", "throttles"],
       ] as const) {
+        // Cancels are counted across all phases: with more than 9 phase functions, a cancel in one
+        // chunk may hide an error in another within the same 5 minutes.
+        const lessCancels = metricName === "Errors" && group === props.phaseGroup;
         const sum = new cloudwatch.MathExpression({
-          expression: functions.map((_, i) => `m${i}`).join(" + "),
-          usingMetrics: Object.fromEntries(
-            functions.map((fn, i) => [
+          expression: `${functions.map((_, i) => `m${i}`).join(" + ")}${lessCancels ? " - FILL(cancels, 0)" : ""}`,
+          usingMetrics: Object.fromEntries([
+            ...functions.map((fn, i) => [
               `m${i}`,
               fn.function.metric(metricName, { statistic: "Sum", period }),
             ]),
-          ),
+            ...(lessCancels ? [["cancels", cancelEnds]] : []),
+          ]),
           label: `${group} ${what}`,
           period,
         });
         this.alarms.push(
-          alarmOnAny(this, `${group}${metricName}`, sum, `stepbatch ${group} functions: ${what}`),
+          alarmOnAny(
+            this,
+            `${name}${metricName}`,
+            sum,
+            `stepbatch ${name} functions: ${what}${lessCancels ? " (cancelled jobs left out)" : ""}`,
+          ),
         );
       }
     }

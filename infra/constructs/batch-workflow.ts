@@ -7,7 +7,7 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import * as tasks from "aws-cdk-lib/aws-stepfunctions-tasks";
 import { Construct } from "constructs";
-import { NON_RETRYABLE_ERRORS } from "../../functions/core/errors.ts";
+import { ERROR_NAMES, NON_RETRYABLE_ERRORS } from "../../functions/core/errors.ts";
 import type { PipelinePhase } from "../../sdk/index.ts";
 import { alarmOnAny } from "../alarms.ts";
 import { acknowledge, acknowledgeWildcardResource } from "../nag.ts";
@@ -75,7 +75,10 @@ export interface BatchWorkflowProps {
   readonly storage: BatchStorage;
   /** The pipeline: the phases each job runs in order; the last one commits and is fenced. */
   readonly pipeline: PipelineSource;
-  /** How often running phases re-read the cancel intent. @default Duration.millis(500) */
+  /**
+   * How often running phases read their batch's cancel signal (half a read unit each time).
+   * @default Duration.seconds(1)
+   */
   readonly cancelPollInterval?: Duration;
   /** Attempts after the first for a phase that throws, unless the pipeline says. @default 2 */
   readonly phaseRetries?: number;
@@ -93,7 +96,8 @@ export interface BatchWorkflowProps {
 
 /**
  * The batch state machine (STANDARD): a Map over the batch's jobs running each job's phases in
- * order, with a Choice after each phase that ends a cancelled job's iteration, then Finalize.
+ * order (a cancelled job's iteration ends in "Job cancelled", a failed one's in "Job failed"),
+ * then Finalize.
  */
 export class BatchWorkflow extends Construct {
   readonly stateMachine: sfn.StateMachine;
@@ -113,7 +117,7 @@ export class BatchWorkflow extends Construct {
     this.stateEnvironment = {
       TABLE_NAME: storage.table.tableName,
       BUCKET_NAME: storage.bucket.bucketName,
-      CANCEL_POLL_MS: String((props.cancelPollInterval ?? Duration.millis(500)).toMilliseconds()),
+      CANCEL_POLL_MS: String((props.cancelPollInterval ?? Duration.seconds(1)).toMilliseconds()),
       SUMMARY_FIELDS: JSON.stringify(pipeline.definition.summary?.fields ?? {}),
       // What a cancel saved is priced by each phase's memory.
       PIPELINE_PHASES: JSON.stringify(
@@ -175,8 +179,9 @@ export class BatchWorkflow extends Construct {
     storage.grantResultsRead(this.finalizeFunction, "results");
     storage.grantResultsWrite(this.finalizeFunction, "manifests", "consolidated");
 
-    const jobCancelled = new sfn.Succeed(this, "Job cancelled");
-    const jobEnded = new sfn.Succeed(this, "Job ended");
+    const jobCancelled = new sfn.Succeed(this, "Job cancelled", {
+      comment: "A cancel stopped the job: its later phases do not run; what it saved is kept",
+    });
     const recordFailure = new tasks.LambdaInvoke(this, "Record job failure", {
       lambdaFunction: this.recordFailureFunction.function,
       payload: sfn.TaskInput.fromObject({
@@ -194,30 +199,28 @@ export class BatchWorkflow extends Construct {
       }),
     );
 
-    // Build the job's chain from the last phase backwards.
-    let next: sfn.IChainable = jobEnded;
-    for (let i = phases.length - 1; i >= 0; i--) {
-      const phase = phases[i] as PipelinePhase;
+    // A job's iteration is its phases in order, one state each: a job that runs to its end costs
+    // one transition per phase. A phase whose job was cancelled throws JobCancelled, caught into
+    // "Job cancelled"; a job that already ended passes through its later phases, each a no-op.
+    const tasksInOrder = phases.map((phase, i) => {
       const fn = this.phaseFunctions[i] as PhaseFunction;
-      const isFinal = i === phases.length - 1;
       const task = new tasks.LambdaInvoke(this, phase.name, {
         lambdaFunction: fn.function,
         payload: sfn.TaskInput.fromObject({
           batchId: sfn.JsonPath.stringAt("$.batchId"),
           jobId: sfn.JsonPath.stringAt("$.jobId"),
           phase: phase.name,
-          isFinal,
+          isFinal: i === phases.length - 1,
         }),
-        resultSelector: { "outcome.$": "$.Payload.outcome" },
-        resultPath: "$.last",
+        resultPath: sfn.JsonPath.DISCARD,
         retryOnServiceExceptions: false,
         // A little past the Lambda's own timeout, so a hung invocation surfaces as States.Timeout.
         taskTimeout: sfn.Timeout.duration(
           Duration.seconds((fn.function.timeout ?? Duration.seconds(3)).toSeconds() + 30),
         ),
       });
-      // A phase that stops for a cancel returns (it is never retried); a job whose input no longer
-      // fits is not retried either; anything else is, with backoff.
+      // A phase that stops for a cancel is never retried; a job whose input no longer fits is not
+      // retried either; anything else is, with backoff.
       task.addRetry({ errors: [...NON_RETRYABLE_ERRORS], maxAttempts: 0 });
       task.addRetry({
         errors: [sfn.Errors.ALL],
@@ -226,13 +229,15 @@ export class BatchWorkflow extends Construct {
         maxAttempts: phase.retries ?? props.phaseRetries ?? 2,
         jitterStrategy: sfn.JitterType.FULL,
       });
+      task.addCatch(jobCancelled, {
+        errors: [ERROR_NAMES.jobCancelled],
+        resultPath: sfn.JsonPath.DISCARD,
+      });
       task.addCatch(recordFailure, { errors: [sfn.Errors.ALL], resultPath: "$.failure" });
-      const after = new sfn.Choice(this, `After ${phase.name}`)
-        .when(sfn.Condition.stringEquals("$.last.outcome", "cancelled"), jobCancelled)
-        .when(sfn.Condition.stringEquals("$.last.outcome", "continue"), next)
-        .otherwise(jobEnded);
-      next = task.next(after);
-    }
+      return task;
+    });
+    const [first, ...rest] = tasksInOrder as [tasks.LambdaInvoke, ...tasks.LambdaInvoke[]];
+    const next = rest.reduce<sfn.Chain>((chain, task) => chain.next(task), sfn.Chain.start(first));
 
     // Inline Map fails on any failed iteration (ToleratedFailurePercentage is Distributed Map only),
     // so a failed job's iteration ends in "Job failed", a Succeed state, and the batch goes on.

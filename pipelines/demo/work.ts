@@ -3,10 +3,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import { definePhase } from "../../sdk/index.ts";
 
-/** The demo's job input: how many pages each phase processes, over how long; a phase to fail in. */
+/** The demo's job input: how many pages each phase processes (0: none, a job with no work), over how long; a phase to fail in. */
 export const demoInput = z
   .object({
-    pages: z.number().int().min(1).max(1000).default(5),
+    pages: z.number().int().min(0).max(1000).default(5),
     workMs: z
       .number()
       .int()

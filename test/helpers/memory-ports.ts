@@ -237,6 +237,17 @@ export class MemoryBatchStore implements BatchStore {
     return left.length;
   }
 
+  /** Times each batch's cancel signal was raised. */
+  readonly cancelSignals = new Map<string, number>();
+
+  async raiseCancelSignal(batchId: string): Promise<void> {
+    this.cancelSignals.set(batchId, (this.cancelSignals.get(batchId) ?? 0) + 1);
+  }
+
+  async readCancelSignal(batchId: string): Promise<number> {
+    return this.cancelSignals.get(batchId) ?? 0;
+  }
+
   async putWebhook(batchId: string, webhook: Webhook): Promise<void> {
     this.webhooks.set(batchId, copy(webhook));
   }

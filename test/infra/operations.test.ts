@@ -107,8 +107,10 @@ describe("monitoring", () => {
   it("alarms on Lambda errors and throttles of every function group and on every dead-letter queue", () => {
     const alarms = Object.values(synth.template.findResources("AWS::CloudWatch::Alarm")) as any[];
     const descriptions = alarms.map((a) => a.Properties.AlarmDescription);
-    for (const group of ["Phases", "Api", "Background"]) {
+    expect(descriptions).toContain("stepbatch Phases functions: errors (cancelled jobs left out)");
+    for (const group of ["Api", "Background"])
       expect(descriptions).toContain(`stepbatch ${group} functions: errors`);
+    for (const group of ["Phases", "Api", "Background"]) {
       expect(descriptions).toContain(`stepbatch ${group} functions: throttles`);
     }
     expect(descriptions).toEqual(
@@ -122,8 +124,42 @@ describe("monitoring", () => {
     const functions = Object.keys(synth.template.findResources("AWS::Lambda::Function")).length;
     const watched = alarms
       .filter((a) => /functions: errors/.test(a.Properties.AlarmDescription))
-      .flatMap((a) => a.Properties.Metrics.filter((m: any) => m.MetricStat));
+      .flatMap((a) => a.Properties.Metrics.filter((m: any) => m.MetricStat))
+      .filter((m: any) => m.MetricStat.Metric.Namespace === "AWS/Lambda");
     expect(watched).toHaveLength(functions);
+  });
+
+  it("leaves the phases that ended a cancelled job out of the phase functions' errors alarm", () => {
+    // Prepare
+    const alarms = Object.values(synth.template.findResources("AWS::CloudWatch::Alarm")) as any[];
+
+    // Act
+    const phases = alarms.find(
+      (a) =>
+        a.Properties.AlarmDescription ===
+        "stepbatch Phases functions: errors (cancelled jobs left out)",
+    );
+    const api = alarms.find(
+      (a) => a.Properties.AlarmDescription === "stepbatch Api functions: errors",
+    );
+
+    // Assess
+    const expressionOf = (alarm: any) =>
+      alarm.Properties.Metrics.find((m: any) => m.Expression).Expression as string;
+    expect(expressionOf(phases)).toMatch(/ - FILL\(cancels, 0\)$/);
+    expect(phases.Properties.Metrics).toContainEqual(
+      expect.objectContaining({
+        Id: "cancels",
+        MetricStat: expect.objectContaining({
+          Metric: {
+            Namespace: "stepbatch",
+            MetricName: "PhaseEndedForCancel",
+            Dimensions: [{ Name: "service", Value: "stepbatch" }],
+          },
+        }),
+      }),
+    );
+    expect(expressionOf(api)).not.toMatch(/cancels/);
   });
 
   it("draws a dashboard", () => {

@@ -227,7 +227,7 @@ describe("a phase run by a function of your own", () => {
     expect(own.Properties.Environment.Variables).toMatchObject({
       TABLE_NAME: { Ref: expect.stringMatching(/^StorageTable/) },
       BUCKET_NAME: { Ref: expect.stringMatching(/^StorageResults/) },
-      CANCEL_POLL_MS: "500",
+      CANCEL_POLL_MS: "1000",
       SUMMARY_FIELDS: expect.stringContaining("pagesProcessed"),
     });
     const machine = Object.values(

@@ -48,17 +48,22 @@ describe("the batch state machine", () => {
     expect(map.ItemProcessor.StartAt).toBe("Ingest");
   });
 
-  it("ends a cancelled job's iteration after each phase with a Choice", () => {
+  it("chains the phases one state each, and catches JobCancelled into a Job cancelled state", () => {
+    // Prepare
     const states = allStates(stateMachineDefinition(synth.template).States);
+
+    // Assess: a job that runs to its end passes only through its phases.
+    expect(states.Ingest.Next).toBe("Digest");
+    expect(states.Digest.Next).toBe("Commit");
+    expect(states.Commit.End).toBe(true);
+    expect(Object.values(states).some((state: any) => state.Type === "Choice")).toBe(false);
     for (const phase of ["Ingest", "Digest", "Commit"]) {
-      const choice = states[`After ${phase}`];
-      expect(states[phase].Next).toBe(`After ${phase}`);
-      expect(choice.Type).toBe("Choice");
-      expect(choice.Choices).toContainEqual({
-        Variable: "$.last.outcome",
-        StringEquals: "cancelled",
+      expect(states[phase].Catch[0]).toEqual({
+        ErrorEquals: ["JobCancelled"],
+        ResultPath: null,
         Next: "Job cancelled",
       });
+      expect(states[phase].Retry[0].ErrorEquals).toContain("JobCancelled");
     }
     expect(states["Job cancelled"].Type).toBe("Succeed");
   });
@@ -72,9 +77,11 @@ describe("the batch state machine", () => {
         MaxAttempts: 0,
       });
       expect(retry).toMatchObject({ ErrorEquals: ["States.ALL"], MaxAttempts: 2, BackoffRate: 2 });
-      expect(states[phase].Catch).toEqual([
-        { ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "Record job failure" },
-      ]);
+      expect(states[phase].Catch.at(-1)).toEqual({
+        ErrorEquals: ["States.ALL"],
+        ResultPath: "$.failure",
+        Next: "Record job failure",
+      });
     }
     // A failed job must not fail the inline Map (and with it the batch).
     expect(states["Job failed"].Type).toBe("Succeed");

@@ -48,6 +48,8 @@ STATE_TABLE satisfies {
 
 const batchKey = (batchId: string) => ({ pk: `BATCH#${batchId}`, sk: "META" });
 const jobKey = (batchId: string, jobId: string) => ({ pk: `BATCH#${batchId}`, sk: `JOB#${jobId}` });
+/** One small item per batch that every cancel stopping running phases bumps: what phases poll. */
+const cancelSignalKey = (batchId: string) => ({ pk: `BATCH#${batchId}`, sk: "CANCEL_SIGNAL" });
 const idempotencyKey = (key: string) => ({ pk: `IDEMPOTENCY#${key}`, sk: "META" });
 const selectionKey = (batchId: string, token: string) => ({
   pk: `BATCH#${batchId}`,
@@ -513,6 +515,31 @@ export class DynamoBatchStore implements BatchStore {
       if (error instanceof ConditionalCheckFailedException) return undefined;
       throw error;
     }
+  }
+
+  async raiseCancelSignal(batchId: string): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: cancelSignalKey(batchId),
+        UpdateExpression: "SET #type = :type ADD raised :one",
+        ExpressionAttributeNames: { "#type": "type" },
+        ExpressionAttributeValues: { ":type": "cancelSignal", ":one": 1 },
+      }),
+    );
+  }
+
+  async readCancelSignal(batchId: string): Promise<number> {
+    // Eventually consistent on purpose: half the read units, and every running phase reads it
+    // once per poll. A raise shows within about a second; the phase then reads its records strongly.
+    const out = await this.db.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: cancelSignalKey(batchId),
+        ProjectionExpression: "raised",
+      }),
+    );
+    return Number(out.Item?.raised ?? 0);
   }
 
   async putWebhook(batchId: string, webhook: Webhook): Promise<void> {
