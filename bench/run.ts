@@ -4,9 +4,11 @@ import { join } from "node:path";
 import Table from "cli-table3";
 import { StepbatchClient } from "../client/stepbatch-client.ts";
 import { PRICES } from "../functions/core/prices.ts";
-import { PROJECT_ROOT, startLocalStack } from "../local/stack.ts";
+import { type LocalStack, PROJECT_ROOT, startLocalStack } from "../local/stack.ts";
 import demo from "../stepbatch.config.ts";
 import { barChart } from "./chart.ts";
+import { NaiveDesign } from "./naive.ts";
+import { cancelUnderLoad } from "./under-load.ts";
 
 /**
  * `npm run bench`: cancel API latency by batch size, abort latency, orchestration throughput and
@@ -27,6 +29,11 @@ const PHASES_PER_JOB = demo.phases.length;
 const PHASES_GB = demo.phases.reduce((sum, phase) => sum + (phase.memoryMb ?? 512) / 1024, 0);
 /** Sizes of the "almost done" batches: 1 % of their jobs still running. */
 const LATE_SIZES = (process.env.BENCH_LATE_SIZES ?? "10,1000").split(",").map(Number);
+/** The cancel-under-load scenario: this many batches of this many long jobs. */
+const LOAD_BATCHES = 10;
+const LOAD_JOBS = 100;
+/** A job that does nothing in any phase: what orchestration alone costs. */
+const ZERO_WORK = { pages: 0, workMs: 0 };
 
 const counts = {
   dynamo: new Map<string, number>(),
@@ -72,6 +79,49 @@ function observeS3(request: IncomingMessage) {
   bump(counts.s3, isList ? "LIST" : method);
 }
 
+const resetCounts = () => {
+  counts.dynamo.clear();
+  counts.s3.clear();
+  counts.dynamoItemsWritten = 0;
+  counts.readUnits = 0;
+};
+
+/** What the run since `lambdaBefore` asked of each service, from the request counters. */
+function countedSince(
+  stack: LocalStack,
+  lambdaBefore: LocalStack["lambdaUsage"],
+  transitions: number,
+) {
+  const sum = (ops: string[]) => ops.reduce((total, op) => total + (counts.dynamo.get(op) ?? 0), 0);
+  return {
+    transitions,
+    lambdaInvocations: stack.lambdaUsage.invocations - lambdaBefore.invocations,
+    lambdaGbSeconds: stack.lambdaUsage.gbSeconds - lambdaBefore.gbSeconds,
+    dynamoReads: sum(["GetItem", "Query", "Scan", "BatchGetItem"]),
+    dynamoWrites: sum(["PutItem", "UpdateItem", "DeleteItem"]) + counts.dynamoItemsWritten,
+    dynamoByOperation: Object.fromEntries(counts.dynamo),
+    s3PutList:
+      (counts.s3.get("PUT") ?? 0) + (counts.s3.get("LIST") ?? 0) + (counts.s3.get("POST") ?? 0),
+    s3Get: (counts.s3.get("GET") ?? 0) + (counts.s3.get("HEAD") ?? 0),
+    /** Submit and the status reads a client makes. */
+    apiRequests: 2,
+  };
+}
+
+const describeCounted = (c: ReturnType<typeof countedSince>) =>
+  `${c.transitions} state transitions, ${c.lambdaInvocations} Lambda invocations (${c.lambdaGbSeconds.toFixed(1)} GB-s), ${c.dynamoWrites} DynamoDB writes, ${c.dynamoReads} reads, ${c.s3PutList} S3 PUT/LIST, ${c.s3Get} GET`;
+
+/** Dollars by service for what was counted, at the dated prices. */
+const costLinesOf = (c: ReturnType<typeof countedSince>) => ({
+  stepFunctions: c.transitions * PRICES.stepFunctionsStandardPerTransition,
+  lambdaRequests: c.lambdaInvocations * PRICES.lambdaPerRequest,
+  lambdaCompute: c.lambdaGbSeconds * PRICES.lambdaArmPerGbSecond,
+  dynamoWrites: c.dynamoWrites * PRICES.dynamoOnDemandPerWriteUnit,
+  dynamoReads: c.dynamoReads * PRICES.dynamoOnDemandPerReadUnit,
+  s3: c.s3PutList * PRICES.s3PerPutListRequest + c.s3Get * PRICES.s3PerGetRequest,
+  apiGateway: c.apiRequests * PRICES.apiGatewayRestPerRequest,
+});
+
 const percentile = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
   return (
@@ -112,6 +162,19 @@ async function main() {
   const api = new StepbatchClient({ apiUrl: stack.apiUrl, token: stack.token, actor: "bench" });
   const ended = (status: string) =>
     ["succeeded", "completed_with_errors", "failed", "cancelled"].includes(status);
+  /** Resolves once an execution has ended, telling how many of its jobs' iterations have. */
+  const executionEnded = (executionArn: string, onProgress?: (jobsEnded: number) => void) =>
+    waitUntil(async () => {
+      if (onProgress) {
+        const { events } = stack.stepFunctions.getExecutionHistory({
+          executionArn,
+          maxResults: 1_000_000,
+        });
+        onProgress(events.filter((e) => e.type === "MapIterationSucceeded").length);
+        await sleep(1_000);
+      }
+      return stack.stepFunctions.describeExecution({ executionArn }).status !== "RUNNING";
+    }, 600_000);
 
   // 1 and 2: cancel API latency by batch size, and abort latency of the phases running then.
   const cancelLatency: Record<number, number[]> = {};
@@ -162,70 +225,82 @@ async function main() {
   > = {};
   for (const size of LATE_SIZES) {
     const long = Math.max(1, Math.round(size / 100));
-    process.stdout.write(`\rlate batch: ${size} jobs, waiting for ${size - long} to end   `);
-    const jobs = Array.from({ length: size }, (_, i) => ({
-      name: `late${i}`,
-      input: i < size - long ? { pages: 1, workMs: 0 } : { pages: 100, workMs: 120_000 },
-    }));
-    const { batchId } = await api.submit({ name: `late ${size}`, jobs, concurrency: 40 });
-    await waitUntil(async () => {
-      const v = await api.getBatch(batchId, { jobsLimit: 1 });
-      return v.progress.succeeded >= size - long && v.progress.running === long;
-    }, 600_000);
+    // At least 10 cancels at each size: a small batch has one running job, so it is run 10 times.
+    const reps = Math.max(1, Math.ceil(10 / long));
     const resultsMs: number[] = [];
     const statusMs: number[] = [];
-    for (let rep = 0; rep < 10; rep++) {
-      let t = performance.now();
-      await api.getResults(batchId);
-      resultsMs.push(performance.now() - t);
-      t = performance.now();
-      await api.getBatch(batchId);
-      statusMs.push(performance.now() - t);
-    }
-    // Cancels at 99 %: each still-running job but one on its own, then the batch.
     const cancelMs: number[] = [];
-    // The long jobs are the batch's last ones.
-    const { jobs: lastJobs } = await api.getBatch(batchId, {
-      jobsOffset: size - long,
-      jobsLimit: long,
-    });
-    const running = lastJobs.filter((j) => j.status === "running");
-    for (const job of running.slice(1)) {
+    let cancelStatus = "";
+    for (let rep = 1; rep <= reps; rep++) {
+      process.stdout.write(
+        `\rlate batch: ${size} jobs (${rep}/${reps}), waiting for ${size - long} to end   `,
+      );
+      const jobs = Array.from({ length: size }, (_, i) => ({
+        name: `late${i}`,
+        input: i < size - long ? ZERO_WORK : { pages: 100, workMs: 120_000 },
+      }));
+      const { batchId } = await api.submit({ name: `late ${size}`, jobs, concurrency: 40 });
+      await waitUntil(async () => {
+        const v = await api.getBatch(batchId, { jobsLimit: 1 });
+        return v.progress.succeeded >= size - long && v.progress.running === long;
+      }, 600_000);
+      for (let read = 0; read < 10; read++) {
+        let t = performance.now();
+        await api.getResults(batchId);
+        resultsMs.push(performance.now() - t);
+        t = performance.now();
+        await api.getBatch(batchId);
+        statusMs.push(performance.now() - t);
+      }
+      // Cancels at 99 %: each still-running job but one on its own, then the batch.
+      // The long jobs are the batch's last ones.
+      const { jobs: lastJobs } = await api.getBatch(batchId, {
+        jobsOffset: size - long,
+        jobsLimit: long,
+      });
+      const running = lastJobs.filter((j) => j.status === "running");
+      for (const job of running.slice(1)) {
+        const t = performance.now();
+        await api.cancelJob(batchId, job.jobId, { reason: "bench" });
+        cancelMs.push(performance.now() - t);
+      }
       const t = performance.now();
-      await api.cancelJob(batchId, job.jobId, { reason: "bench" });
+      const cancelled = await api.cancelBatch(batchId, { reason: "bench" });
       cancelMs.push(performance.now() - t);
+      cancelStatus = cancelled.status;
+      await waitUntil(async () => ended((await api.getBatch(batchId, { jobsLimit: 1 })).status));
     }
-    const t = performance.now();
-    const cancelled = await api.cancelBatch(batchId, { reason: "bench" });
-    cancelMs.push(performance.now() - t);
-    late[size] = { resultsMs, statusMs, cancelMs, cancelStatus: cancelled.status };
-    await waitUntil(async () => ended((await api.getBatch(batchId, { jobsLimit: 1 })).status));
+    late[size] = { resultsMs, statusMs, cancelMs, cancelStatus };
     log("");
   }
 
-  // 3 and 4: throughput of a large batch with near-zero work, and what it costs.
-  counts.dynamo.clear();
-  counts.s3.clear();
-  counts.dynamoItemsWritten = 0;
+  // 7: cancels under load: many long phases running (as many as the local Lambda runtime lets run
+  // at once), then 100 cancel requests at once.
+  log(`cancel under load: ${LOAD_BATCHES} batches of ${LOAD_JOBS} long jobs at concurrency 40...`);
+  const underLoadResult = await cancelUnderLoad(api, {
+    batches: LOAD_BATCHES,
+    jobsPerBatch: LOAD_JOBS,
+    wait: waitUntil,
+    progress: (line) => process.stdout.write(`\r  ${line}   `),
+  });
+  log("");
+
+  // 3 and 4: throughput of a large batch with zero work, and what it costs.
+  resetCounts();
   const lambdaBefore = { ...stack.lambdaUsage };
-  log(`throughput: one batch of ${THROUGHPUT_JOBS} jobs, concurrency 40, near-zero work...`);
+  log(`throughput: one batch of ${THROUGHPUT_JOBS} jobs, concurrency 40, zero work...`);
   const jobs = Array.from({ length: THROUGHPUT_JOBS }, (_, i) => ({
     name: `t${i}`,
-    input: { pages: 1, workMs: 0 },
+    input: ZERO_WORK,
   }));
   const t0 = performance.now();
   const submitted = await api.submit({ name: "throughput", jobs, concurrency: 40 });
-  let lastShown = -1;
-  const done = await waitUntil(async () => {
-    const v = await api.getBatch(submitted.batchId);
-    const percent = Math.floor(v.progress.percent / 10) * 10;
-    if (percent !== lastShown) {
-      lastShown = percent;
-      process.stdout.write(`\r  ${percent}% done   `);
-    }
-    return ended(v.status) ? v : undefined;
-  }, 600_000);
+  // Waits on the execution in this process: polling the API would add to what is counted.
+  await executionEnded(submitted.executionArn, (ended) =>
+    process.stdout.write(`\r  ${Math.floor((ended * 10) / THROUGHPUT_JOBS) * 10}% done   `),
+  );
   const wallSeconds = (performance.now() - t0) / 1000;
+  const done = await api.getBatch(submitted.batchId, { jobsLimit: 1 });
   log("");
   await sleep(500); // let the last reconcile and result reads settle before reading the counters
   const history = stack.stepFunctions.getExecutionHistory({
@@ -235,41 +310,31 @@ async function main() {
   const transitions =
     history.filter((e) => e.type.endsWith("StateEntered")).length +
     history.filter((e) => e.type === "TaskRetried").length;
-  const lambda = {
-    invocations: stack.lambdaUsage.invocations - lambdaBefore.invocations,
-    gbSeconds: stack.lambdaUsage.gbSeconds - lambdaBefore.gbSeconds,
-  };
-  const reads = ["GetItem", "Query", "Scan", "BatchGetItem"].reduce(
-    (sum, op) => sum + (counts.dynamo.get(op) ?? 0),
-    0,
-  );
-  const writes =
-    ["PutItem", "UpdateItem", "DeleteItem"].reduce(
-      (sum, op) => sum + (counts.dynamo.get(op) ?? 0),
-      0,
-    ) + counts.dynamoItemsWritten;
-  const s3PutList =
-    (counts.s3.get("PUT") ?? 0) + (counts.s3.get("LIST") ?? 0) + (counts.s3.get("POST") ?? 0);
-  const s3Get = (counts.s3.get("GET") ?? 0) + (counts.s3.get("HEAD") ?? 0);
+  const counted = countedSince(stack, lambdaBefore, transitions);
+  const costLines = costLinesOf(counted);
   const per1000 = 1000 / THROUGHPUT_JOBS;
-  const costLines = {
-    stepFunctions: transitions * PRICES.stepFunctionsStandardPerTransition,
-    lambdaRequests: lambda.invocations * PRICES.lambdaPerRequest,
-    lambdaCompute: lambda.gbSeconds * PRICES.lambdaArmPerGbSecond,
-    dynamoWrites: writes * PRICES.dynamoOnDemandPerWriteUnit,
-    dynamoReads: reads * PRICES.dynamoOnDemandPerReadUnit,
-    s3: s3PutList * PRICES.s3PerPutListRequest + s3Get * PRICES.s3PerGetRequest,
-    apiGateway: 2 * PRICES.apiGatewayRestPerRequest,
-  };
   const costPer1000 = Object.values(costLines).reduce((a, b) => a + b, 0) * per1000;
-  // The naive design: one Standard execution per job runs the same per-job chain of states, and
-  // the same Lambdas and storage, but no Map or Finalize; cancelling a batch is one StopExecution per job.
-  const perJobStates = 7; // Ingest, After Ingest, Digest, After Digest, Commit, After Commit, Job ended
-  const naiveTransitions = THROUGHPUT_JOBS * (perJobStates + 1);
-  const naivePer1000 =
-    costPer1000 -
-    costLines.stepFunctions * per1000 +
-    naiveTransitions * per1000 * PRICES.stepFunctionsStandardPerTransition;
+
+  // 3b: the naive design, one Standard execution per job, run for real on the same stack.
+  resetCounts();
+  const naiveLambdaBefore = { ...stack.lambdaUsage };
+  const naive = new NaiveDesign(stack);
+  log(`naive design: ${THROUGHPUT_JOBS} executions, one per job, zero work...`);
+  const naiveT0 = performance.now();
+  const naiveRun = await naive.run(jobs, (ended) =>
+    process.stdout.write(`\r  ${Math.floor((ended * 10) / THROUGHPUT_JOBS) * 10}% done   `),
+  );
+  const naiveWallSeconds = (performance.now() - naiveT0) / 1000;
+  log("");
+  await sleep(500);
+  const naiveCounted = countedSince(
+    stack,
+    naiveLambdaBefore,
+    naive.transitionsOf(naiveRun.executionArns),
+  );
+  await naive.shutdown();
+  const naiveCostLines = costLinesOf(naiveCounted);
+  const naivePer1000 = Object.values(naiveCostLines).reduce((a, b) => a + b, 0) * per1000;
 
   // 6: what a running phase spends on watching for a cancel: the read units of jobs whose
   // phases each run POLL_PHASE_MS, less those of the same jobs with no work, per phase-second.
@@ -284,10 +349,9 @@ async function main() {
       })),
       concurrency: pollJobs,
     });
-    await waitUntil(async () =>
-      ended((await api.getBatch(polled.batchId, { jobsLimit: 1 })).status),
-    );
-    await sleep(500);
+    // Waits on the execution in this process: polling the API would read the batch, and count.
+    await executionEnded(polled.executionArn);
+    await sleep(1_000);
     return counts.readUnits;
   };
   log("polling: jobs whose phases run 4 s, against the same jobs with no work...");
@@ -325,6 +389,22 @@ async function main() {
       summary(cancelLatency[SIZES.at(-1) as number] ?? []).p95 /
       summary(cancelLatency[SIZES[0] as number] ?? []).p95,
     abortLatencyMs: summary(abortLatency),
+    cancelUnderLoadMs: {
+      ...summary(underLoadResult.requests.map((r) => r.ms)),
+      batches: LOAD_BATCHES,
+      jobsPerBatch: LOAD_JOBS,
+      phasesRunningAtCancel: underLoadResult.running,
+      byKind: Object.fromEntries(
+        ["batch", "subset", "job"].map((kind) => [
+          kind,
+          summary(underLoadResult.requests.filter((r) => r.kind === kind).map((r) => r.ms)),
+        ]),
+      ),
+      answeredWith: underLoadResult.requests.reduce<Record<string, number>>((by, r) => {
+        by[r.status] = (by[r.status] ?? 0) + 1;
+        return by;
+      }, {}),
+    },
     lateBatch: Object.fromEntries(
       Object.entries(late).map(([size, m]) => [
         size,
@@ -346,21 +426,21 @@ async function main() {
     },
     cost: {
       prices: PRICES,
-      counted: {
-        transitions,
-        lambdaInvocations: lambda.invocations,
-        lambdaGbSeconds: lambda.gbSeconds,
-        dynamoReads: reads,
-        dynamoWrites: writes,
-        dynamoByOperation: Object.fromEntries(counts.dynamo),
-        s3PutList,
-        s3Get,
-      },
+      counted,
       per1000JobsUsd: costPer1000,
       per1000JobsByService: Object.fromEntries(
         Object.entries(costLines).map(([k, v]) => [k, v * per1000]),
       ),
-      naiveOneExecutionPerJobPer1000Usd: naivePer1000,
+      naive: {
+        design:
+          "one Standard execution per job, the same per-job states and phase functions, no Map, no Finalize",
+        wallSeconds: naiveWallSeconds,
+        executions: naiveRun.statuses,
+        counted: naiveCounted,
+        per1000JobsByService: Object.fromEntries(
+          Object.entries(naiveCostLines).map(([k, v]) => [k, v * per1000]),
+        ),
+      },
       transitionsPerJob: transitions / THROUGHPUT_JOBS,
       pollReadUnitsPerPhaseSecond,
       perThousandJobs: {
@@ -419,7 +499,18 @@ async function main() {
     String(results.abortLatencyMs.n),
     "p99 <= 1500 ms",
   ]);
+  table.push([
+    `cancel under load (${results.cancelUnderLoadMs.n} at once)`,
+    ms(results.cancelUnderLoadMs.p50),
+    ms(results.cancelUnderLoadMs.p95),
+    ms(results.cancelUnderLoadMs.p99),
+    String(results.cancelUnderLoadMs.n),
+    "p99 <= 2000 ms",
+  ]);
   log(table.toString());
+  log(
+    `  under load: ${underLoadResult.running} phases running in ${LOAD_BATCHES} batches of ${LOAD_JOBS} jobs; answered ${JSON.stringify(results.cancelUnderLoadMs.answeredWith)}`,
+  );
   log(
     `cancel p95 ratio, ${SIZES.at(-1)} vs ${SIZES[0]} jobs: ${results.cancelFlatness.toFixed(2)} (target <= 1.5)`,
   );
@@ -433,11 +524,9 @@ async function main() {
   log(
     `cost per 1,000 jobs (prices of ${PRICES.date}, ${PRICES.region}): $${costPer1000.toFixed(4)}; ${JSON.stringify(Object.fromEntries(Object.entries(results.cost.per1000JobsByService).map(([k, v]) => [k, Number(v.toFixed(5))])))}`,
   );
+  log(`  counted per ${THROUGHPUT_JOBS} jobs: ${describeCounted(counted)}`);
   log(
-    `  counted per ${THROUGHPUT_JOBS} jobs: ${transitions} state transitions, ${lambda.invocations} Lambda invocations (${lambda.gbSeconds.toFixed(1)} GB-s), ${writes} DynamoDB writes, ${reads} reads, ${s3PutList} S3 PUT/LIST, ${s3Get} GET`,
-  );
-  log(
-    `  naive design (one Standard execution per job): $${naivePer1000.toFixed(4)} per 1,000 jobs`,
+    `  naive design (one Standard execution per job, run for real: ${naiveRun.executionArns.length} executions in ${naiveWallSeconds.toFixed(1)} s): $${naivePer1000.toFixed(4)} per 1,000 jobs; counted ${describeCounted(naiveCounted)}`,
   );
   log(
     `  ${results.cost.transitionsPerJob.toFixed(1)} state transitions per job; watching for a cancel: ${pollReadUnitsPerPhaseSecond.toFixed(2)} read units per running phase per second`,

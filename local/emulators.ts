@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -46,11 +46,25 @@ export async function startDynamo(
   };
 }
 
-/** S3 on s3rver: kept under `dataDir`, or in a temporary folder removed on close. */
+/**
+ * Where s3rver keeps the objects of a stack that keeps nothing: shared memory (/dev/shm) when the
+ * machine has it, since s3rver writes, renames and stats a file per object and most of a batch's
+ * objects are small; else the temporary folder.
+ */
+function scratchRoot(): string {
+  try {
+    accessSync("/dev/shm", constants.W_OK);
+    return "/dev/shm";
+  } catch {
+    return tmpdir();
+  }
+}
+
+/** S3 on s3rver: kept under `dataDir`, or in a temporary folder (in memory) removed on close. */
 export async function startS3(
   options: { port?: number; dataDir?: string; observe?: RequestObserver } = {},
 ): Promise<RunningService> {
-  const directory = options.dataDir ?? mkdtempSync(join(tmpdir(), "stepbatch-s3-"));
+  const directory = options.dataDir ?? mkdtempSync(join(scratchRoot(), "stepbatch-s3-"));
   mkdirSync(directory, { recursive: true });
   const server = new S3rver({
     port: options.port ?? 0,

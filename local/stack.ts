@@ -38,6 +38,7 @@ import { type LambdaInvoker, LocalStepFunctions } from "./stepfunctions.ts";
 import {
   LOCAL_ACCOUNT,
   type LocalQueue,
+  type LocalFunction,
   type LocalRole,
   type LocalSchedule,
   readAppModel,
@@ -117,8 +118,8 @@ export interface LocalStack {
   readonly stateMachineDefinition: Readonly<Record<string, unknown>>;
   /** Invokes a function of the app as the state machine does (its role checked): for a second, local-only state machine. */
   readonly invokeAsStateMachine: LambdaInvoker;
-  /** The environment of the first function whose logical id starts with `logicalIdPrefix`. */
-  functionEnvironment(logicalIdPrefix: string): Readonly<Record<string, string>> | undefined;
+  /** The app's functions, by ARN. */
+  readonly functions: ReadonlyMap<string, LocalFunction>;
   /** Lambda usage so far (invocations, GB-seconds). */
   readonly lambdaUsage: LocalLambdaRuntime["usage"];
   /** Executions that were running at the last stop and were failed at this start. */
@@ -439,9 +440,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       stateMachineArn: model.stateMachine.arn,
       stateMachineDefinition: model.stateMachine.definition,
       invokeAsStateMachine,
-      functionEnvironment: (logicalIdPrefix) =>
-        [...model.functions.values()].find((fn) => fn.logicalId.startsWith(logicalIdPrefix))
-          ?.environment,
+      functions: model.functions,
       lambdaUsage: runtime.usage,
       recovered,
       synthMs,
