@@ -92,8 +92,10 @@ export class BatchCompletion {
       const current = cas.won ? cas.record : cas.current;
       // Lost to a cancel intent that appeared after the read: decide again with it.
       if (!cas.won && current && !isBatchTerminal(current.status) && attempt < 3) continue;
-      // The sums were kept as jobs progressed; recompute them exactly now that every job has ended.
+      // The sums and counts were kept as jobs progressed; recompute them exactly now that every
+      // job has ended.
       await this.results.recomputeTotals(batchId, jobs);
+      await this.store.setJobCounts(batchId, counts);
       const final = (await this.store.getBatch(batchId)) ?? current ?? batch;
       const manifest = await this.results.writeManifest(final, jobs);
       await this.results.writeConsolidated(final);

@@ -177,6 +177,12 @@ export interface BatchRecord {
   readonly cancelSummary?: CancelSummary;
   /** The sums of every job's numbers, kept as jobs progress. */
   readonly totals?: Readonly<Record<string, number>>;
+  /**
+   * How many of its jobs are in each status, kept as jobs change status (by the store, after each
+   * job's write; recounted from every job when the batch ends). What a status read shows without
+   * reading every job. Absent on batches submitted before it was kept.
+   */
+  readonly jobCounts?: JobCounts;
   readonly source: BatchSource;
   readonly error?: { readonly name: string; readonly message: string };
   /** The runs before the current one, and the current one, once the batch has been resumed. */
@@ -264,15 +270,18 @@ export interface JobCounts {
   readonly cancelled: number;
 }
 
+/** The counts of a batch with no jobs. */
+export const NO_JOBS: JobCounts = {
+  total: 0,
+  queued: 0,
+  running: 0,
+  succeeded: 0,
+  failed: 0,
+  cancelled: 0,
+};
+
 export function countJobs(jobs: readonly Pick<JobRecord, "status">[]): JobCounts {
-  const counts = {
-    total: jobs.length,
-    queued: 0,
-    running: 0,
-    succeeded: 0,
-    failed: 0,
-    cancelled: 0,
-  };
+  const counts = { ...NO_JOBS, total: jobs.length };
   for (const job of jobs) counts[job.status] += 1;
   return counts;
 }

@@ -10,6 +10,7 @@ import type {
   BatchStatus,
   CancelIntent,
   CancelSavings,
+  JobCounts,
   JobRecord,
 } from "./model.ts";
 import type { BatchQuiesced } from "./quiesce.ts";
@@ -72,6 +73,29 @@ export interface BatchStore {
     batchId: string,
     options: { limit: number; cursor?: string; processedOnly?: boolean },
   ): Promise<{ jobs: JobRecord[]; nextCursor?: string }>;
+  /** Up to `limit` jobs in job order, from the one after `afterJobId` (from the first without it). */
+  listJobsAfter(
+    batchId: string,
+    afterJobId: string | undefined,
+    limit: number,
+  ): Promise<JobRecord[]>;
+  /**
+   * Up to `limit` of the batch's jobs in one status that has not ended, from an index of the jobs
+   * that have not ended (eventually consistent): its running jobs are at most its concurrency.
+   */
+  listActiveJobs(
+    batchId: string,
+    status: "queued" | "running",
+    limit: number,
+  ): Promise<JobRecord[]>;
+  /** The batch's audit trail, oldest first. */
+  listAudit(batchId: string): Promise<AuditEntry[]>;
+  /**
+   * Replaces the batch's job counts with ones counted from every job (finalize does). Between
+   * recounts the store keeps them: each job write that changes a job's status moves it from one
+   * count to the other (`jobCounts` on the batch; not atomic with the job's write).
+   */
+  setJobCounts(batchId: string, counts: JobCounts): Promise<void>;
   /** Batches, newest first. */
   listBatches(options: {
     status?: BatchStatus;

@@ -9,6 +9,7 @@ import {
   percentDone,
 } from "./model.ts";
 import type { BatchPage, BatchStore } from "./ports.ts";
+import { jobIdFor } from "./submit.ts";
 
 /** Jobs listed per page in a batch's status. */
 const JOBS_PAGE = 100;
@@ -27,6 +28,10 @@ export interface BatchStatusRead {
   readonly audit: readonly AuditEntry[];
 }
 
+/** A fraction from an earlier phase still counts: it only grows as the job goes on. */
+const runningFraction = (running: readonly JobRecord[]) =>
+  running.reduce((total, job) => total + (job.progress?.jobFraction ?? 0), 0);
+
 /** Reads for the API: a batch's status with its progress, one job, the batch list; and job deletion. */
 export class BatchQueries {
   constructor(private readonly store: BatchStore) {}
@@ -35,22 +40,46 @@ export class BatchQueries {
     batchId: string,
     page: { jobsLimit?: number; jobsOffset?: number } = {},
   ): Promise<BatchStatusRead> {
+    const offset = page.jobsOffset ?? 0;
+    const limit = page.jobsLimit ?? JOBS_PAGE;
+    const batch = await this.store.getBatch(batchId);
+    if (!batch) throw new BatchNotFoundError(batchId);
+    // A batch that keeps its job counts is read without reading every job: its counts, its running
+    // jobs (at most its concurrency), one page of jobs and its audit trail.
+    const counts = batch.jobCounts;
+    if (!counts) return this.statusFromEveryJob(batchId, offset, limit);
+    const [running, jobs, audit] = await Promise.all([
+      counts.running > 0
+        ? this.store.listActiveJobs(batchId, "running", Math.max(batch.concurrency, counts.running))
+        : [],
+      this.store.listJobsAfter(batchId, offset > 0 ? jobIdFor(offset - 1) : undefined, limit),
+      this.store.listAudit(batchId),
+    ]);
+    return {
+      batch,
+      counts,
+      percent: percentDone(counts, runningFraction(running)),
+      running,
+      page: { jobs, offset, limit },
+      audit,
+    };
+  }
+
+  /** A batch submitted before job counts were kept: every job is read. */
+  private async statusFromEveryJob(
+    batchId: string,
+    offset: number,
+    limit: number,
+  ): Promise<BatchStatusRead> {
     const loaded = await this.store.loadBatch(batchId);
     if (!loaded) throw new BatchNotFoundError(batchId);
     const { batch, jobs, audit } = loaded;
     const counts = countJobs(jobs);
     const running = jobs.filter((job) => job.status === "running");
-    const runningFraction = running.reduce(
-      // A fraction from an earlier phase still counts: it only grows as the job goes on.
-      (total, job) => total + (job.progress?.jobFraction ?? 0),
-      0,
-    );
-    const offset = page.jobsOffset ?? 0;
-    const limit = page.jobsLimit ?? JOBS_PAGE;
     return {
       batch,
       counts,
-      percent: percentDone(counts, runningFraction),
+      percent: percentDone(counts, runningFraction(running)),
       running,
       page: { jobs: jobs.slice(offset, offset + limit), offset, limit },
       audit,

@@ -10,6 +10,7 @@ import {
   type BatchSource,
   type JobInput,
   type JobRecord,
+  NO_JOBS,
   nameKey,
 } from "./model.ts";
 import type { BatchStore, ExecutionEngine, IdempotencyRecord } from "./ports.ts";
@@ -224,6 +225,7 @@ export class SubmitService {
       status: "queued",
       executionArn: this.engine.executionArnOf(batchId),
       total: jobs.length,
+      jobCounts: { ...NO_JOBS, total: jobs.length, queued: jobs.length },
       concurrency: body.concurrency ?? this.defaultConcurrency,
       createdAt,
       source: source ?? { kind: "api" },

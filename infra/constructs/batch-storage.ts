@@ -60,6 +60,16 @@ export class BatchStorage extends Construct {
       },
       sortKey: { name: STATE_TABLE.listIndex.sortKey, type: dynamodb.AttributeType.STRING },
     });
+    // Sparse: only jobs that have not ended are in it, so a status read or a cancel finds a
+    // batch's running jobs (at most its concurrency) without reading the ended ones.
+    this.table.addGlobalSecondaryIndex({
+      indexName: STATE_TABLE.activeIndex.name,
+      partitionKey: {
+        name: STATE_TABLE.activeIndex.partitionKey,
+        type: dynamodb.AttributeType.STRING,
+      },
+      sortKey: { name: STATE_TABLE.activeIndex.sortKey, type: dynamodb.AttributeType.STRING },
+    });
     this.accessLogsBucket = new s3.Bucket(this, "AccessLogs", {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       encryption: s3.BucketEncryption.S3_MANAGED,
@@ -91,7 +101,7 @@ export class BatchStorage extends Construct {
     });
   }
 
-  /** Read batches and jobs: the table and its list index, no wildcard. */
+  /** Read batches and jobs: the table and its two indexes, no wildcard. */
   grantStateRead(fn: StorageGrantee): void {
     fn.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
@@ -99,6 +109,7 @@ export class BatchStorage extends Construct {
         resources: [
           this.table.tableArn,
           `${this.table.tableArn}/index/${STATE_TABLE.listIndex.name}`,
+          `${this.table.tableArn}/index/${STATE_TABLE.activeIndex.name}`,
         ],
       }),
     );

@@ -3,7 +3,13 @@ import { DynamoBatchStore } from "../../functions/adapters/dynamodb/batch-store.
 import { STATE_TABLE } from "../../functions/adapters/dynamodb/table.ts";
 import { S3OutputStore } from "../../functions/adapters/s3/output-store.ts";
 import type { CancelServiceOptions } from "../../functions/core/cancel.ts";
-import type { BatchRecord, JobInput, JobRecord, JobStatus } from "../../functions/core/model.ts";
+import {
+  type BatchRecord,
+  countJobs,
+  type JobInput,
+  type JobRecord,
+  type JobStatus,
+} from "../../functions/core/model.ts";
 import type { BatchStore } from "../../functions/core/ports.ts";
 import { jobIdFor, newBatchId } from "../../functions/core/submit.ts";
 import { batchTransitions } from "../../functions/core/transitions.ts";
@@ -20,27 +26,30 @@ import { executionArnFor, RecordingEngine } from "./memory-ports.ts";
 
 /** The state table as DynamoDB's CreateTable takes it: what the storage construct deploys. */
 export function stateTableDefinition(tableName: string) {
-  const { partitionKey, sortKey, listIndex } = STATE_TABLE;
+  const { partitionKey, sortKey, listIndex, activeIndex } = STATE_TABLE;
   return {
     TableName: tableName,
     BillingMode: "PAY_PER_REQUEST" as const,
-    AttributeDefinitions: [partitionKey, sortKey, listIndex.partitionKey, listIndex.sortKey].map(
-      (name) => ({ AttributeName: name, AttributeType: "S" as const }),
-    ),
+    AttributeDefinitions: [
+      partitionKey,
+      sortKey,
+      listIndex.partitionKey,
+      listIndex.sortKey,
+      activeIndex.partitionKey,
+      activeIndex.sortKey,
+    ].map((name) => ({ AttributeName: name, AttributeType: "S" as const })),
     KeySchema: [
       { AttributeName: partitionKey, KeyType: "HASH" as const },
       { AttributeName: sortKey, KeyType: "RANGE" as const },
     ],
-    GlobalSecondaryIndexes: [
-      {
-        IndexName: listIndex.name,
-        KeySchema: [
-          { AttributeName: listIndex.partitionKey, KeyType: "HASH" as const },
-          { AttributeName: listIndex.sortKey, KeyType: "RANGE" as const },
-        ],
-        Projection: { ProjectionType: "ALL" as const },
-      },
-    ],
+    GlobalSecondaryIndexes: [listIndex, activeIndex].map((index) => ({
+      IndexName: index.name,
+      KeySchema: [
+        { AttributeName: index.partitionKey, KeyType: "HASH" as const },
+        { AttributeName: index.sortKey, KeyType: "RANGE" as const },
+      ],
+      Projection: { ProjectionType: "ALL" as const },
+    })),
   };
 }
 
@@ -126,8 +135,11 @@ export async function seedBatch(
     ...(job.inCommit ? { inCommit: true } : {}),
     ...(job.numbers ? { numbers: job.numbers } : {}),
   }));
-  await aws.store.createBatch(batchRecord, records);
-  return { batch: batchRecord, jobs: records };
+  // As submit keeps them; `jobCounts: undefined` seeds a batch from before they were kept.
+  const withCounts =
+    "jobCounts" in batch ? batchRecord : { ...batchRecord, jobCounts: countJobs(records) };
+  await aws.store.createBatch(withCounts, records);
+  return { batch: withCounts, jobs: records };
 }
 
 /** Writes a batch cancel's durable intent, and nothing else: a cancel whose caller went away. */

@@ -10,6 +10,7 @@ import type {
   BatchStatus,
   CancelIntent,
   CancelSavings,
+  JobCounts,
   JobRecord,
 } from "../../functions/core/model.ts";
 import { outputKeys } from "../../functions/core/output-keys.ts";
@@ -159,7 +160,45 @@ export class MemoryBatchStore implements BatchStore {
     const next = applyTransition(current, copy(transition));
     jobs.set(jobId, next);
     this.history.push({ key: `${batchId}/${jobId}`, name: transition.name, after: copy(next) });
+    if (next.status !== current.status)
+      this.countJobs(batchId, { [current.status]: -1, [next.status]: 1 });
     return { won: true, record: copy(next) };
+  }
+
+  /** As the DynamoDB store: a status change moves the job from one of its batch's counts to another. */
+  private countJobs(batchId: string, changes: Partial<Record<keyof JobCounts, number>>) {
+    const batch = this.batches.get(batchId);
+    if (!batch?.jobCounts) return;
+    const counts = { ...batch.jobCounts };
+    for (const [field, by] of Object.entries(changes)) counts[field as keyof JobCounts] += by ?? 0;
+    this.batches.set(batchId, { ...batch, jobCounts: counts });
+  }
+
+  async setJobCounts(batchId: string, counts: JobCounts): Promise<void> {
+    const batch = this.batches.get(batchId);
+    if (batch) this.batches.set(batchId, { ...batch, jobCounts: copy(counts) });
+  }
+
+  async listJobsAfter(
+    batchId: string,
+    afterJobId: string | undefined,
+    limit: number,
+  ): Promise<JobRecord[]> {
+    const all = await this.listJobs(batchId);
+    const start = afterJobId ? all.filter((job) => job.jobId <= afterJobId).length : 0;
+    return all.slice(start, start + limit);
+  }
+
+  async listActiveJobs(
+    batchId: string,
+    status: "queued" | "running",
+    limit: number,
+  ): Promise<JobRecord[]> {
+    return (await this.listJobs(batchId)).filter((job) => job.status === status).slice(0, limit);
+  }
+
+  async listAudit(batchId: string): Promise<AuditEntry[]> {
+    return copy(this.audit.get(batchId) ?? []);
   }
 
   async deleteFinishedJob(batchId: string, jobId: string): Promise<CasResult<JobRecord>> {
@@ -167,6 +206,7 @@ export class MemoryBatchStore implements BatchStore {
     if (!current || !guardHolds(deletableJob, current))
       return { won: false, current: current && copy(current) };
     this.jobs.get(batchId)?.delete(jobId);
+    this.countJobs(batchId, { [current.status]: -1, total: -1 });
     return { won: true, record: copy(current) };
   }
 

@@ -10,12 +10,15 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { ValidationError } from "../../core/errors.ts";
-import type {
-  AuditEntry,
-  BatchRecord,
-  BatchStatus,
-  CancelSavings,
-  JobRecord,
+import {
+  type AuditEntry,
+  type BatchRecord,
+  type BatchStatus,
+  type CancelSavings,
+  isJobTerminal,
+  type JobCounts,
+  type JobRecord,
+  type JobStatus,
 } from "../../core/model.ts";
 import type {
   BatchPage,
@@ -43,6 +46,7 @@ STATE_TABLE satisfies {
   partitionKey: "pk";
   sortKey: "sk";
   listIndex: { partitionKey: "gsi1pk"; sortKey: "gsi1sk" };
+  activeIndex: { partitionKey: "activeOf"; sortKey: "activeKey" };
   timeToLive: "expiresAt";
 };
 
@@ -60,6 +64,9 @@ const cancellationKey = (batchId: string, cancellationId: string) => ({
   sk: `CANCELLATION#${cancellationId}`,
 });
 const LIST_INDEX = STATE_TABLE.listIndex.name;
+const ACTIVE_INDEX = STATE_TABLE.activeIndex.name;
+/** A job's place in the active-jobs index while it has not ended: `<status>#<jobId>`. */
+const activeKeyOf = (status: JobStatus, jobId: string) => `${status}#${jobId}`;
 const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
 
 /**
@@ -94,6 +101,9 @@ export class DynamoBatchStore implements BatchStore {
             itemCounts: {},
             itemChunks: {},
             ...job,
+            ...(isJobTerminal(job.status)
+              ? {}
+              : { activeOf: job.batchId, activeKey: activeKeyOf(job.status, job.jobId) }),
           },
         },
       }));
@@ -422,7 +432,9 @@ export class DynamoBatchStore implements BatchStore {
           ReturnValues: "ALL_OLD",
         }),
       );
-      return { won: true, record: toJob(out.Attributes ?? {}) };
+      const record = toJob(out.Attributes ?? {});
+      await this.countJobs(batchId, { [record.status]: -1, total: -1 });
+      return { won: true, record };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       return { won: false, current: await this.getJob(batchId, jobId) };
@@ -703,8 +715,116 @@ export class DynamoBatchStore implements BatchStore {
     transition: JobTransition,
   ): Promise<CasResult<JobRecord>> {
     const out = await this.update(jobKey(batchId, jobId), transition);
-    if (out) return { won: true, record: toJob(out) };
-    return { won: false, current: await this.getJob(batchId, jobId) };
+    if (!out) return { won: false, current: await this.getJob(batchId, jobId) };
+    const before = out.statusBefore as JobStatus | undefined;
+    const record = toJob(out);
+    if (before && before !== record.status)
+      await this.countJobs(batchId, { [before]: -1, [record.status]: 1 });
+    return { won: true, record };
+  }
+
+  /**
+   * Adds `changes` to the batch's job counts, if it keeps them. Not atomic with the job's own
+   * write, and a failure here does not fail it: a count left off is recounted when the batch ends.
+   */
+  private async countJobs(
+    batchId: string,
+    changes: Partial<Record<keyof JobCounts, number>>,
+  ): Promise<void> {
+    const names: Record<string, string> = {};
+    const values: Record<string, number> = { ":zero": 0 };
+    const sets = Object.entries(changes).map(([field, by], i) => {
+      names[`#c${i}`] = field;
+      values[`:c${i}`] = by ?? 0;
+      return `jobCounts.#c${i} = if_not_exists(jobCounts.#c${i}, :zero) + :c${i}`;
+    });
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: batchKey(batchId),
+          UpdateExpression: `SET ${sets.join(", ")}`,
+          ConditionExpression: "attribute_exists(jobCounts)",
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch {
+      // An older batch keeps no counts; any other failure is repaired by the recount at the end.
+    }
+  }
+
+  async setJobCounts(batchId: string, counts: JobCounts): Promise<void> {
+    await this.conditionally(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: batchKey(batchId),
+        UpdateExpression: "SET jobCounts = :counts",
+        ConditionExpression: "attribute_exists(pk)",
+        ExpressionAttributeValues: { ":counts": counts },
+      }),
+    );
+  }
+
+  async listActiveJobs(
+    batchId: string,
+    status: "queued" | "running",
+    limit: number,
+  ): Promise<JobRecord[]> {
+    const jobs: JobRecord[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out: QueryCommandOutput = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: ACTIVE_INDEX,
+          KeyConditionExpression: "activeOf = :batch AND begins_with(activeKey, :status)",
+          ExpressionAttributeValues: { ":batch": batchId, ":status": `${status}#` },
+          Limit: limit - jobs.length,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      jobs.push(...(out.Items ?? []).map(toJob));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey && jobs.length < limit);
+    return jobs;
+  }
+
+  async listJobsAfter(
+    batchId: string,
+    afterJobId: string | undefined,
+    limit: number,
+  ): Promise<JobRecord[]> {
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: "pk = :pk AND begins_with(sk, :job)",
+        ExpressionAttributeValues: { ":pk": `BATCH#${batchId}`, ":job": "JOB#" },
+        Limit: limit,
+        ConsistentRead: true,
+        ...(afterJobId ? { ExclusiveStartKey: jobKey(batchId, afterJobId) } : {}),
+      }),
+    );
+    return (out.Items ?? []).map(toJob);
+  }
+
+  async listAudit(batchId: string): Promise<AuditEntry[]> {
+    const audit: AuditEntry[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out: QueryCommandOutput = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: "pk = :pk AND begins_with(sk, :audit)",
+          ExpressionAttributeValues: { ":pk": `BATCH#${batchId}`, ":audit": "AUDIT#" },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      audit.push(...(out.Items ?? []).map(toAudit));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return audit;
   }
 
   /** One transition as a conditional UpdateItem; undefined when its guard did not hold. */
@@ -740,6 +860,19 @@ export class DynamoBatchStore implements BatchStore {
       names[`#r${i}`] = field;
       return `#r${i}`;
     });
+    const status = (transition.set as { status?: JobStatus } | undefined)?.status;
+    if (key.sk?.startsWith("JOB#") && status) {
+      // The status it had (operands are read before the update): the batch's counts follow it.
+      names["#statusNow"] = "status";
+      sets.push("statusBefore = #statusNow");
+      // In the active-jobs index while it has not ended.
+      if (isJobTerminal(status)) removes.push("activeOf", "activeKey");
+      else {
+        values[":activeOf"] = String(key.pk).slice("BATCH#".length);
+        values[":activeKey"] = activeKeyOf(status, key.sk.slice("JOB#".length));
+        sets.push("activeOf = :activeOf", "activeKey = :activeKey");
+      }
+    }
     try {
       const out = await this.db.send(
         new UpdateCommand({
@@ -806,7 +939,18 @@ function conditionOf(guard: Guard<string>): {
   };
 }
 
-const STORAGE_FIELDS = ["pk", "sk", "type", "gsi1pk", "gsi1sk", "updatedAt", "expiresAt"];
+const STORAGE_FIELDS = [
+  "pk",
+  "sk",
+  "type",
+  "gsi1pk",
+  "gsi1sk",
+  "activeOf",
+  "activeKey",
+  "statusBefore",
+  "updatedAt",
+  "expiresAt",
+];
 
 function strip(item: Record<string, unknown>): Record<string, unknown> {
   const copy = { ...item };

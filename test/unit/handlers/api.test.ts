@@ -120,7 +120,7 @@ describe("POST /batches", () => {
 
 describe("GET routes", () => {
   it("answers 404 for an unknown batch", async () => {
-    dynamo.on(QueryCommand).resolves({ Items: [] });
+    dynamo.on(GetCommand).resolves({});
     const { status, body } = await call(getBatch, { pathParameters: { batchId } });
     expect(status).toBe(404);
     expect(body.error).toEqual({
@@ -138,11 +138,54 @@ describe("GET routes", () => {
     expect(dynamo.calls()).toHaveLength(0);
   });
 
-  it("shows a batch with its progress", async () => {
+  it("shows a batch with its progress from its counts and its running jobs, reading no other job", async () => {
+    // Prepare
+    const jobCounts = {
+      total: 1000,
+      queued: 0,
+      running: 1,
+      succeeded: 999,
+      failed: 0,
+      cancelled: 0,
+    };
+    dynamo.on(GetCommand).resolves({ Item: batchItem({ total: 1000, jobCounts }) });
+    dynamo.on(QueryCommand).resolves({ Items: [] });
+    dynamo
+      .on(QueryCommand, { IndexName: "activeJobs" })
+      .resolves({ Items: [jobItem({ status: "running", phase: "Ingest" })] });
+    dynamo
+      .on(QueryCommand, { ExclusiveStartKey: { pk: `BATCH#${batchId}`, sk: "JOB#job-00990" } })
+      .resolves({ Items: [jobItem({ jobId: "job-00991", status: "succeeded" })] });
+
+    // Act
+    const { status, body } = await call(getBatch, {
+      pathParameters: { batchId },
+      query: { jobsOffset: "990", jobsLimit: "5" },
+    });
+
+    // Assess
+    expect(status).toBe(200);
+    expect(body.progress).toMatchObject({ total: 1000, running: 1, succeeded: 999, percent: 99.9 });
+    expect(body.current).toEqual([
+      expect.objectContaining({ jobId: "job-00001", phase: "Ingest" }),
+    ]);
+    expect(body.jobs).toEqual([expect.objectContaining({ jobId: "job-00991" })]);
+    const limits = dynamo.commandCalls(QueryCommand).map((c) => c.args[0].input.Limit);
+    expect(limits).toContain(5);
+    expect(dynamo.commandCalls(QueryCommand)).toHaveLength(3);
+  });
+
+  it("shows a batch submitted before job counts were kept from every job", async () => {
+    // Prepare
+    dynamo.on(GetCommand).resolves({ Item: batchItem() });
     dynamo
       .on(QueryCommand)
       .resolves({ Items: [batchItem(), jobItem({ status: "running", phase: "Ingest" })] });
+
+    // Act
     const { status, body } = await call(getBatch, { pathParameters: { batchId } });
+
+    // Assess
     expect(status).toBe(200);
     expect(body.progress).toMatchObject({ total: 1, running: 1, percent: 0 });
     expect(body.current).toEqual([
