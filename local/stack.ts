@@ -37,8 +37,8 @@ import { StatusEventDelivery } from "./status-events.ts";
 import { type LambdaInvoker, LocalStepFunctions } from "./stepfunctions.ts";
 import {
   LOCAL_ACCOUNT,
-  type LocalQueue,
   type LocalFunction,
+  type LocalQueue,
   type LocalRole,
   type LocalSchedule,
   readAppModel,

@@ -201,11 +201,15 @@ export class CancelService {
     // 3. Mark the jobs. Jobs in their final commit are left to finish. Running jobs (at most the
     // batch's concurrency) are marked now; after a `now` cancel, many queued jobs are handed to the
     // reconciler, since the stopped execution will never start them.
-    const jobs = await this.store.listJobStates(batchId);
-    const queued = jobs.filter((job) => job.status === "queued");
     const limit = this.options.syncMarkLimit ?? Number.POSITIVE_INFINITY;
+    const read = await this.jobsToCancel(active, (queued) =>
+      Boolean(mode === "now" && this.options.reconcileQueue && queued > limit),
+    );
+    const { jobs } = read;
+    const queued = jobs.filter((job) => job.status === "queued");
     const deferred =
-      mode === "now" && this.options.reconcileQueue && queued.length > limit
+      read.queuedNotRead > 0 ||
+      (mode === "now" && this.options.reconcileQueue && queued.length > limit)
         ? await this.deferMarking(active, applied)
         : false;
     const markNow = deferred ? jobs.filter((job) => job.status !== "queued") : jobs;
@@ -217,6 +221,8 @@ export class CancelService {
         ? queued.map((job): JobCancelReport => ({ outcome: "cancelled", job, detail: "deferred" }))
         : []),
     ];
+    // Queued jobs of a large batch handed to the reconciler unread: counted, not named.
+    const deferredUnread = deferred ? read.queuedNotRead : 0;
     const cancelledNow = reports.filter(endedByThisCancel);
     const wasRunning = cancelledNow.filter((r) => r.job?.wasInPhase).map((r) => r.job as JobRecord);
     // A stopped execution's batch ends now; a drained one when its execution finishes.
@@ -241,9 +247,9 @@ export class CancelService {
     const recorded = await this.store.transitionBatch(
       batchId,
       batchTransitions.recordCancelSummary({
-        jobsCancelled: cancelledJobs.length,
+        jobsCancelled: cancelledJobs.length + deferredUnread,
         inCommit: inCommit.length,
-        total: jobs.length,
+        total: read.total,
         recordedAt: this.now().toISOString(),
       }),
     );
@@ -258,7 +264,7 @@ export class CancelService {
       detail: {
         mode,
         cancellationId: applied.cancellationId ?? null,
-        jobsCancelled: cancelledJobs.length,
+        jobsCancelled: cancelledJobs.length + deferredUnread,
         inPhase: countBy(wasRunning.map((j) => j.wasInPhase ?? "")),
       },
     });
@@ -267,10 +273,13 @@ export class CancelService {
     // within about a second of the cancel (the abort latency); the answer names them, and waits for
     // them only if settleMs asks it to, so its own latency does not grow with the work in flight.
     const stillSaving = await this.waitForRunningPhases(wasRunning);
-    const summary = this.partialResultsOf((await this.store.getBatch(batchId)) ?? final, jobs);
+    const summary = await this.partialResultsOf(
+      (await this.store.getBatch(batchId)) ?? final,
+      read.everyJob ? jobs : undefined,
+    );
     // The manifest is the reconciler's to write (it runs on the ABORTED status change); say where.
     const manifest =
-      jobs.length >= this.options.manifestThreshold ? this.results.manifestUri(batchId) : undefined;
+      read.total >= this.options.manifestThreshold ? this.results.manifestUri(batchId) : undefined;
     const stopping = stillSaving.map((job) => ({
       jobId: job.jobId,
       name: job.name,
@@ -290,7 +299,7 @@ export class CancelService {
       batchStatus: final.status,
       ...(applied.cancellationId ? { cancellationId: applied.cancellationId } : {}),
       mode,
-      jobsCancelled: cancelledJobs.length,
+      jobsCancelled: cancelledJobs.length + deferredUnread,
       jobs: cancelledJobs.map((r) => r.job?.name ?? ""),
       inCommit,
       stopping,
@@ -299,7 +308,48 @@ export class CancelService {
       cancel: applied,
       ...summary,
       ...(manifest ? { manifest } : {}),
-      total: jobs.length,
+      total: read.total,
+    };
+  }
+
+  /**
+   * The jobs a batch cancel reads. A small batch (or one from before job counts were kept): every
+   * job. A large one: only the jobs that have not ended, from the index of active jobs, and not
+   * even its queued ones when `deferQueued` says they go to the reconciler unread; so a cancel reads
+   * about the batch's concurrency in jobs, whatever its size. A job the index shows late is still
+   * stopped: by the batch's intent, which its next phase reads, and by the reconciler.
+   */
+  private async jobsToCancel(
+    batch: BatchRecord,
+    deferQueued: (queued: number) => boolean,
+  ): Promise<{ jobs: JobRecord[]; total: number; everyJob: boolean; queuedNotRead: number }> {
+    const counts = batch.jobCounts;
+    if (!counts || counts.total < this.options.manifestThreshold) {
+      const jobs = await this.store.listJobStates(batch.batchId);
+      return { jobs, total: jobs.length, everyJob: true, queuedNotRead: 0 };
+    }
+    const unread = deferQueued(counts.queued);
+    // A little over what the counts say: a job may start as this reads.
+    const slack = 10;
+    const [running, queued] = await Promise.all([
+      this.store.listActiveJobs(
+        batch.batchId,
+        "running",
+        Math.max(batch.concurrency, counts.running) + slack,
+      ),
+      unread || counts.queued === 0
+        ? []
+        : this.store.listActiveJobs(batch.batchId, "queued", counts.queued + slack),
+    ]);
+    const seen = new Set<string>();
+    const jobs = [...running, ...queued].filter(
+      (job) => !seen.has(job.jobId) && seen.add(job.jobId),
+    );
+    return {
+      jobs,
+      total: counts.total,
+      everyJob: false,
+      queuedNotRead: unread ? counts.queued : 0,
     };
   }
 
@@ -311,7 +361,22 @@ export class CancelService {
   ): Promise<SubsetCancelResult> {
     const batch = await this.store.getBatch(batchId);
     if (!batch) throw new BatchNotFoundError(batchId);
-    return this.cancelAmong(batchId, items, await this.store.listJobs(batchId), request);
+    return this.cancelAmong(batchId, items, await this.jobsNamed(batchId, items), request);
+  }
+
+  /**
+   * The jobs `items` may name: when each is a job id of the batch, those jobs alone (one read
+   * each); otherwise (names, or an id that is not one) every job, to find them by name.
+   */
+  private async jobsNamed(batchId: string, items: readonly string[]): Promise<JobRecord[]> {
+    const unique = [...new Set(items)];
+    if (unique.length <= READ_BY_ID_LIMIT && unique.every((item) => JOB_ID.test(item))) {
+      const found = await mapLimit(unique, this.options.markConcurrency, (jobId) =>
+        this.store.getJob(batchId, jobId),
+      );
+      if (found.every((job) => job !== undefined)) return found as JobRecord[];
+    }
+    return this.store.listJobs(batchId);
   }
 
   /** Cancels the items (job ids or names) found among `jobs`, an outcome for each. */
@@ -565,11 +630,14 @@ export class CancelService {
 
   /** A batch someone else cancelled: the counts its first cancel recorded, the same for every caller. */
   private async reportCancelled(batch: BatchRecord): Promise<BatchCancelResult> {
-    const jobs = await this.store.listJobStates(batch.batchId);
-    const summary = this.partialResultsOf(batch, jobs);
+    // A large batch is reported from its counts: its names are in the manifest.
+    const large = this.isLarge(batch);
+    const jobs = large ? [] : await this.store.listJobStates(batch.batchId);
+    const summary = await this.partialResultsOf(batch, large ? undefined : jobs);
     const cancelled = jobs.filter((job) => job.status === "cancelled");
     const recorded = batch.cancelSummary;
-    const jobsCancelled = recorded?.jobsCancelled ?? cancelled.length;
+    const jobsCancelled =
+      recorded?.jobsCancelled ?? (large ? (batch.jobCounts?.cancelled ?? 0) : cancelled.length);
     return {
       batchId: batch.batchId,
       status: batch.status === "cancelling" ? "cancelling" : "cancelled",
@@ -582,23 +650,37 @@ export class CancelService {
       inCommit: [],
       ...(batch.cancel ? { cancel: batch.cancel } : {}),
       ...summary,
-      total: recorded?.total ?? jobs.length,
+      ...(large ? { manifest: this.results.manifestUri(batch.batchId) } : {}),
+      total: recorded?.total ?? (large ? (batch.jobCounts?.total ?? 0) : jobs.length),
     };
+  }
+
+  /** A batch answered from its counts, without reading every job. */
+  private isLarge(batch: BatchRecord): boolean {
+    return (batch.jobCounts?.total ?? 0) >= this.options.manifestThreshold;
   }
 
   /**
    * The results a cancel answers with, from what DynamoDB holds: the batch's sums and the jobs that
    * have results (their numbers; their outputs are a GET /batches/{id}/results away).
    */
-  private partialResultsOf(batch: BatchRecord, jobs: readonly JobRecord[]) {
+  private async partialResultsOf(batch: BatchRecord, jobs: readonly JobRecord[] | undefined) {
     const summary = this.results.summaryOf(batch);
+    // Without every job read (a large batch): the first page of them, and where the rest are.
+    const page = jobs
+      ? { jobs, nextCursor: undefined }
+      : await this.store.listJobsPage(batch.batchId, {
+          limit: PROCESSED_JOBS_PAGE,
+          processedOnly: true,
+        });
     return {
       ...summary,
       partialResults: {
         ...summary.partialResults,
-        processedJobs: jobs
+        processedJobs: page.jobs
           .filter((job) => job.numbers?.jobsProcessed === 1)
           .map((job) => ({ jobId: job.jobId, name: job.name, numbers: job.numbers ?? {} })),
+        ...(page.nextCursor ? { processedJobsNext: page.nextCursor } : {}),
       },
     };
   }
@@ -624,8 +706,9 @@ export class CancelService {
   }
 
   private async reportNothingToCancel(batch: BatchRecord): Promise<BatchCancelResult> {
-    const jobs = await this.store.listJobStates(batch.batchId);
-    const summary = this.partialResultsOf(batch, jobs);
+    const large = this.isLarge(batch);
+    const jobs = large ? [] : await this.store.listJobStates(batch.batchId);
+    const summary = await this.partialResultsOf(batch, large ? undefined : jobs);
     return {
       batchId: batch.batchId,
       status: "no_jobs_to_cancel",
@@ -634,7 +717,7 @@ export class CancelService {
       jobs: [],
       inCommit: [],
       ...summary,
-      total: jobs.length,
+      total: large ? (batch.jobCounts?.total ?? 0) : jobs.length,
     };
   }
 
@@ -656,6 +739,14 @@ export class CancelService {
     return pending;
   }
 }
+
+/** What a job id looks like (jobIdFor): items that all do are read one by one. */
+const JOB_ID = /^job-\d{5,}$/;
+/** Up to this many ids are read one by one; more, and every job is read once. */
+const READ_BY_ID_LIMIT = 100;
+
+/** Jobs with results a large batch's cancel lists; GET /results pages on from `processedJobsNext`. */
+const PROCESSED_JOBS_PAGE = 100;
 
 function countBy(values: readonly string[]): Record<string, number> {
   const counts: Record<string, number> = {};

@@ -133,6 +133,11 @@ describe("the MCP server", () => {
       jobs: ["A", "B", "C"].map((name) => ({ name, input: { pages: 10, workMs: 5000 } })),
       concurrency: 1,
     });
+    // A runs: the filter then chooses B and C, whatever the timing.
+    await waitFor(
+      async () => (await callTool("check_job_status", { batchId })).progress.running === 1,
+      "A to run",
+    );
     const preview = await callTool("cancel_job", {
       batchId,
       filter: { status: ["queued"] },

@@ -31,7 +31,8 @@ async function liveBatch(store: BatchStore) {
   await move(a, jobTransitions.succeed("Commit", record, {}, at));
   await move(b, jobTransitions.cancelQueued(intent, at));
   await move(c, jobTransitions.startPhase("Ingest", false, at, 1));
-  // A transition that loses changes no count; one that keeps the status neither.
+  // A transition that loses changes no count; one that keeps the status (or sets none) neither.
+  await move(c, jobTransitions.completePhase("Ingest", record, {}));
   await move(b, jobTransitions.cancelQueued(intent, at));
   await move(c, jobTransitions.startPhase("Digest", false, at, 1));
   await store.deleteFinishedJob(batch.batchId, b);

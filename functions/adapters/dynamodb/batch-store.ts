@@ -716,7 +716,9 @@ export class DynamoBatchStore implements BatchStore {
   ): Promise<CasResult<JobRecord>> {
     const out = await this.update(jobKey(batchId, jobId), transition);
     if (!out) return { won: false, current: await this.getJob(batchId, jobId) };
-    const before = out.statusBefore as JobStatus | undefined;
+    // statusBefore is written by transitions that set a status only: an older one is stale.
+    const setsStatus = (transition.set as { status?: JobStatus } | undefined)?.status;
+    const before = setsStatus ? (out.statusBefore as JobStatus | undefined) : undefined;
     const record = toJob(out);
     if (before && before !== record.status)
       await this.countJobs(batchId, { [before]: -1, [record.status]: 1 });
