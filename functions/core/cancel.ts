@@ -23,7 +23,7 @@ import {
 } from "./model.ts";
 import type { BatchStore, ExecutionEngine, ReconcileQueue } from "./ports.ts";
 import { cancellationOf } from "./receipts.ts";
-import type { Results, ResultsSummary } from "./results.ts";
+import { RESULTS_PAGE, type Results, type ResultsSummary } from "./results.ts";
 import { requestHashOf } from "./schemas.ts";
 import {
   type JobFilter,
@@ -670,7 +670,8 @@ export class CancelService {
     const page = jobs
       ? { jobs, nextCursor: undefined }
       : await this.store.listJobsPage(batch.batchId, {
-          limit: PROCESSED_JOBS_PAGE,
+          // A page as GET /results gives it; it pages on from `processedJobsNext`.
+          limit: RESULTS_PAGE.defaultJobs,
           processedOnly: true,
         });
     return {
@@ -744,9 +745,6 @@ export class CancelService {
 const JOB_ID = /^job-\d{5,}$/;
 /** Up to this many ids are read one by one; more, and every job is read once. */
 const READ_BY_ID_LIMIT = 100;
-
-/** Jobs with results a large batch's cancel lists; GET /results pages on from `processedJobsNext`. */
-const PROCESSED_JOBS_PAGE = 100;
 
 function countBy(values: readonly string[]): Record<string, number> {
   const counts: Record<string, number> = {};

@@ -80,6 +80,9 @@ export class BatchCompletion {
       let jobs = await this.store.listJobs(batchId);
       const unfinished = jobs.filter((job) => !isJobTerminal(job.status));
       for (const job of unfinished) await this.endUnfinishedJob(job, batch.cancel, at);
+      // A phase of a job ended here may still run: it stops on the signal.
+      if (unfinished.some((job) => job.status === "running"))
+        await this.store.raiseCancelSignal(batchId);
       if (unfinished.length > 0) jobs = await this.store.listJobs(batchId);
       const counts = countJobs(jobs);
       const status = finalBatchStatus(counts, Boolean(batch.cancel));

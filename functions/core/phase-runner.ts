@@ -142,7 +142,10 @@ export class PhaseRunner {
         jobId,
         earlier.filter((name) => job.phases[name]),
       ),
-      this.outputs.getCheckpoint(batchId, jobId, request.phase),
+      // A phase that never started before (no record of it on the job) has saved no checkpoint.
+      job.phases[request.phase]
+        ? this.outputs.getCheckpoint(batchId, jobId, request.phase)
+        : undefined,
     ]);
 
     // 4. Run it. Non-final phases get a signal that fires on a cancel; every phase's fires

@@ -75,6 +75,8 @@ export class Reconciler {
       }
       const outcomes = await mapLimit(jobs, 16, (job) => this.endAbortedJob(job, intent, at));
       changed = outcomes.filter(Boolean).length;
+      // A job ended here may have a phase still running (after a drain, say): it stops on the signal.
+      if (changed > 0) await this.store.raiseCancelSignal(batchId);
       const finished = await this.store.transitionBatch(
         batchId,
         batchTransitions.finish("cancelled", at, undefined, change.executionArn),
