@@ -202,14 +202,14 @@ export class CancelService {
     // batch's concurrency) are marked now; after a `now` cancel, many queued jobs are handed to the
     // reconciler, since the stopped execution will never start them.
     const limit = this.options.syncMarkLimit ?? Number.POSITIVE_INFINITY;
-    const read = await this.jobsToCancel(active, (queued) =>
-      Boolean(mode === "now" && this.options.reconcileQueue && queued > limit),
-    );
+    // Beyond `limit` queued jobs, a `now` cancel hands them to the reconciler.
+    const defers = (queued: number) =>
+      Boolean(mode === "now" && this.options.reconcileQueue && queued > limit);
+    const read = await this.jobsToCancel(active, defers);
     const { jobs } = read;
     const queued = jobs.filter((job) => job.status === "queued");
     const deferred =
-      read.queuedNotRead > 0 ||
-      (mode === "now" && this.options.reconcileQueue && queued.length > limit)
+      read.queuedNotRead > 0 || defers(queued.length)
         ? await this.deferMarking(active, applied)
         : false;
     const markNow = deferred ? jobs.filter((job) => job.status !== "queued") : jobs;

@@ -6,6 +6,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  type QueryCommandInput,
   type QueryCommandOutput,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
@@ -157,24 +158,16 @@ export class DynamoBatchStore implements BatchStore {
     let batch: BatchRecord | undefined;
     const jobs: JobRecord[] = [];
     const audit: AuditEntry[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const out: QueryCommandOutput = await this.db.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: "pk = :pk",
-          ExpressionAttributeValues: { ":pk": `BATCH#${batchId}` },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of out.Items ?? []) {
-        if (item.sk === "META") batch = toBatch(item);
-        else if (String(item.sk).startsWith("JOB#")) jobs.push(toJob(item));
-        else if (String(item.sk).startsWith("AUDIT#")) audit.push(toAudit(item));
-      }
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
+    const items = await this.queryAll({
+      KeyConditionExpression: "pk = :pk",
+      ExpressionAttributeValues: { ":pk": `BATCH#${batchId}` },
+      ConsistentRead: true,
+    });
+    for (const item of items) {
+      if (item.sk === "META") batch = toBatch(item);
+      else if (String(item.sk).startsWith("JOB#")) jobs.push(toJob(item));
+      else if (String(item.sk).startsWith("AUDIT#")) audit.push(toAudit(item));
+    }
     return batch ? { batch, jobs, audit } : undefined;
   }
 
@@ -194,28 +187,40 @@ export class DynamoBatchStore implements BatchStore {
   }
 
   private async queryJobs(batchId: string, projection?: string): Promise<JobRecord[]> {
-    const jobs: JobRecord[] = [];
+    const items = await this.queryAll({
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :job)",
+      ExpressionAttributeValues: { ":pk": `BATCH#${batchId}`, ":job": "JOB#" },
+      ...(projection
+        ? {
+            ProjectionExpression: projection,
+            ExpressionAttributeNames: { "#name": "name", "#status": "status" },
+          }
+        : {}),
+      ConsistentRead: true,
+    });
+    return items.map(toJob);
+  }
+
+  /** Every item a query matches, page after page; at most `limit` when given. */
+  private async queryAll(
+    query: Omit<QueryCommandInput, "TableName" | "Limit" | "ExclusiveStartKey">,
+    limit = Number.POSITIVE_INFINITY,
+  ): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
       const out: QueryCommandOutput = await this.db.send(
         new QueryCommand({
           TableName: this.tableName,
-          KeyConditionExpression: "pk = :pk AND begins_with(sk, :job)",
-          ExpressionAttributeValues: { ":pk": `BATCH#${batchId}`, ":job": "JOB#" },
-          ...(projection
-            ? {
-                ProjectionExpression: projection,
-                ExpressionAttributeNames: { "#name": "name", "#status": "status" },
-              }
-            : {}),
-          ConsistentRead: true,
+          ...query,
+          ...(Number.isFinite(limit) ? { Limit: limit - items.length } : {}),
           ExclusiveStartKey: startKey,
         }),
       );
-      for (const item of out.Items ?? []) jobs.push(toJob(item));
+      items.push(...(out.Items ?? []));
       startKey = out.LastEvaluatedKey;
-    } while (startKey);
-    return jobs;
+    } while (startKey && items.length < limit);
+    return items;
   }
 
   async listBatches(options: {
@@ -260,29 +265,19 @@ export class DynamoBatchStore implements BatchStore {
     statuses: readonly BatchStatus[],
     window: { createdAfter: string; createdBefore: string },
   ): Promise<BatchRecord[]> {
-    const batches: BatchRecord[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const out: QueryCommandOutput = await this.db.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: LIST_INDEX,
-          KeyConditionExpression: "gsi1pk = :all AND gsi1sk BETWEEN :from AND :to",
-          FilterExpression: `#status IN (${statuses.map((_, i) => `:s${i}`).join(", ")})`,
-          ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: {
-            ":all": "BATCHES",
-            ":from": window.createdAfter,
-            ":to": `${window.createdBefore}#~`,
-            ...Object.fromEntries(statuses.map((status, i) => [`:s${i}`, status])),
-          },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of out.Items ?? []) batches.push(toBatch(item));
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
-    return batches;
+    const items = await this.queryAll({
+      IndexName: LIST_INDEX,
+      KeyConditionExpression: "gsi1pk = :all AND gsi1sk BETWEEN :from AND :to",
+      FilterExpression: `#status IN (${statuses.map((_, i) => `:s${i}`).join(", ")})`,
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: {
+        ":all": "BATCHES",
+        ":from": window.createdAfter,
+        ":to": `${window.createdBefore}#~`,
+        ...Object.fromEntries(statuses.map((status, i) => [`:s${i}`, status])),
+      },
+    });
+    return items.map(toBatch);
   }
 
   // ---- transitions ------------------------------------------------------------------------
@@ -773,23 +768,15 @@ export class DynamoBatchStore implements BatchStore {
     status: "queued" | "running",
     limit: number,
   ): Promise<JobRecord[]> {
-    const jobs: JobRecord[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const out: QueryCommandOutput = await this.db.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: ACTIVE_INDEX,
-          KeyConditionExpression: "activeOf = :batch AND begins_with(activeKey, :status)",
-          ExpressionAttributeValues: { ":batch": batchId, ":status": `${status}#` },
-          Limit: limit - jobs.length,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      jobs.push(...(out.Items ?? []).map(toJob));
-      startKey = out.LastEvaluatedKey;
-    } while (startKey && jobs.length < limit);
-    return jobs;
+    const items = await this.queryAll(
+      {
+        IndexName: ACTIVE_INDEX,
+        KeyConditionExpression: "activeOf = :batch AND begins_with(activeKey, :status)",
+        ExpressionAttributeValues: { ":batch": batchId, ":status": `${status}#` },
+      },
+      limit,
+    );
+    return items.map(toJob);
   }
 
   async listJobsAfter(
@@ -811,22 +798,12 @@ export class DynamoBatchStore implements BatchStore {
   }
 
   async listAudit(batchId: string): Promise<AuditEntry[]> {
-    const audit: AuditEntry[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const out: QueryCommandOutput = await this.db.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: "pk = :pk AND begins_with(sk, :audit)",
-          ExpressionAttributeValues: { ":pk": `BATCH#${batchId}`, ":audit": "AUDIT#" },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      audit.push(...(out.Items ?? []).map(toAudit));
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
-    return audit;
+    const items = await this.queryAll({
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :audit)",
+      ExpressionAttributeValues: { ":pk": `BATCH#${batchId}`, ":audit": "AUDIT#" },
+      ConsistentRead: true,
+    });
+    return items.map(toAudit);
   }
 
   /** One transition as a conditional UpdateItem; undefined when its guard did not hold. */
