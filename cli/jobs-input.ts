@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { JobsTextError, parseJobsText } from "../client/jobs-text.ts";
 import type { SubmitBody } from "../client/stepbatch-client.ts";
 import { UsageError } from "./exit-codes.ts";
 
@@ -27,29 +28,11 @@ export function readJobs(
     options.file === "-"
       ? (options.stdin ?? (() => readFileSync(0, "utf8")))()
       : readFile(options.file);
-  const trimmed = text.trim();
-  if (trimmed.startsWith("[") || trimmed.startsWith("{")) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(trimmed);
-    } catch (error) {
-      throw new UsageError(
-        `${options.file === "-" ? "stdin" : options.file} is not valid JSON: ${(error as Error).message}`,
-      );
-    }
-    if (Array.isArray(parsed))
-      return { jobs: parsed.map((j) => (typeof j === "string" ? named(j) : (j as Job))), body: {} };
-    const body = parsed as Partial<SubmitBody>;
-    if (!Array.isArray(body.jobs))
-      throw new UsageError("the JSON file must be an array of jobs or an object with a jobs array");
-    return { jobs: body.jobs, body };
+  try {
+    return parseJobsText(text, options.file === "-" ? "stdin" : options.file, named);
+  } catch (error) {
+    throw error instanceof JobsTextError ? new UsageError(error.message) : error;
   }
-  const names = trimmed
-    .split(/\r?\n/)
-    .map((line) => line.replace(/#.*$/, "").trim())
-    .filter(Boolean);
-  if (names.length === 0) throw new UsageError("the jobs file names no job");
-  return { jobs: names.map(named), body: {} };
 }
 
 function readFile(path: string): string {

@@ -141,7 +141,11 @@ export const DEFAULT_CANCEL_TIMEOUT_MS = 60_000;
 export interface StepbatchClientOptions {
   /** Base URL, e.g. http://127.0.0.1:3000 or https://abc.execute-api.us-east-1.amazonaws.com/v1 */
   readonly apiUrl: string;
-  readonly token: string;
+  /**
+   * The API token, sent as `Authorization: Bearer`. Left out where whatever sits between adds it
+   * (the local console's server, for a signed-in browser).
+   */
+  readonly token?: string;
   /** Sent as X-Stepbatch-Actor: recorded in the audit trail as `claimedBy` (a claim, not `by`). */
   readonly actor?: string;
   /** Time limit of each request but cancels. @default 30_000 */
@@ -330,7 +334,7 @@ export class StepbatchClient {
     return requestJson<T>(
       {
         baseUrl: this.baseUrl,
-        token: this.options.token,
+        ...(this.options.token ? { token: this.options.token } : {}),
         timeoutMs: options.timeoutMs ?? this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
         name: "the stepbatch API",
       },
@@ -350,7 +354,7 @@ export class StepbatchClient {
 /** Where a request goes: the base URL, the token, the time limit, and a name for messages. */
 export interface RequestTarget {
   readonly baseUrl: string;
-  readonly token: string;
+  readonly token?: string;
   readonly timeoutMs: number;
   /** What is reached, for messages: "the stepbatch API". */
   readonly name: string;
@@ -380,7 +384,7 @@ export async function requestJson<T>(
     response = await fetch(`${baseUrl}${path}`, {
       method,
       headers: {
-        authorization: `Bearer ${target.token}`,
+        ...(target.token ? { authorization: `Bearer ${target.token}` } : {}),
         accept: "application/json",
         ...(body !== undefined ? { "content-type": "application/json" } : {}),
         ...options.headers,

@@ -6,6 +6,7 @@ import type {
   APIGatewayProxyEvent,
   APIGatewayProxyResult,
 } from "aws-lambda";
+import type { ConsoleHandler } from "./console.ts";
 import type { RunningService } from "./emulators.ts";
 import { LambdaInvocationError, type LocalLambdaRuntime } from "./lambda-runtime.ts";
 import type { LocalRoute } from "./template.ts";
@@ -36,6 +37,8 @@ export async function startApiGateway(options: {
   readonly stage?: string;
   /** Local-only routes under /_local/ (like LocalStack's /_localstack/): not part of the API. */
   readonly localRoutes?: LocalRoutes;
+  /** The local console, served at `/` and under `/_console/` (not part of the API). @default none */
+  readonly console?: ConsoleHandler;
   /** Where a failed invocation is reported, one line each. @default standard error */
   readonly logError?: (line: string) => void;
 }): Promise<RunningService & { port: number }> {
@@ -81,6 +84,16 @@ export async function startApiGateway(options: {
     const queryAt = target.indexOf("?");
     const rawPath = queryAt === -1 ? target : target.slice(0, queryAt);
     const path = rawPath.replace(stagePrefix, "") || "/";
+    if (
+      options.console &&
+      (await options.console(
+        request,
+        response,
+        path,
+        queryAt === -1 ? "" : target.slice(queryAt + 1),
+      ))
+    )
+      return;
     if (path.startsWith("/_local/") && options.localRoutes) {
       const body = await readBody(request);
       if (body === undefined) return tooLarge(response);

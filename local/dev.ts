@@ -97,6 +97,7 @@ export async function dev(args: readonly string[]): Promise<void> {
         ? { synthesize: (outdir: string) => synthesizeApp(outdir, pipeline.projectRoot, app) }
         : {}),
     projectRoot: pipeline.projectRoot,
+    pipelineName: pipeline.definition.name,
     iam: !values["no-iam"],
     log: (message) => console.log(`stepbatch: ${message}`),
   });
@@ -114,6 +115,7 @@ stepbatch local stack is up in ${((Date.now() - startedAt) / 1000).toFixed(1)}s
 
   pipeline  ${definition.name} (${phases.join(" -> ")}, ${built ? `as built into ${relative(process.cwd(), built.outdir) || built.outdir}` : `from ${relative(pipeline.projectRoot, pipeline.file)}`})
   API       ${stack.apiUrl}
+  console   ${stack.apiUrl}/  (sign in with the token)
   token     ${stack.token}${process.env.STEPBATCH_TOKEN ? "  (from STEPBATCH_TOKEN)" : dataDir ? `  (kept in ${join(dataDir, "token")})` : "  (in memory)"}
   data      ${dataDir ?? "in memory: nothing is kept"}
   functions ${assembly ? `the bundles in ${relative(process.cwd(), assembly) || assembly}, as \`cdk synth\` wrote them` : "bundled from your sources just now, as `cdk synth` bundles them"}

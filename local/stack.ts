@@ -8,6 +8,7 @@ import { StepbatchStack, type StepbatchStackProps } from "../infra/stepbatch-sta
 import { type LocalRoutes, startApiGateway } from "./api-gateway.ts";
 import { AwsServiceError, type OperationInput, startAwsJsonService } from "./aws-json-service.ts";
 import { createBuildDir, type Synthesized, synthesize } from "./build.ts";
+import { createConsole } from "./console.ts";
 import {
   dynamoClient,
   LOCAL_CREDENTIALS,
@@ -101,6 +102,8 @@ export interface LocalStackOptions {
    * with AccessDenied. @default true
    */
   readonly iam?: boolean;
+  /** The pipeline's name, shown in the console. @default none */
+  readonly pipelineName?: string;
   /** Sees every request DynamoDB and S3 receive (the benchmark counts them). */
   readonly observe?: { dynamodb?: RequestObserver; s3?: RequestObserver };
 }
@@ -413,15 +416,24 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         `${recovered} execution(s) were running when the stack stopped; they are now FAILED (LocalStackRestarted) and being reconciled`,
       );
 
+    let apiUrl = "";
     const api = await startApiGateway({
       routes: model.routes,
       runtime,
       port: options.port ?? 3000,
       ...(model.stage ? { stage: model.stage } : {}),
       localRoutes: scheduleRoutes(model.schedules, runtime, token, invokeAs),
+      console: createConsole({
+        token,
+        apiUrl: () => apiUrl,
+        stepFunctions,
+        stateMachineDefinition: model.stateMachine.definition,
+        ...(options.pipelineName ? { pipelineName: options.pipelineName } : {}),
+      }),
       ...(options.logError ? { logError: options.logError } : {}),
     });
     started.push(api);
+    apiUrl = api.endpoint;
     const scheduledRules = startScheduledRules(model.scheduledRules, runtime, log);
 
     return {

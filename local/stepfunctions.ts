@@ -281,6 +281,11 @@ export class LocalStepFunctions {
     };
   }
 
+  /** The events of an execution's history from the `from`th on (kept in memory: none after a restart). */
+  historySince(executionArn: string, from: number): readonly HistoryEvent[] {
+    return (this.histories.get(this.get(executionArn).executionArn) ?? []).slice(from);
+  }
+
   /** Aborts everything still running, for a clean shutdown (state is kept as RUNNING on disk). */
   async shutdown(): Promise<void> {
     const runs = [...this.running.values()];
@@ -512,6 +517,7 @@ function toHistoryEvent(event: any, index: number): HistoryEvent {
       return {
         ...base,
         type: stateType === "Task" ? "TaskFailed" : `${stateType}StateFailed`,
+        name: event.state?.name,
         taskFailedEventDetails: {
           resourceType: "lambda",
           resource: "invoke",

@@ -1,6 +1,7 @@
 /**
  * Builds the package (npm run build, and before npm pack): dist/ holds the JavaScript and type
- * declarations compiled from the TypeScript sources (tsconfig.build.json), and dist/vendor/ the two
+ * declarations compiled from the TypeScript sources (tsconfig.build.json), dist/console/ the local
+ * console's page bundled, and dist/vendor/ the two
  * emulators the local stack runs, bundled WITH the fixes in patches/: an installed stepbatch cannot
  * patch its users' node_modules, so it carries the patched code itself.
  */
@@ -10,6 +11,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { build, type Plugin } from "esbuild";
 import { PACKAGE_ROOT } from "../infra/paths.ts";
+import { CONSOLE_BUNDLE } from "../local/console-assets.ts";
 
 const DIST = join(PACKAGE_ROOT, "dist");
 
@@ -55,6 +57,9 @@ execFileSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], {
   cwd: PACKAGE_ROOT,
   stdio: "inherit",
 });
+
+// The console's page script and styles, bundled once: the installed local stack serves them as they are.
+await build({ ...CONSOLE_BUNDLE, absWorkingDir: PACKAGE_ROOT, outdir: join(DIST, "console") });
 
 for (const [name, { external }] of Object.entries(VENDORED)) {
   await build({

@@ -1,5 +1,5 @@
 /** What the batch and job routes answer: the core's reads shaped for people and dashboards. */
-import { type BatchRecord, type JobRecord, runOf, runsOf } from "../core/model.ts";
+import { type BatchRecord, type JobRecord, percentDone, runOf, runsOf } from "../core/model.ts";
 import type { BatchPage } from "../core/ports.ts";
 import type { BatchStatusRead } from "../core/queries.ts";
 
@@ -30,10 +30,7 @@ export function batchStatusView(read: BatchStatusRead) {
       phase: job.phase ?? null,
       since: job.phase ? (job.phases[job.phase]?.startedAt ?? null) : null,
       inCommit: Boolean(job.inCommit),
-      progress:
-        job.progress && job.progress.phase === job.phase
-          ? { done: job.progress.done, total: job.progress.total ?? null, at: job.progress.at }
-          : null,
+      progress: phaseProgressOf(job),
     })),
     // Large batches are shown a page of jobs at a time: ?jobsOffset=&jobsLimit=.
     jobs: page.jobs.map((job) => ({
@@ -42,6 +39,9 @@ export function batchStatusView(read: BatchStatusRead) {
       status: job.status,
       phase: job.phase ?? null,
       wasInPhase: job.wasInPhase ?? null,
+      progress: phaseProgressOf(job),
+      startedAt: job.startedAt ?? null,
+      endedAt: job.endedAt ?? null,
     })),
     jobsPage: {
       offset: page.offset,
@@ -64,9 +64,18 @@ export function batchListView(page: BatchPage) {
       createdAt: b.createdAt,
       endedAt: b.endedAt ?? null,
       source: b.source,
+      // From the counts the batch keeps (none on batches submitted before they were kept).
+      progress: b.jobCounts ? { ...b.jobCounts, percent: percentDone(b.jobCounts) } : null,
     })),
     nextCursor: page.nextCursor ?? null,
   };
+}
+
+/** How far a job is through the phase it is in now (null once it has left the phase it reported on). */
+function phaseProgressOf(job: JobRecord) {
+  return job.progress && job.progress.phase === job.phase
+    ? { done: job.progress.done, total: job.progress.total ?? null, at: job.progress.at }
+    : null;
 }
 
 /** GET /batches/{batchId}/jobs/{jobId}: one job, with its phase timeline. */

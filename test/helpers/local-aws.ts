@@ -99,6 +99,9 @@ export interface SeedJob {
   readonly inCommit?: boolean;
   /** What the job adds to its batch's sums, as if its phases had run. */
   readonly numbers?: Record<string, number>;
+  /** What its phase last reported of its progress. */
+  readonly progress?: JobRecord["progress"];
+  readonly startedAt?: string;
 }
 
 /** Writes a batch and its jobs straight to the store, in the states a test needs. */
@@ -134,6 +137,8 @@ export async function seedBatch(
     ...(job.phase ? { phase: job.phase } : {}),
     ...(job.inCommit ? { inCommit: true } : {}),
     ...(job.numbers ? { numbers: job.numbers } : {}),
+    ...(job.progress ? { progress: job.progress } : {}),
+    ...(job.startedAt ? { startedAt: job.startedAt } : {}),
   }));
   // As submit keeps them; `jobCounts: undefined` seeds a batch from before they were kept.
   const withCounts =

@@ -11,7 +11,7 @@ import {
   ValidationError,
 } from "../../functions/core/errors.ts";
 import { type ExecutionInput, newBatchId, SubmitService } from "../../functions/core/submit.ts";
-import { batchStatusView, deletedJobView } from "../../functions/views/batch.ts";
+import { batchListView, batchStatusView, deletedJobView } from "../../functions/views/batch.ts";
 import { claimBatchCancel, type LocalAws, seedBatch, startLocalAws } from "../helpers/local-aws.ts";
 
 let aws: LocalAws;
@@ -296,6 +296,41 @@ describe("reading batches and jobs", () => {
     });
     expect(status.current).toEqual([expect.objectContaining({ name: "d", phase: "Digest" })]);
     expect(status.failed_jobs).toBe(2);
+  });
+
+  it("shows each job of the page with its phase progress and its times, and each listed batch with its progress", async () => {
+    // Prepare
+    const { batch } = await seedBatch(aws, [
+      { name: "done", status: "succeeded" },
+      {
+        name: "busy",
+        status: "running",
+        phase: "Digest",
+        progress: { phase: "Digest", done: 3, total: 10, at: "2030-01-01T00:00:05.000Z" },
+        startedAt: "2030-01-01T00:00:01.000Z",
+      },
+    ]);
+    // Act
+    const status = batchStatusView(await aws.queries.status(batch.batchId));
+    const listed = batchListView(await aws.queries.list({ limit: 10 })).batches.find(
+      (b) => b.batchId === batch.batchId,
+    );
+    // Assess
+    expect(status.jobs.find((j) => j.name === "busy")).toMatchObject({
+      progress: { done: 3, total: 10 },
+      startedAt: "2030-01-01T00:00:01.000Z",
+      endedAt: null,
+    });
+    expect(status.jobs.find((j) => j.name === "done")).toMatchObject({ progress: null });
+    expect(listed?.progress).toEqual({
+      total: 2,
+      queued: 0,
+      running: 1,
+      succeeded: 1,
+      failed: 0,
+      cancelled: 0,
+      percent: 50,
+    });
   });
 
   it("lists batches newest first, page by page", async () => {

@@ -73,6 +73,8 @@ describe("stepbatch in a project of its own", () => {
       "package/dist/infra/index.js",
       "package/dist/client/index.d.ts",
       "package/dist/vendor/dynalite.cjs",
+      "package/dist/console/app.js",
+      "package/dist/console/app.css",
       "package/bin/stepbatch.mjs",
       "package/templates/init/stepbatch.config.ts",
     ])
@@ -170,6 +172,30 @@ describe("stepbatch in a project of its own", () => {
     expect(watched.stdout).toContain("completed_with_errors");
     expect(results.stdout).toMatch(/beta[^\n]*cancelled/);
     expect(results.stdout).toMatch(/alpha[^\n]*succeeded/);
+  });
+
+  it("serves the console from the installed package: the sign-in page, then its bundled script", async () => {
+    // Prepare
+    const apiUrl = /API\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(devOutput)?.[1] ?? "";
+    const token = readFileSync(join(project, ".stepbatch", "token"), "utf8").trim();
+    // Act
+    const signInPage = await (await fetch(`${apiUrl}/`)).text();
+    const signedIn = await fetch(`${apiUrl}/_console/session`, {
+      method: "POST",
+      body: new URLSearchParams({ token }),
+      redirect: "manual",
+    });
+    const cookie = (signedIn.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+    const script = await fetch(`${apiUrl}/_console/app.js`, { headers: { cookie } });
+    const batches = await fetch(`${apiUrl}/_console/api/batches`, { headers: { cookie } });
+    // Assess
+    expect(devOutput).toContain(`console   ${apiUrl}/`);
+    expect(signInPage).toContain("API token");
+    expect(signedIn.status).toBe(303);
+    expect(script.status).toBe(200);
+    expect(script.headers.get("content-type")).toContain("javascript");
+    expect((await script.text()).length).toBeGreaterThan(1000);
+    expect(batches.status).toBe(200);
   });
 
   it("stops `npx stepbatch dev` cleanly on Ctrl-C", async () => {

@@ -1,0 +1,2 @@
+// The stylesheet is bundled beside the script (app.css): importing it has no value.
+declare module "*.css";

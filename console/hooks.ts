@@ -1,0 +1,63 @@
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { messageOf } from "./api.ts";
+
+export interface Polled<T> {
+  readonly data: T | undefined;
+  readonly error: string | undefined;
+  /** Reads again now (after an action), without waiting for the next tick. */
+  readonly refresh: () => void;
+}
+
+/**
+ * Reads `load` now and every `everyMs` while the page is visible: the view follows the batch
+ * without a reload. A failed read keeps the last data and shows why.
+ */
+export function usePolling<T>(load: () => Promise<T>, everyMs: number, deps: unknown[]): Polled<T> {
+  const [data, setData] = useState<T>();
+  const [error, setError] = useState<string>();
+  const [tick, setTick] = useState(0);
+  const loadRef = useRef(load);
+  loadRef.current = load;
+
+  // deps name what the read depends on; a new tick reads again at once.
+  useEffect(() => {
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const run = async () => {
+      if (stopped) return;
+      if (document.visibilityState !== "hidden") {
+        try {
+          const value = await loadRef.current();
+          if (!stopped) {
+            setData(value);
+            setError(undefined);
+          }
+        } catch (failure) {
+          if (!stopped) setError(messageOf(failure));
+        }
+      }
+      if (!stopped) timer = setTimeout(run, everyMs);
+    };
+    void run();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }, [...deps, tick, everyMs]);
+
+  // Another batch: do not show the last one's data meanwhile.
+  useEffect(() => setData(undefined), deps);
+  const refresh = useCallback(() => setTick((t) => t + 1), []);
+  return { data, error, refresh };
+}
+
+/** The part of the address after `#`, kept in step with the browser's history. */
+export function useRoute(): string {
+  const [route, setRoute] = useState(() => location.hash.slice(1) || "/");
+  useEffect(() => {
+    const follow = () => setRoute(location.hash.slice(1) || "/");
+    addEventListener("hashchange", follow);
+    return () => removeEventListener("hashchange", follow);
+  }, []);
+  return route;
+}

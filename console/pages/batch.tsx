@@ -1,0 +1,443 @@
+import { useState } from "preact/hooks";
+import type { BatchView, JobFilter, Receipt } from "../../client/stepbatch-client.ts";
+import { api, getExecution, messageOf, resultsDownloadUrl } from "../api.ts";
+import { CancelDialog, type CancelTarget } from "../components/cancel-dialog.tsx";
+import { duration, ErrorNote, Progress, StatusBadge, when } from "../components/common.tsx";
+import { ExecutionGraph } from "../components/execution-graph.tsx";
+import { usePolling } from "../hooks.ts";
+
+type BatchJob = BatchView["jobs"][number];
+const ENDED = new Set(["succeeded", "failed", "cancelled"]);
+const PAGE = 50;
+
+/** One batch: its progress, execution, jobs, cancels and results, following it live. */
+export function BatchPage({ batchId }: { batchId: string }) {
+  const [offset, setOffset] = useState(0);
+  const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
+  const [target, setTarget] = useState<CancelTarget>();
+  const [notice, setNotice] = useState<string>();
+  const batch = usePolling(
+    () => api.getBatch(batchId, { jobsOffset: offset, jobsLimit: PAGE }),
+    1000,
+    [batchId, offset],
+  );
+  const view = batch.data;
+  const ended = view ? ENDED.has(view.status) : false;
+
+  if (!view)
+    return (
+      <main>
+        <p>
+          <a href="#/">← Batches</a>
+        </p>
+        {batch.error ? (
+          <ErrorNote message={batch.error} />
+        ) : (
+          <p aria-busy="true">Loading batch {batchId}…</p>
+        )}
+      </main>
+    );
+
+  const toggle = (jobId: string) =>
+    setSelected((now) => {
+      const next = new Set(now);
+      if (!next.delete(jobId)) next.add(jobId);
+      return next;
+    });
+  const selectedJobs = view.jobs.filter((job) => selected.has(job.jobId));
+  const counts = view.progress;
+
+  return (
+    <main>
+      <p>
+        <a href="#/">← Batches</a>
+      </p>
+      <div class="page-head">
+        <h1>
+          {view.name} <StatusBadge status={view.status} />
+        </h1>
+        <div class="actions">
+          <button
+            type="button"
+            class="danger"
+            disabled={ended}
+            onClick={() => setTarget({ kind: "batch" })}
+          >
+            Cancel batch
+          </button>
+          <button
+            type="button"
+            class="danger secondary"
+            disabled={selectedJobs.length === 0}
+            onClick={() => setTarget({ kind: "jobs", jobs: selectedJobs })}
+          >
+            Cancel selected ({selectedJobs.length})
+          </button>
+        </div>
+      </div>
+      <p class="meta">
+        <code>{view.batchId}</code> ·{" "}
+        {view.source.kind === "schedule" ? `schedule ${view.source.scheduleName ?? ""}` : "API"} ·
+        submitted {when(view.createdAt)}
+        {view.endedAt
+          ? ` · ended ${when(view.endedAt)} after ${duration(view.startedAt, view.endedAt)}`
+          : ""}
+      </p>
+      {notice && (
+        <p class="notice" role="status">
+          {notice}
+        </p>
+      )}
+      <ErrorNote message={batch.error} />
+
+      <section aria-labelledby="progress-title">
+        <h2 id="progress-title">Progress</h2>
+        <Progress
+          value={counts.succeeded + counts.failed + counts.cancelled}
+          max={counts.total}
+          label="Jobs ended"
+        />{" "}
+        <span class="percent">{Math.floor(counts.percent)} %</span>
+        <ul class="counts" aria-label="Jobs by status">
+          {(["queued", "running", "succeeded", "failed", "cancelled"] as const).map((status) => (
+            <li key={status} data-count={status}>
+              <StatusBadge status={status} /> {counts[status]}
+            </li>
+          ))}
+        </ul>
+      </section>
+
+      <ExecutionSection executionArn={view.executionArn} />
+
+      <section aria-labelledby="jobs-title">
+        <h2 id="jobs-title">Jobs</h2>
+        <FilterCancel
+          disabled={ended}
+          onPreview={(filter) => setTarget({ kind: "filter", filter })}
+        />
+        <JobsTable
+          batchId={batchId}
+          jobs={view.jobs}
+          selected={selected}
+          onToggle={toggle}
+          onCancel={(job) => setTarget({ kind: "jobs", jobs: [job] })}
+        />
+        <nav class="pager" aria-label="Pages of jobs">
+          <button
+            type="button"
+            class="secondary"
+            disabled={offset === 0}
+            onClick={() => setOffset(Math.max(0, offset - PAGE))}
+          >
+            Previous
+          </button>
+          <span>
+            {view.jobsPage.total === 0
+              ? "no jobs"
+              : `jobs ${view.jobsPage.offset + 1}–${view.jobsPage.offset + view.jobs.length} of ${view.jobsPage.total}`}
+          </span>
+          <button
+            type="button"
+            class="secondary"
+            disabled={view.jobsPage.nextOffset === null}
+            onClick={() => setOffset(view.jobsPage.nextOffset ?? offset)}
+          >
+            Next
+          </button>
+        </nav>
+      </section>
+
+      <CancelsSection batchId={batchId} audit={view.audit} />
+      <ResultsSection batchId={batchId} />
+
+      {target && (
+        <CancelDialog
+          batch={view}
+          target={target}
+          onClose={() => setTarget(undefined)}
+          onDone={(message) => {
+            setTarget(undefined);
+            setSelected(new Set());
+            setNotice(message);
+            batch.refresh();
+          }}
+        />
+      )}
+    </main>
+  );
+}
+
+function JobsTable({
+  batchId,
+  jobs,
+  selected,
+  onToggle,
+  onCancel,
+}: {
+  batchId: string;
+  jobs: readonly BatchJob[];
+  selected: ReadonlySet<string>;
+  onToggle: (jobId: string) => void;
+  onCancel: (job: BatchJob) => void;
+}) {
+  return (
+    <table class="jobs">
+      <caption class="visually-hidden">
+        Jobs of this batch; tick jobs to cancel them together
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col">
+            <span class="visually-hidden">Select</span>
+          </th>
+          <th scope="col">Job</th>
+          <th scope="col">Status</th>
+          <th scope="col">Phase</th>
+          <th scope="col">Phase progress</th>
+          <th scope="col">Duration</th>
+          <th scope="col">Was in phase</th>
+          <th scope="col">
+            <span class="visually-hidden">Actions</span>
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {jobs.map((job) => {
+          const ended = ENDED.has(job.status);
+          return (
+            <tr key={job.jobId} data-job={job.name}>
+              <td>
+                <input
+                  type="checkbox"
+                  aria-label={`Select ${job.name}`}
+                  checked={selected.has(job.jobId)}
+                  disabled={ended}
+                  onChange={() => onToggle(job.jobId)}
+                />
+              </td>
+              <td>
+                <a
+                  href={`#/batches/${encodeURIComponent(batchId)}/jobs/${encodeURIComponent(job.jobId)}`}
+                >
+                  {job.name}
+                </a>
+              </td>
+              <td>
+                <StatusBadge status={job.status} />
+              </td>
+              <td>{job.phase ?? "—"}</td>
+              <td>
+                {job.progress && !ended ? (
+                  job.progress.total ? (
+                    <Progress
+                      value={job.progress.done}
+                      max={job.progress.total}
+                      label={`${job.name} in ${job.phase}`}
+                    />
+                  ) : (
+                    `${job.progress.done} done`
+                  )
+                ) : (
+                  "—"
+                )}
+              </td>
+              <td>{job.startedAt ? duration(job.startedAt, job.endedAt) : "—"}</td>
+              <td>{job.wasInPhase ?? "—"}</td>
+              <td>
+                <button
+                  type="button"
+                  class="danger small"
+                  disabled={ended}
+                  aria-label={`Cancel ${job.name}`}
+                  onClick={() => onCancel(job)}
+                >
+                  Cancel
+                </button>
+              </td>
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
+  );
+}
+
+/** Choose jobs by what they are; the dialog previews them (dry run) before anything is cancelled. */
+function FilterCancel({
+  disabled,
+  onPreview,
+}: {
+  disabled: boolean;
+  onPreview: (filter: JobFilter) => void;
+}) {
+  const [error, setError] = useState<string>();
+  const choose = (event: Event) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget as HTMLFormElement);
+    const status = String(form.get("status") ?? "");
+    const phase = String(form.get("phase") ?? "").trim();
+    const name = String(form.get("name") ?? "").trim();
+    const filter: JobFilter = {
+      ...(status ? { status: [status as "queued"] } : {}),
+      ...(phase ? { phase } : {}),
+      ...(name ? { name } : {}),
+    };
+    if (Object.keys(filter).length === 0)
+      return setError("Say which jobs: a status, a phase or a name pattern.");
+    setError(undefined);
+    onPreview(filter);
+  };
+  return (
+    <details class="filter">
+      <summary>Cancel jobs by filter</summary>
+      <form onSubmit={choose} class="fields">
+        <div>
+          <label for="filter-status">Status</label>
+          <select id="filter-status" name="status">
+            <option value="">any</option>
+            <option value="queued">queued</option>
+            <option value="running">running</option>
+          </select>
+        </div>
+        <div>
+          <label for="filter-phase">Phase</label>
+          <input id="filter-phase" name="phase" placeholder="Digest" />
+        </div>
+        <div>
+          <label for="filter-name">Name pattern (* and ?)</label>
+          <input id="filter-name" name="name" placeholder="RY*" />
+        </div>
+        <div class="actions">
+          <button type="submit" class="secondary" disabled={disabled}>
+            Preview
+          </button>
+        </div>
+      </form>
+      <ErrorNote message={error} />
+    </details>
+  );
+}
+
+function ExecutionSection({ executionArn }: { executionArn: string }) {
+  const execution = usePolling(() => getExecution(executionArn), 1500, [executionArn]);
+  return (
+    <section aria-labelledby="execution-title">
+      <h2 id="execution-title">Execution</h2>
+      <ErrorNote message={execution.error} />
+      {execution.data ? (
+        <ExecutionGraph execution={execution.data} />
+      ) : (
+        <p aria-busy="true">Loading the execution…</p>
+      )}
+    </section>
+  );
+}
+
+function CancelsSection({ batchId, audit }: { batchId: string; audit: BatchView["audit"] }) {
+  const [open, setOpen] = useState<string>();
+  return (
+    <section aria-labelledby="cancels-title">
+      <h2 id="cancels-title">Cancels and audit trail</h2>
+      {audit.length === 0 ? (
+        <p>Nothing has been cancelled.</p>
+      ) : (
+        <ol class="audit">
+          {audit.map((entry) => {
+            const cancellationId = entry.detail?.cancellationId as string | undefined;
+            return (
+              <li key={`${entry.at}-${entry.action}`}>
+                <strong>{entry.action}</strong> by {entry.by}
+                {entry.claimedBy ? ` (${entry.claimedBy})` : ""} at {when(entry.at)}
+                {entry.reason ? `: “${entry.reason}”` : ""}
+                {cancellationId && (
+                  <>
+                    {" "}
+                    <button
+                      type="button"
+                      class="link"
+                      aria-expanded={open === cancellationId}
+                      onClick={() => setOpen(open === cancellationId ? undefined : cancellationId)}
+                    >
+                      {open === cancellationId ? "Hide receipt" : "Receipt"}
+                    </button>
+                    {open === cancellationId && (
+                      <ReceiptView batchId={batchId} cancellationId={cancellationId} />
+                    )}
+                  </>
+                )}
+              </li>
+            );
+          })}
+        </ol>
+      )}
+    </section>
+  );
+}
+
+function ReceiptView({ batchId, cancellationId }: { batchId: string; cancellationId: string }) {
+  const receipt = usePolling<Receipt>(() => api.getCancellation(batchId, cancellationId), 2000, [
+    cancellationId,
+  ]);
+  if (!receipt.data) return <ErrorNote message={receipt.error} />;
+  return (
+    <table class="receipt">
+      <caption>
+        Receipt {cancellationId}:{" "}
+        {receipt.data.pending > 0 ? `${receipt.data.pending} still settling` : "settled"}
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col">Job</th>
+          <th scope="col">Outcome</th>
+        </tr>
+      </thead>
+      <tbody>
+        {receipt.data.jobs.map((job) => (
+          <tr key={job.jobId}>
+            <td>{job.name}</td>
+            <td>{job.outcome.replace(/_/g, " ")}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function ResultsSection({ batchId }: { batchId: string }) {
+  const results = usePolling(() => api.getResults(batchId, { limit: 1, items: 0 }), 3000, [
+    batchId,
+  ]);
+  const summary = results.data?.partialResults;
+  const shown = summary
+    ? Object.entries(summary).filter(
+        ([key, value]) => key !== "processedJobs" && typeof value !== "object",
+      )
+    : [];
+  return (
+    <section aria-labelledby="results-title">
+      <h2 id="results-title">Results so far</h2>
+      <ErrorNote message={results.error ? messageOf(results.error) : undefined} />
+      {results.data && (
+        <>
+          <p>
+            {results.data.jobsProcessed} job{results.data.jobsProcessed === 1 ? "" : "s"} processed
+            {results.data.final ? " (final)" : " so far"}.{" "}
+            <a href={resultsDownloadUrl(batchId)} download>
+              Download results (JSON)
+            </a>
+          </p>
+          {shown.length > 0 && (
+            <dl class="summary">
+              {shown.map(([key, value]) => (
+                <div key={key}>
+                  <dt>{key}</dt>
+                  <dd>{String(value)}</dd>
+                </div>
+              ))}
+            </dl>
+          )}
+        </>
+      )}
+    </section>
+  );
+}

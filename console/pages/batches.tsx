@@ -1,0 +1,103 @@
+import { useState } from "preact/hooks";
+import type { BatchList } from "../../client/stepbatch-client.ts";
+import { api } from "../api.ts";
+import { ErrorNote, Progress, StatusBadge, when } from "../components/common.tsx";
+import { SubmitDialog } from "../components/submit-dialog.tsx";
+import { usePolling } from "../hooks.ts";
+
+const STATUSES = ["queued", "running", "cancelling", "succeeded", "failed", "cancelled"] as const;
+type Filter = (typeof STATUSES)[number] | "";
+
+function sourceOf(source: BatchList["batches"][number]["source"]): string {
+  return source.kind === "schedule"
+    ? `schedule${source.scheduleName ? ` ${source.scheduleName}` : ""}`
+    : "API";
+}
+
+/** Every batch, newest first, following their status live. */
+export function BatchesPage() {
+  const [status, setStatus] = useState<Filter>("");
+  const [submitting, setSubmitting] = useState(false);
+  const { data, error } = usePolling(
+    () => api.listBatches({ ...(status ? { status } : {}), limit: 50 }),
+    2000,
+    [status],
+  );
+
+  return (
+    <main>
+      <div class="page-head">
+        <h1>Batches</h1>
+        <button type="button" onClick={() => setSubmitting(true)}>
+          Submit a batch
+        </button>
+      </div>
+      <div class="toolbar">
+        <label for="status-filter">Status</label>
+        <select
+          id="status-filter"
+          value={status}
+          onChange={(event) =>
+            setStatus((event.currentTarget as HTMLSelectElement).value as Filter)
+          }
+        >
+          <option value="">all</option>
+          {STATUSES.map((s) => (
+            <option key={s} value={s}>
+              {s}
+            </option>
+          ))}
+        </select>
+      </div>
+      <ErrorNote message={error} />
+      {!data ? (
+        <p aria-busy="true">Loading…</p>
+      ) : data.batches.length === 0 ? (
+        <p>No batches{status ? ` ${status}` : ""} yet. Submit one to see it here.</p>
+      ) : (
+        <table class="batches">
+          <caption class="visually-hidden">Batches, newest first</caption>
+          <thead>
+            <tr>
+              <th scope="col">Batch</th>
+              <th scope="col">Status</th>
+              <th scope="col">Jobs ended</th>
+              <th scope="col">Source</th>
+              <th scope="col">Submitted</th>
+              <th scope="col">Ended</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.batches.map((batch) => (
+              <tr key={batch.batchId} data-batch={batch.batchId}>
+                <td>
+                  <a href={`#/batches/${encodeURIComponent(batch.batchId)}`}>{batch.name}</a>
+                  <br />
+                  <code>{batch.batchId}</code>
+                </td>
+                <td>
+                  <StatusBadge status={batch.status} />
+                </td>
+                <td>
+                  {batch.progress ? (
+                    <Progress
+                      value={batch.progress.total - batch.progress.queued - batch.progress.running}
+                      max={batch.progress.total}
+                      label={`Jobs ended of ${batch.name}`}
+                    />
+                  ) : (
+                    batch.total
+                  )}
+                </td>
+                <td>{sourceOf(batch.source)}</td>
+                <td>{when(batch.createdAt)}</td>
+                <td>{when(batch.endedAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {submitting && <SubmitDialog onClose={() => setSubmitting(false)} />}
+    </main>
+  );
+}

@@ -1,0 +1,360 @@
+import { createHmac } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { tokensMatch } from "../functions/core/token.ts";
+import { consoleAssets } from "./console-assets.ts";
+import { ExecutionActivity } from "./execution-activity.ts";
+import type { LocalStepFunctions } from "./stepfunctions.ts";
+
+/** Serves a request when it is the console's (`/` and `/_console/...`); false when it is not. */
+export type ConsoleHandler = (
+  request: IncomingMessage,
+  response: ServerResponse,
+  path: string,
+  search: string,
+) => Promise<boolean>;
+
+export interface ConsoleOptions {
+  /** The API token: the one thing a browser must show to get in. */
+  readonly token: string;
+  /** The API the console's pages call, through this server (known once it listens). */
+  readonly apiUrl: () => string;
+  readonly stepFunctions: LocalStepFunctions;
+  readonly stateMachineDefinition: Readonly<Record<string, unknown>>;
+  /** Shown in the console's header. */
+  readonly pipelineName?: string;
+}
+
+const COOKIE = "stepbatch_console";
+const MAX_LOGIN_BYTES = 4096;
+/** Results are downloaded a page at a time: the export never holds a whole batch in memory. */
+const DOWNLOAD_PAGE = 100;
+
+const SECURITY_HEADERS = {
+  "cache-control": "no-store",
+  "x-content-type-options": "nosniff",
+  // Not no-referrer: with it a browser sends `Origin: null` on the sign-in form's POST.
+  "referrer-policy": "same-origin",
+  "x-frame-options": "DENY",
+} as const;
+
+/**
+ * The local console: a browser view of the local stack's batches, served on the API's port.
+ *
+ * Signing in shows the API token once; the browser keeps a session cookie (HttpOnly, SameSite
+ * Strict, gone when the browser closes) derived from the token, so the token itself never sits in
+ * the page, and a new token signs every browser out. Without the cookie only the sign-in page is
+ * served. The pages call the HTTP API through `/_console/api/`, where this server adds the token:
+ * the console is one more client of the same API, with two local-only reads beside it (an
+ * execution's states as the Step Functions console draws them, and the results as one download).
+ */
+export function createConsole(options: ConsoleOptions): ConsoleHandler {
+  const session = createHmac("sha256", options.token)
+    .update("stepbatch console session")
+    .digest("base64url");
+  const activities = new Map<string, ExecutionActivity>();
+  const signedIn = (request: IncomingMessage) => {
+    const given = cookieOf(request, COOKIE);
+    return given !== undefined && tokensMatch(given, session);
+  };
+
+  return async (request, response, path, search) => {
+    if (path !== "/" && !path.startsWith("/_console/")) return false;
+    const method = request.method ?? "GET";
+    if (method !== "GET" && method !== "HEAD" && !sameOrigin(request)) {
+      sendJson(response, 403, {
+        error: {
+          code: "FORBIDDEN",
+          message: "the console accepts changes from its own pages only",
+        },
+      });
+      return true;
+    }
+
+    if (path === "/_console/session" && method === "POST") {
+      const token = await loginToken(request);
+      if (token !== undefined && tokensMatch(token, options.token)) {
+        response.writeHead(303, {
+          ...SECURITY_HEADERS,
+          location: "/",
+          "set-cookie": `${COOKIE}=${session}; Path=/; HttpOnly; SameSite=Strict`,
+        });
+        response.end();
+      } else
+        sendHtml(
+          response,
+          401,
+          loginPage(
+            token ? "That is not this stack's API token." : "Enter the API token to sign in.",
+          ),
+        );
+      return true;
+    }
+    if (path === "/_console/session/end" && method === "POST") {
+      response.writeHead(303, {
+        ...SECURITY_HEADERS,
+        location: "/",
+        "set-cookie": `${COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`,
+      });
+      response.end();
+      return true;
+    }
+    if (!signedIn(request)) {
+      if (path === "/") sendHtml(response, 200, loginPage());
+      else
+        sendJson(response, 401, {
+          error: { code: "UNAUTHORIZED", message: "sign in to the console first: open /" },
+        });
+      return true;
+    }
+
+    if (path === "/" && (method === "GET" || method === "HEAD")) {
+      sendHtml(response, 200, appShell(options.pipelineName));
+      return true;
+    }
+    if (path === "/_console/app.js" || path === "/_console/app.css") {
+      const assets = await consoleAssets();
+      const js = path.endsWith(".js");
+      response.writeHead(200, {
+        ...SECURITY_HEADERS,
+        "content-type": js ? "text/javascript; charset=utf-8" : "text/css; charset=utf-8",
+      });
+      response.end(js ? assets.js : assets.css);
+      return true;
+    }
+    if (path === "/_console/execution" && method === "GET") {
+      const arn = new URLSearchParams(search).get("arn") ?? "";
+      sendJson(response, ...executionView(arn));
+      return true;
+    }
+    const download = /^\/_console\/results\/([^/]+)$/.exec(path);
+    if (download && method === "GET") {
+      await downloadResults(response, decodeURIComponent(download[1] as string));
+      return true;
+    }
+    if (path.startsWith("/_console/api/")) {
+      await forward(request, response, path.slice("/_console/api".length), search);
+      return true;
+    }
+    sendJson(response, 404, {
+      error: { code: "NOT_FOUND", message: `the console has no ${method} ${path}` },
+    });
+    return true;
+  };
+
+  /** The execution's states with what each is doing, read from its history (new events only). */
+  function executionView(arn: string): [number, unknown] {
+    let execution: ReturnType<LocalStepFunctions["describeExecution"]>;
+    try {
+      execution = options.stepFunctions.describeExecution({ executionArn: arn });
+    } catch {
+      return [
+        404,
+        { error: { code: "EXECUTION_NOT_FOUND", message: `no execution ${arn} on this stack` } },
+      ];
+    }
+    let activity = activities.get(arn);
+    if (!activity) {
+      activity = new ExecutionActivity();
+      activities.set(arn, activity);
+    }
+    activity.update(options.stepFunctions.historySince(arn, activity.read));
+    return [
+      200,
+      {
+        executionArn: execution.executionArn,
+        name: execution.name,
+        status: execution.status,
+        startDate: new Date(execution.startDate * 1000).toISOString(),
+        stopDate: execution.stopDate ? new Date(execution.stopDate * 1000).toISOString() : null,
+        error: execution.error ?? null,
+        cause: execution.cause ?? null,
+        // The history is kept in memory: an execution from before a restart has none.
+        historyKept: activity.read > 0,
+        definition: options.stateMachineDefinition,
+        states: activity.snapshot(execution.status),
+      },
+    ];
+  }
+
+  async function forward(
+    request: IncomingMessage,
+    response: ServerResponse,
+    apiPath: string,
+    search: string,
+  ): Promise<void> {
+    const body = await readAll(request);
+    const contentType = request.headers["content-type"];
+    const answer = await fetch(`${options.apiUrl()}${apiPath}${search ? `?${search}` : ""}`, {
+      method: request.method ?? "GET",
+      headers: {
+        authorization: `Bearer ${options.token}`,
+        "x-stepbatch-actor": String(request.headers["x-stepbatch-actor"] ?? "stepbatch-console"),
+        ...(contentType ? { "content-type": contentType } : {}),
+      },
+      ...(body.length > 0 ? { body } : {}),
+    });
+    response.writeHead(answer.status, {
+      ...SECURITY_HEADERS,
+      "content-type": answer.headers.get("content-type") ?? "application/json",
+    });
+    response.end(Buffer.from(await answer.arrayBuffer()));
+  }
+
+  /** The batch's results as one JSON file, read from the API a page at a time as it is written. */
+  async function downloadResults(response: ServerResponse, batchId: string): Promise<void> {
+    const page = async (cursor?: string) => {
+      const query = new URLSearchParams({ limit: String(DOWNLOAD_PAGE) });
+      if (cursor) query.set("cursor", cursor);
+      const answer = await fetch(
+        `${options.apiUrl()}/batches/${encodeURIComponent(batchId)}/results?${query}`,
+        { headers: { authorization: `Bearer ${options.token}` } },
+      );
+      return { status: answer.status, body: (await answer.json()) as ResultsPage };
+    };
+    const first = await page();
+    if (first.status !== 200) {
+      sendJson(response, first.status, first.body);
+      return;
+    }
+    const { partialResults, nextCursor, ...about } = first.body;
+    const { processedJobs, ...summary } = partialResults ?? { processedJobs: [] };
+    response.writeHead(200, {
+      ...SECURITY_HEADERS,
+      "content-type": "application/json; charset=utf-8",
+      "content-disposition": `attachment; filename="${batchId.replace(/[^\w.-]/g, "_")}-results.json"`,
+    });
+    response.write(
+      `{"batch":${JSON.stringify({ ...about, downloadedAt: new Date().toISOString() })},"summary":${JSON.stringify(summary)},"jobs":[`,
+    );
+    let written = 0;
+    const write = (jobs: readonly unknown[] = []) => {
+      for (const job of jobs) response.write(`${written++ > 0 ? "," : ""}\n${JSON.stringify(job)}`);
+    };
+    write(processedJobs);
+    let cursor = nextCursor;
+    while (cursor) {
+      const next = await page(cursor);
+      if (next.status !== 200) break; // the batch was deleted mid-download: what was read is kept
+      write(next.body.partialResults?.processedJobs);
+      cursor = next.body.nextCursor;
+    }
+    response.end("\n]}\n");
+  }
+}
+
+interface ResultsPage {
+  readonly partialResults?: { readonly processedJobs?: readonly unknown[] } & Record<
+    string,
+    unknown
+  >;
+  readonly nextCursor?: string | null;
+  readonly [field: string]: unknown;
+}
+
+/**
+ * A change must come from the console's own pages: a browser says where a request comes from
+ * (Sec-Fetch-Site, Origin), and it must be this host. A client that is not a browser says neither.
+ */
+function sameOrigin(request: IncomingMessage): boolean {
+  const site = request.headers["sec-fetch-site"];
+  if (site !== undefined && site !== "same-origin" && site !== "none") return false;
+  const origin = request.headers.origin;
+  if (origin === undefined) return true;
+  try {
+    return new URL(origin).host === request.headers.host;
+  } catch {
+    return false;
+  }
+}
+
+function cookieOf(request: IncomingMessage, name: string): string | undefined {
+  for (const part of (request.headers.cookie ?? "").split(";")) {
+    const at = part.indexOf("=");
+    if (at !== -1 && part.slice(0, at).trim() === name) return part.slice(at + 1).trim();
+  }
+  return undefined;
+}
+
+async function readAll(request: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** The token from the sign-in form (or a JSON body), or undefined. */
+async function loginToken(request: IncomingMessage): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_LOGIN_BYTES) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString("utf8");
+  if ((request.headers["content-type"] ?? "").includes("application/json")) {
+    try {
+      const token = (JSON.parse(text) as { token?: unknown }).token;
+      return typeof token === "string" ? token.trim() : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return new URLSearchParams(text).get("token")?.trim() || undefined;
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { ...SECURITY_HEADERS, "content-type": "application/json" });
+  response.end(JSON.stringify(body));
+}
+
+function sendHtml(response: ServerResponse, status: number, html: string): void {
+  response.writeHead(status, {
+    ...SECURITY_HEADERS,
+    "content-type": "text/html; charset=utf-8",
+    // Nothing from elsewhere: the console works offline, and a page cannot be framed.
+    "content-security-policy":
+      "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+  });
+  response.end(html);
+}
+
+const escapeHtml = (text: string) =>
+  text.replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string,
+  );
+
+const HEAD = `<meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">`;
+
+function appShell(pipelineName?: string): string {
+  return `<!doctype html>
+<html lang="en"><head>${HEAD}<title>stepbatch console${pipelineName ? ` · ${escapeHtml(pipelineName)}` : ""}</title>
+<link rel="stylesheet" href="/_console/app.css"></head>
+<body><div id="app" data-pipeline="${escapeHtml(pipelineName ?? "")}"><p class="loading">Loading the console…</p></div>
+<script type="module" src="/_console/app.js"></script></body></html>`;
+}
+
+/** The one page served without a session: plain HTML, no script, styles inline. */
+function loginPage(message?: string): string {
+  return `<!doctype html>
+<html lang="en"><head>${HEAD}<title>Sign in · stepbatch console</title>
+<style>
+body{font:16px/1.5 system-ui,sans-serif;background:#f4f5f7;color:#16191f;margin:0;display:grid;place-items:center;min-height:100vh}
+main{background:#fff;border:1px solid #c6c9cf;border-radius:8px;padding:2rem;max-width:28rem;width:calc(100% - 4rem)}
+h1{font-size:1.4rem;margin:0 0 .5rem}label{display:block;font-weight:600;margin:1rem 0 .25rem}
+input{width:100%;box-sizing:border-box;font:inherit;padding:.5rem;border:1px solid #5f6b7a;border-radius:4px}
+button{margin-top:1rem;font:inherit;font-weight:600;padding:.5rem 1.25rem;border:0;border-radius:4px;background:#0a5bb5;color:#fff;cursor:pointer}
+:focus-visible{outline:3px solid #0a5bb5;outline-offset:2px}.error{color:#b0120f;font-weight:600}code{background:#eef0f3;padding:0 .25rem}
+</style></head>
+<body><main>
+<h1>stepbatch console</h1>
+<p>Sign in with this stack's API token: <code>npx stepbatch dev</code> prints it, and keeps it in <code>.stepbatch/token</code>.</p>
+${message ? `<p class="error" role="alert">${escapeHtml(message)}</p>` : ""}
+<form method="post" action="/_console/session">
+<label for="token">API token</label>
+<input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
+<button type="submit">Sign in</button>
+</form>
+<p><small>The browser keeps you signed in until it closes.</small></p>
+</main></body></html>`;
+}
