@@ -26,6 +26,8 @@ export interface ConsoleOptions {
 
 const COOKIE = "stepbatch_console";
 const MAX_LOGIN_BYTES = 4096;
+/** API Gateway's payload limit: what the API would refuse is not read into memory here. */
+const MAX_FORWARD_BYTES = 10 * 1024 * 1024;
 /** Results are downloaded a page at a time: the export never holds a whole batch in memory. */
 const DOWNLOAD_PAGE = 100;
 
@@ -128,7 +130,7 @@ export function createConsole(options: ConsoleOptions): ConsoleHandler {
     }
     const download = /^\/_console\/results\/([^/]+)$/.exec(path);
     if (download && method === "GET") {
-      await downloadResults(response, decodeURIComponent(download[1] as string));
+      await downloadResults(response, safeDecode(download[1] as string));
       return true;
     }
     if (path.startsWith("/_console/api/")) {
@@ -183,6 +185,15 @@ export function createConsole(options: ConsoleOptions): ConsoleHandler {
     search: string,
   ): Promise<void> {
     const body = await readAll(request);
+    if (body === undefined) {
+      sendJson(response, 413, {
+        error: {
+          code: "PAYLOAD_TOO_LARGE",
+          message: `request body is larger than ${MAX_FORWARD_BYTES} bytes`,
+        },
+      });
+      return;
+    }
     const contentType = request.headers["content-type"];
     const answer = await fetch(`${options.apiUrl()}${apiPath}${search ? `?${search}` : ""}`, {
       method: request.method ?? "GET",
@@ -275,22 +286,35 @@ function cookieOf(request: IncomingMessage, name: string): string | undefined {
   return undefined;
 }
 
-async function readAll(request: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
-/** The token from the sign-in form (or a JSON body), or undefined. */
-async function loginToken(request: IncomingMessage): Promise<string | undefined> {
+/** The request's body, or undefined past what the API takes. */
+async function readAll(
+  request: IncomingMessage,
+  limit = MAX_FORWARD_BYTES,
+): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {
     size += (chunk as Buffer).length;
-    if (size > MAX_LOGIN_BYTES) return undefined;
+    if (size > limit) return undefined;
     chunks.push(chunk as Buffer);
   }
-  const text = Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
+}
+
+/** A path segment decoded; a malformed escape is kept as it is (the API then refuses the id). */
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+/** The token from the sign-in form (or a JSON body), or undefined. */
+async function loginToken(request: IncomingMessage): Promise<string | undefined> {
+  const body = await readAll(request, MAX_LOGIN_BYTES);
+  if (body === undefined) return undefined;
+  const text = body.toString("utf8");
   if ((request.headers["content-type"] ?? "").includes("application/json")) {
     try {
       const token = (JSON.parse(text) as { token?: unknown }).token;

@@ -12,7 +12,8 @@ export const DEV_HELP = `npx stepbatch dev [options]   run your pipeline on this
 Synthesizes your CDK app as \`cdk synth\` does (the app of your cdk.json; with --config, or without
 a cdk.json, a stack holding the Stepbatch construct alone), bundling included, then runs the stack
 that holds stepbatch on an embedded local stack: DynamoDB, S3, Step Functions, your phases as
-Lambda functions, and the HTTP API.
+Lambda functions, and the HTTP API, with a console for your batches at the API's address (sign in
+with the token).
 
 Options:
   --config <file>   run this pipeline's config on its own, without your CDK app (default:
