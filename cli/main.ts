@@ -1,12 +1,12 @@
 import { closeSync, openSync, writeSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { currentActor, resolveConnection } from "../client/connection.ts";
+import { exportResults, type JobResult, type ResultsHead } from "../client/results-export.ts";
 import {
   assertId,
   DEFAULT_CANCEL_TIMEOUT_MS,
   DEFAULT_TIMEOUT_MS,
   type JobFilter,
-  type ResultsView,
   StepbatchApiError,
   StepbatchClient,
   StepbatchTimeoutError,
@@ -226,61 +226,35 @@ const nonNegativeInt = (what: string) => (value: string) => {
 };
 
 /**
- * Writes every job with results, page by page, to a file: a JSON document (summary and jobs), or
- * NDJSON (the summary, then one job a line) for large batches. Returns how many jobs it wrote.
+ * Writes every job with results to a file as it is read: a JSON document (the batch, its summary
+ * with every job's errors, and the jobs), or NDJSON (the batch and summary, then one job a line,
+ * each with its own errors) for large batches. Returns how many jobs it wrote.
  */
 async function writeAllResults(api: StepbatchClient, batchId: string, file: string) {
   const ndjson = file.endsWith(".ndjson");
-  const jobs: unknown[] = [];
-  let written = 0;
-  let head: Record<string, unknown> | undefined;
+  const jobs: JobResult[] = [];
+  let head: ResultsHead | undefined;
   const out = openSync(file, "w");
   try {
-    for await (const page of api.allResults(batchId, { limit: 100, items: 1000 })) {
-      const { processedJobs, ...summary } = page.partialResults;
-      if (!head) {
-        const { nextCursor: _next, partialResults: _partial, ...rest } = page;
-        head = { ...rest, partialResults: summary };
-        if (ndjson) writeSync(out, `${JSON.stringify({ summary: head })}\n`);
-      }
-      for (const page of processedJobs) {
-        const job = await withEveryItem(api, batchId, page);
+    const exported = await exportResults(api, batchId, {
+      head: (first) => {
+        head = first;
+        if (ndjson) writeSync(out, `${JSON.stringify({ summary: first })}\n`);
+      },
+      job: (job) => {
         if (ndjson) writeSync(out, `${JSON.stringify(job)}\n`);
         else jobs.push(job);
-        written++;
-      }
+      },
+    });
+    if (!ndjson && head) {
+      const { partialResults, ...batch } = head;
+      const summary = { ...partialResults, errors: exported.errors };
+      writeSync(out, `${JSON.stringify({ ...batch, partialResults: summary, jobs }, null, 2)}\n`);
     }
-    if (!ndjson) writeSync(out, `${JSON.stringify({ ...head, jobs }, null, 2)}\n`);
+    return exported.jobs;
   } finally {
     closeSync(out);
   }
-  return written;
-}
-
-/** A job's results with every item of every phase, fetching what did not fit in the page. */
-async function withEveryItem(
-  api: StepbatchClient,
-  batchId: string,
-  job: ResultsView["partialResults"]["processedJobs"][number],
-) {
-  const phases = [];
-  for (const phase of job.phases) {
-    const items = [...phase.items];
-    let next = phase.itemsNext;
-    while (next !== undefined) {
-      const more = await api.getJobOutput(batchId, job.jobId, {
-        phase: phase.phase,
-        itemsOffset: next,
-        items: 1000,
-      });
-      const found = more.phases[0];
-      items.push(...(found?.items ?? []));
-      next = found?.itemsNext;
-    }
-    const { itemsNext: _next, ...rest } = phase;
-    phases.push({ ...rest, items });
-  }
-  return { ...job, phases };
 }
 
 /** Watches until the batch ends; Ctrl-C stops the watching, not the batch, and says so. */

@@ -12,6 +12,14 @@ export {
   verifySignature as verifyWebhookSignature,
 } from "../functions/core/webhook.ts";
 export { type Connection, MissingTokenError, resolveConnection } from "./connection.ts";
+/** Every job's results with every item, a page at a time: `stepbatch results --output` in code. */
+export {
+  exportResults,
+  type JobResult,
+  type PhaseError,
+  type ResultsHead,
+  type ResultsSink,
+} from "./results-export.ts";
 export {
   type BatchCancelResponse,
   type BatchList,

@@ -24,11 +24,14 @@ export interface StateActivity {
   readonly caught: number;
 }
 
-/** An execution and what each of its states is doing (a local-only read: GET /_console/execution). */
+/**
+ * An execution and what each of its states is doing (a local-only read: GET /_console/execution).
+ * NOT_STARTED: the batch's execution has not started (yet), so no state has been entered.
+ */
 export interface ExecutionView {
   readonly executionArn: string;
-  readonly status: "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED";
-  readonly startDate: string;
+  readonly status: "NOT_STARTED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED";
+  readonly startDate: string | null;
   readonly stopDate: string | null;
   readonly error: string | null;
   readonly cause: string | null;

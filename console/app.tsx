@@ -1,19 +1,44 @@
-import { useRoute } from "./hooks.ts";
+import { useEffect, useRef } from "preact/hooks";
+import { safeDecode, useRoute } from "./hooks.ts";
 import { BatchPage } from "./pages/batch.tsx";
 import { BatchesPage } from "./pages/batches.tsx";
 import { JobPage } from "./pages/job.tsx";
 
-/** `#/`, `#/batches/<id>`, `#/batches/<id>/jobs/<jobId>`: pages are addresses, so they can be shared and reloaded. */
+/**
+ * `#/`, `#/batches/<id>`, `#/batches/<id>/jobs/<jobId>`: pages are addresses, so they can be
+ * shared and reloaded. Each page is keyed by what it shows: another batch is a new page, with
+ * nothing (ticks, page of jobs, notices) carried over from the last one.
+ */
 function Page({ route }: { route: string }) {
-  const parts = route.split("/").filter(Boolean).map(decodeURIComponent);
+  const parts = route.split("/").filter(Boolean).map(safeDecode);
   if (parts[0] === "batches" && parts[1] && parts[2] === "jobs" && parts[3])
-    return <JobPage batchId={parts[1]} jobId={parts[3]} />;
-  if (parts[0] === "batches" && parts[1]) return <BatchPage batchId={parts[1]} />;
+    return <JobPage key={route} batchId={parts[1]} jobId={parts[3]} />;
+  if (parts[0] === "batches" && parts[1]) return <BatchPage key={route} batchId={parts[1]} />;
   return <BatchesPage />;
+}
+
+/** What the tab says for a page, so that a screen reader and the history name it. */
+function titleOf(route: string, pipeline: string): string {
+  const parts = route.split("/").filter(Boolean).map(safeDecode);
+  const page =
+    parts[0] === "batches" && parts[3]
+      ? `Job ${parts[3]} · batch ${parts[1]}`
+      : parts[0] === "batches" && parts[1]
+        ? `Batch ${parts[1]}`
+        : "Batches";
+  return `${page} · stepbatch console${pipeline ? ` · ${pipeline}` : ""}`;
 }
 
 export function App({ pipeline }: { pipeline: string }) {
   const route = useRoute();
+  const content = useRef<HTMLDivElement>(null);
+  const first = useRef(true);
+  // A new page is announced as one: its title, and the focus on its content (not the first load).
+  useEffect(() => {
+    document.title = titleOf(route, pipeline);
+    if (first.current) first.current = false;
+    else content.current?.focus();
+  }, [route, pipeline]);
   return (
     <>
       <button
@@ -34,7 +59,7 @@ export function App({ pipeline }: { pipeline: string }) {
           </button>
         </form>
       </header>
-      <div id="content" tabIndex={-1}>
+      <div id="content" tabIndex={-1} ref={content}>
         <Page route={route} />
       </div>
     </>

@@ -10,14 +10,23 @@ export interface Polled<T> {
 
 /**
  * Reads `load` now and every `everyMs` while the page is visible: the view follows the batch
- * without a reload. A failed read keeps the last data and shows why.
+ * without a reload, until `done` says what was read no longer changes. A failed read keeps the
+ * last data and shows why; so does a new read (another page of jobs), until it arrives. A page
+ * of another batch is another component (keyed by its id), so it never shows this one's data.
  */
-export function usePolling<T>(load: () => Promise<T>, everyMs: number, deps: unknown[]): Polled<T> {
+export function usePolling<T>(
+  load: () => Promise<T>,
+  everyMs: number,
+  deps: unknown[],
+  done?: (data: T) => boolean,
+): Polled<T> {
   const [data, setData] = useState<T>();
   const [error, setError] = useState<string>();
   const [tick, setTick] = useState(0);
   const loadRef = useRef(load);
   loadRef.current = load;
+  const doneRef = useRef(done);
+  doneRef.current = done;
 
   // deps name what the read depends on; a new tick reads again at once.
   useEffect(() => {
@@ -32,6 +41,7 @@ export function usePolling<T>(load: () => Promise<T>, everyMs: number, deps: unk
             setData(value);
             setError(undefined);
           }
+          if (doneRef.current?.(value)) return;
         } catch (failure) {
           if (!stopped) setError(messageOf(failure));
         }
@@ -45,10 +55,17 @@ export function usePolling<T>(load: () => Promise<T>, everyMs: number, deps: unk
     };
   }, [...deps, tick, everyMs]);
 
-  // Another batch: do not show the last one's data meanwhile.
-  useEffect(() => setData(undefined), deps);
   const refresh = useCallback(() => setTick((t) => t + 1), []);
   return { data, error, refresh };
+}
+
+/** An address's part decoded; a malformed escape is kept as it is (and then names nothing). */
+export function safeDecode(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
 }
 
 /** The part of the address after `#`, kept in step with the browser's history. */

@@ -1,5 +1,7 @@
-import { createHmac } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { exportResults } from "../client/results-export.ts";
+import { InvalidIdError, StepbatchApiError, StepbatchClient } from "../client/stepbatch-client.ts";
 import { tokensMatch } from "../functions/core/token.ts";
 import { consoleAssets } from "./console-assets.ts";
 import { ExecutionActivity } from "./execution-activity.ts";
@@ -19,17 +21,25 @@ export interface ConsoleOptions {
   /** The API the console's pages call, through this server (known once it listens). */
   readonly apiUrl: () => string;
   readonly stepFunctions: LocalStepFunctions;
-  readonly stateMachineDefinition: Readonly<Record<string, unknown>>;
+  /** The synthesized state machine every batch's execution runs. */
+  readonly stateMachine: {
+    readonly arn: string;
+    readonly definition: Readonly<Record<string, unknown>>;
+  };
   /** Shown in the console's header. */
   readonly pipelineName?: string;
 }
 
-const COOKIE = "stepbatch_console";
+/** A session unused this long has ended: the browser signs in again. */
+const SESSION_IDLE_MS = 12 * 60 * 60 * 1000;
+/** Sessions kept at once; signing in past this ends the one used longest ago. */
+const MAX_SESSIONS = 100;
 const MAX_LOGIN_BYTES = 4096;
 /** API Gateway's payload limit: what the API would refuse is not read into memory here. */
 const MAX_FORWARD_BYTES = 10 * 1024 * 1024;
-/** Results are downloaded a page at a time: the export never holds a whole batch in memory. */
-const DOWNLOAD_PAGE = 100;
+/** What a page's request may say to the API, and what the API's answer may say back. */
+const FORWARDED_REQUEST_HEADERS = ["content-type", "idempotency-key", "x-stepbatch-actor"];
+const FORWARDED_RESPONSE_HEADERS = ["content-type", "location", "retry-after"];
 
 const SECURITY_HEADERS = {
   "cache-control": "no-store",
@@ -43,20 +53,41 @@ const SECURITY_HEADERS = {
  * The local console: a browser view of the local stack's batches, served on the API's port.
  *
  * Signing in shows the API token once; the browser keeps a session cookie (HttpOnly, SameSite
- * Strict, gone when the browser closes) derived from the token, so the token itself never sits in
- * the page, and a new token signs every browser out. Without the cookie only the sign-in page is
- * served. The pages call the HTTP API through `/_console/api/`, where this server adds the token:
+ * Strict, gone when the browser closes) holding a random session id, so the token itself never
+ * sits in the page. Sessions live in this process: signing out, 12 idle hours or a restart of the
+ * stack ends them. The cookie's name carries the port, since browsers share cookies between the
+ * ports of a host: two stacks on one machine keep apart. Without a session only the sign-in page
+ * is served. The pages call the HTTP API through `/_console/api/`, where this server adds the token:
  * the console is one more client of the same API, with two local-only reads beside it (an
  * execution's states as the Step Functions console draws them, and the results as one download).
  */
 export function createConsole(options: ConsoleOptions): ConsoleHandler {
-  const session = createHmac("sha256", options.token)
-    .update("stepbatch console session")
-    .digest("base64url");
+  /** Session id to when it was last used; a Map keeps them in the order they were used. */
+  const sessions = new Map<string, number>();
   const activities = new Map<string, ExecutionActivity>();
-  const signedIn = (request: IncomingMessage) => {
-    const given = cookieOf(request, COOKIE);
-    return given !== undefined && tokensMatch(given, session);
+  let api: StepbatchClient | undefined;
+  const apiClient = () => {
+    api ??= new StepbatchClient({ apiUrl: options.apiUrl(), token: options.token });
+    return api;
+  };
+  const cookieName = () => `stepbatch_console_${new URL(options.apiUrl()).port || "80"}`;
+  const sessionOf = (request: IncomingMessage): string | undefined => {
+    const id = cookieOf(request, cookieName());
+    const lastUsed = id === undefined ? undefined : sessions.get(id);
+    if (id === undefined || lastUsed === undefined) return undefined;
+    sessions.delete(id);
+    if (Date.now() - lastUsed > SESSION_IDLE_MS) return undefined;
+    sessions.set(id, Date.now());
+    return id;
+  };
+  const newSession = (): string => {
+    const id = randomBytes(32).toString("base64url");
+    sessions.set(id, Date.now());
+    for (const oldest of sessions.keys()) {
+      if (sessions.size <= MAX_SESSIONS) break;
+      sessions.delete(oldest);
+    }
+    return id;
   };
 
   return async (request, response, path, search) => {
@@ -78,7 +109,7 @@ export function createConsole(options: ConsoleOptions): ConsoleHandler {
         response.writeHead(303, {
           ...SECURITY_HEADERS,
           location: "/",
-          "set-cookie": `${COOKIE}=${session}; Path=/; HttpOnly; SameSite=Strict`,
+          "set-cookie": `${cookieName()}=${newSession()}; Path=/; HttpOnly; SameSite=Strict`,
         });
         response.end();
       } else
@@ -92,15 +123,17 @@ export function createConsole(options: ConsoleOptions): ConsoleHandler {
       return true;
     }
     if (path === "/_console/session/end" && method === "POST") {
+      const id = sessionOf(request);
+      if (id !== undefined) sessions.delete(id);
       response.writeHead(303, {
         ...SECURITY_HEADERS,
         location: "/",
-        "set-cookie": `${COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`,
+        "set-cookie": `${cookieName()}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`,
       });
       response.end();
       return true;
     }
-    if (!signedIn(request)) {
+    if (sessionOf(request) === undefined) {
       if (path === "/") sendHtml(response, 200, loginPage());
       else
         sendJson(response, 401, {
@@ -124,8 +157,15 @@ export function createConsole(options: ConsoleOptions): ConsoleHandler {
       return true;
     }
     if (path === "/_console/execution" && method === "GET") {
-      const arn = new URLSearchParams(search).get("arn") ?? "";
-      sendJson(response, ...executionView(arn));
+      const arn = new URLSearchParams(search).get("arn");
+      if (arn) sendJson(response, ...executionView(arn));
+      else
+        sendJson(response, 400, {
+          error: {
+            code: "BAD_REQUEST",
+            message: "arn is required: the query parameter that names the execution",
+          },
+        });
       return true;
     }
     const download = /^\/_console\/results\/([^/]+)$/.exec(path);
@@ -149,6 +189,25 @@ export function createConsole(options: ConsoleOptions): ConsoleHandler {
     try {
       execution = options.stepFunctions.describeExecution({ executionArn: arn });
     } catch {
+      // A batch's execution is named before it starts (a queued batch waits for it, a batch
+      // cancelled while queued never gets one): its page shows the states, none entered.
+      const ofThisMachine = `${options.stateMachine.arn.replace(":stateMachine:", ":execution:")}:`;
+      if (arn.startsWith(ofThisMachine) && arn.length > ofThisMachine.length)
+        return [
+          200,
+          {
+            executionArn: arn,
+            name: arn.slice(ofThisMachine.length),
+            status: "NOT_STARTED",
+            startDate: null,
+            stopDate: null,
+            error: null,
+            cause: null,
+            historyKept: true,
+            definition: options.stateMachine.definition,
+            states: {},
+          },
+        ];
       return [
         404,
         { error: { code: "EXECUTION_NOT_FOUND", message: `no execution ${arn} on this stack` } },
@@ -171,8 +230,8 @@ export function createConsole(options: ConsoleOptions): ConsoleHandler {
         error: execution.error ?? null,
         cause: execution.cause ?? null,
         // The history is kept in memory: an execution from before a restart has none.
-        historyKept: activity.read > 0,
-        definition: options.stateMachineDefinition,
+        historyKept: activity.fromStart,
+        definition: options.stateMachine.definition,
         states: activity.snapshot(execution.status),
       },
     ];
@@ -184,6 +243,18 @@ export function createConsole(options: ConsoleOptions): ConsoleHandler {
     apiPath: string,
     search: string,
   ): Promise<void> {
+    // fetch() resolves dot segments (raw or encoded) that the API's routing never resolves:
+    // "/_console/api/../_local/..." must not become another route with the token added.
+    const target = new URL(`${options.apiUrl()}${apiPath}${search ? `?${search}` : ""}`);
+    if (!target.pathname.endsWith(apiPath)) {
+      sendJson(response, 400, {
+        error: {
+          code: "BAD_REQUEST",
+          message: `the path ${apiPath} names no API route: it has "." or ".." segments, or characters a URL must escape`,
+        },
+      });
+      return;
+    }
     const body = await readAll(request);
     if (body === undefined) {
       sendJson(response, 413, {
@@ -194,72 +265,71 @@ export function createConsole(options: ConsoleOptions): ConsoleHandler {
       });
       return;
     }
-    const contentType = request.headers["content-type"];
-    const answer = await fetch(`${options.apiUrl()}${apiPath}${search ? `?${search}` : ""}`, {
+    const headers: Record<string, string> = {
+      "x-stepbatch-actor": "stepbatch-console",
+      ...pick(request.headers, FORWARDED_REQUEST_HEADERS),
+      authorization: `Bearer ${options.token}`,
+    };
+    const answer = await fetch(target, {
       method: request.method ?? "GET",
-      headers: {
-        authorization: `Bearer ${options.token}`,
-        "x-stepbatch-actor": String(request.headers["x-stepbatch-actor"] ?? "stepbatch-console"),
-        ...(contentType ? { "content-type": contentType } : {}),
-      },
+      headers,
       ...(body.length > 0 ? { body } : {}),
     });
     response.writeHead(answer.status, {
       ...SECURITY_HEADERS,
-      "content-type": answer.headers.get("content-type") ?? "application/json",
+      "content-type": "application/json",
+      ...pick(Object.fromEntries(answer.headers), FORWARDED_RESPONSE_HEADERS),
     });
     response.end(Buffer.from(await answer.arrayBuffer()));
   }
 
-  /** The batch's results as one JSON file, read from the API a page at a time as it is written. */
+  /**
+   * The batch's results as one JSON file: every job with every item, and the errors of all of
+   * them, streamed as the API is read. A read that fails midway cuts the download short (the
+   * browser reports it failed) rather than ending a file that looks whole.
+   */
   async function downloadResults(response: ServerResponse, batchId: string): Promise<void> {
-    const page = async (cursor?: string) => {
-      const query = new URLSearchParams({ limit: String(DOWNLOAD_PAGE) });
-      if (cursor) query.set("cursor", cursor);
-      const answer = await fetch(
-        `${options.apiUrl()}/batches/${encodeURIComponent(batchId)}/results?${query}`,
-        { headers: { authorization: `Bearer ${options.token}` } },
-      );
-      return { status: answer.status, body: (await answer.json()) as ResultsPage };
-    };
-    const first = await page();
-    if (first.status !== 200) {
-      sendJson(response, first.status, first.body);
-      return;
-    }
-    const { partialResults, nextCursor, ...about } = first.body;
-    const { processedJobs, ...summary } = partialResults ?? { processedJobs: [] };
-    response.writeHead(200, {
-      ...SECURITY_HEADERS,
-      "content-type": "application/json; charset=utf-8",
-      "content-disposition": `attachment; filename="${batchId.replace(/[^\w.-]/g, "_")}-results.json"`,
-    });
-    response.write(
-      `{"batch":${JSON.stringify({ ...about, downloadedAt: new Date().toISOString() })},"summary":${JSON.stringify(summary)},"jobs":[`,
-    );
     let written = 0;
-    const write = (jobs: readonly unknown[] = []) => {
-      for (const job of jobs) response.write(`${written++ > 0 ? "," : ""}\n${JSON.stringify(job)}`);
-    };
-    write(processedJobs);
-    let cursor = nextCursor;
-    while (cursor) {
-      const next = await page(cursor);
-      if (next.status !== 200) break; // the batch was deleted mid-download: what was read is kept
-      write(next.body.partialResults?.processedJobs);
-      cursor = next.body.nextCursor;
+    try {
+      const exported = await exportResults(apiClient(), batchId, {
+        head: ({ partialResults, ...batch }) => {
+          response.writeHead(200, {
+            ...SECURITY_HEADERS,
+            "content-type": "application/json; charset=utf-8",
+            "content-disposition": `attachment; filename="${batchId.replace(/[^\w.-]/g, "_")}-results.json"`,
+          });
+          const about = { ...batch, downloadedAt: new Date().toISOString() };
+          response.write(
+            `{"batch":${JSON.stringify(about)},"summary":${JSON.stringify(partialResults)},"jobs":[`,
+          );
+        },
+        job: (job) => {
+          response.write(`${written++ > 0 ? "," : ""}\n${JSON.stringify(job)}`);
+        },
+      });
+      response.end(`\n],"errors":${JSON.stringify(exported.errors)}}\n`);
+    } catch (error) {
+      if (response.headersSent) response.destroy();
+      else if (error instanceof StepbatchApiError)
+        sendJson(response, error.status, { error: { code: error.code, message: error.message } });
+      else if (error instanceof InvalidIdError)
+        sendJson(response, 400, { error: { code: "BAD_REQUEST", message: error.message } });
+      else throw error;
     }
-    response.end("\n]}\n");
   }
 }
 
-interface ResultsPage {
-  readonly partialResults?: { readonly processedJobs?: readonly unknown[] } & Record<
-    string,
-    unknown
-  >;
-  readonly nextCursor?: string | null;
-  readonly [field: string]: unknown;
+/** The named headers that are present, as single strings. */
+function pick(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  names: readonly string[],
+): Record<string, string> {
+  const picked: Record<string, string> = {};
+  for (const name of names) {
+    const value = headers[name];
+    if (value !== undefined) picked[name] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return picked;
 }
 
 /**

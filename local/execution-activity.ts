@@ -31,10 +31,16 @@ export class ExecutionActivity {
   private readonly states = new Map<string, Omit<StateActivity, "status" | "running">>();
   /** How many events of the history have been read. */
   read = 0;
+  /**
+   * Whether the history was kept from the execution's start: one that ran before the local stack
+   * restarted has only the failure the restart wrote, and its states cannot be told.
+   */
+  fromStart = false;
 
   update(events: readonly HistoryEvent[]): void {
     for (const event of events) {
       this.read++;
+      if (event.type === "ExecutionStarted") this.fromStart = true;
       const name = stateNameOf(event);
       if (name === undefined) continue;
       const counts = this.counts(name);

@@ -427,7 +427,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         token,
         apiUrl: () => apiUrl,
         stepFunctions,
-        stateMachineDefinition: model.stateMachine.definition,
+        stateMachine: model.stateMachine,
         ...(options.pipelineName ? { pipelineName: options.pipelineName } : {}),
       }),
       ...(options.logError ? { logError: options.logError } : {}),

@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import type { BatchView, JobFilter, SelectionPreview } from "../../client/stepbatch-client.ts";
+import { isJobTerminal } from "../../functions/core/model.ts";
 import { api, messageOf } from "../api.ts";
 import { ErrorNote, Modal, StatusBadge } from "./common.tsx";
 
@@ -16,8 +17,6 @@ const MODES = [
   ["after-phase", "After the phase: running jobs finish the phase they are in"],
   ["drain", "Drain: running jobs finish all their phases"],
 ] as const;
-
-const ENDED = new Set(["succeeded", "failed", "cancelled"]);
 
 /**
  * Cancel, behind a confirmation that shows what will be cancelled: the batch's counts, the ticked
@@ -148,7 +147,7 @@ function WhatWillStop({
     );
   }
   if (target.kind === "jobs") {
-    const ended = target.jobs.filter((j) => ENDED.has(j.status));
+    const ended = target.jobs.filter((j) => isJobTerminal(j.status));
     return (
       <>
         <ul class="job-list">
@@ -156,7 +155,7 @@ function WhatWillStop({
             <li key={job.jobId}>
               <strong>{job.name}</strong> <code>{job.jobId}</code>{" "}
               <StatusBadge status={job.status} />
-              {job.phase && !ENDED.has(job.status) ? ` in ${job.phase}` : ""}
+              {job.phase && !isJobTerminal(job.status) ? ` in ${job.phase}` : ""}
             </li>
           ))}
         </ul>

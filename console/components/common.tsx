@@ -1,5 +1,5 @@
 import type { ComponentChildren } from "preact";
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 
 /** A date as a person reads it in their own time zone, or a dash. */
 export function when(iso: string | null | undefined): string {
@@ -69,5 +69,55 @@ export function Modal({
       <h2 id="modal-title">{title}</h2>
       {children}
     </dialog>
+  );
+}
+
+/** Pages read by cursor: the cursors of the later pages opened, so that one can go back. */
+export interface CursorPages {
+  readonly cursor: string | undefined;
+  readonly page: number;
+  readonly back: (() => void) | undefined;
+  readonly next: (cursor: string | null | undefined) => (() => void) | undefined;
+  readonly reset: () => void;
+}
+
+export function useCursorPages(): CursorPages {
+  const [cursors, setCursors] = useState<readonly string[]>([]);
+  return {
+    cursor: cursors.at(-1),
+    page: cursors.length + 1,
+    back: cursors.length > 0 ? () => setCursors(cursors.slice(0, -1)) : undefined,
+    next: (cursor) => (cursor ? () => setCursors([...cursors, cursor]) : undefined),
+    reset: () => setCursors([]),
+  };
+}
+
+/** Back and forth between pages, shown once there is more than one. */
+export function CursorPager({
+  pages,
+  nextCursor,
+  label,
+  backText = "Previous",
+  nextText = "Next",
+}: {
+  pages: CursorPages;
+  nextCursor: string | null | undefined;
+  label: string;
+  backText?: string;
+  nextText?: string;
+}) {
+  const back = pages.back;
+  const next = pages.next(nextCursor);
+  if (!back && !next) return null;
+  return (
+    <nav class="pager" aria-label={label}>
+      <button type="button" class="secondary" disabled={!back} onClick={back}>
+        {backText}
+      </button>
+      <span>page {pages.page}</span>
+      <button type="button" class="secondary" disabled={!next} onClick={next}>
+        {nextText}
+      </button>
+    </nav>
   );
 }

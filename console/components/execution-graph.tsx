@@ -76,7 +76,9 @@ export function ExecutionGraph({ execution }: { execution: ExecutionView }) {
     <figure class="graph">
       <figcaption>
         Execution <code>{execution.executionArn.split(":").pop()}</code>:{" "}
-        {execution.status.toLowerCase()}
+        {execution.status === "NOT_STARTED"
+          ? "not started yet"
+          : execution.status.toLowerCase().replace("_", " ")}
         {execution.error ? ` (${execution.error})` : ""}
         {execution.historyKept
           ? ""

@@ -1,4 +1,4 @@
-import { useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import { JobsTextError, parseJobsText } from "../../client/jobs-text.ts";
 import { api, messageOf } from "../api.ts";
 import { ErrorNote, Modal } from "./common.tsx";
@@ -11,6 +11,9 @@ gamma`;
 export function SubmitDialog({ onClose }: { onClose: () => void }) {
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
+  // Sending the same batch again (after a timeout, say) reuses its idempotency key: the API
+  // answers with the batch the first try made instead of making a second one.
+  const lastTry = useRef<{ readonly body: string; readonly key: string }>(undefined);
 
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -26,13 +29,17 @@ export function SubmitDialog({ onClose }: { onClose: () => void }) {
     }
     setBusy(true);
     setError(undefined);
+    const body = {
+      ...parsed.body,
+      jobs: parsed.jobs,
+      ...(name ? { name } : {}),
+      ...(concurrency ? { concurrency: Number(concurrency) } : {}),
+    };
+    const bodyText = JSON.stringify(body);
+    if (lastTry.current?.body !== bodyText)
+      lastTry.current = { body: bodyText, key: crypto.randomUUID() };
     try {
-      const submitted = await api.submit({
-        ...parsed.body,
-        jobs: parsed.jobs,
-        ...(name ? { name } : {}),
-        ...(concurrency ? { concurrency: Number(concurrency) } : {}),
-      });
+      const submitted = await api.submit(body, { idempotencyKey: lastTry.current.key });
       onClose();
       location.hash = `#/batches/${encodeURIComponent(submitted.batchId)}`;
     } catch (failure) {

@@ -1,19 +1,28 @@
 import { useState } from "preact/hooks";
 import type { BatchView, JobFilter, Receipt } from "../../client/stepbatch-client.ts";
+import { isBatchTerminal, isJobTerminal } from "../../functions/core/model.ts";
 import { api, getExecution, messageOf, resultsDownloadUrl } from "../api.ts";
 import { CancelDialog, type CancelTarget } from "../components/cancel-dialog.tsx";
-import { duration, ErrorNote, Progress, StatusBadge, when } from "../components/common.tsx";
+import {
+  CursorPager,
+  duration,
+  ErrorNote,
+  Progress,
+  StatusBadge,
+  useCursorPages,
+  when,
+} from "../components/common.tsx";
 import { ExecutionGraph } from "../components/execution-graph.tsx";
 import { usePolling } from "../hooks.ts";
 
 type BatchJob = BatchView["jobs"][number];
-const ENDED = new Set(["succeeded", "failed", "cancelled"]);
 const PAGE = 50;
 
 /** One batch: its progress, execution, jobs, cancels and results, following it live. */
 export function BatchPage({ batchId }: { batchId: string }) {
   const [offset, setOffset] = useState(0);
-  const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
+  // Ticked jobs, kept across pages of jobs: "Cancel selected" cancels every one of them.
+  const [selected, setSelected] = useState<ReadonlyMap<string, BatchJob>>(new Map());
   const [target, setTarget] = useState<CancelTarget>();
   const [notice, setNotice] = useState<string>();
   const batch = usePolling(
@@ -22,7 +31,7 @@ export function BatchPage({ batchId }: { batchId: string }) {
     [batchId, offset],
   );
   const view = batch.data;
-  const ended = view ? ENDED.has(view.status) : false;
+  const ended = view ? isBatchTerminal(view.status) : false;
 
   if (!view)
     return (
@@ -38,13 +47,13 @@ export function BatchPage({ batchId }: { batchId: string }) {
       </main>
     );
 
-  const toggle = (jobId: string) =>
+  const toggle = (job: BatchJob) =>
     setSelected((now) => {
-      const next = new Set(now);
-      if (!next.delete(jobId)) next.add(jobId);
+      const next = new Map(now);
+      if (!next.delete(job.jobId)) next.set(job.jobId, job);
       return next;
     });
-  const selectedJobs = view.jobs.filter((job) => selected.has(job.jobId));
+  const selectedJobs = [...selected.values()];
   const counts = view.progress;
 
   return (
@@ -107,7 +116,7 @@ export function BatchPage({ batchId }: { batchId: string }) {
         </ul>
       </section>
 
-      <ExecutionSection executionArn={view.executionArn} />
+      <ExecutionSection key={view.executionArn} executionArn={view.executionArn} />
 
       <section aria-labelledby="jobs-title">
         <h2 id="jobs-title">Jobs</h2>
@@ -157,7 +166,7 @@ export function BatchPage({ batchId }: { batchId: string }) {
           onClose={() => setTarget(undefined)}
           onDone={(message) => {
             setTarget(undefined);
-            setSelected(new Set());
+            setSelected(new Map());
             setNotice(message);
             batch.refresh();
           }}
@@ -176,8 +185,8 @@ function JobsTable({
 }: {
   batchId: string;
   jobs: readonly BatchJob[];
-  selected: ReadonlySet<string>;
-  onToggle: (jobId: string) => void;
+  selected: ReadonlyMap<string, BatchJob>;
+  onToggle: (job: BatchJob) => void;
   onCancel: (job: BatchJob) => void;
 }) {
   return (
@@ -203,7 +212,7 @@ function JobsTable({
       </thead>
       <tbody>
         {jobs.map((job) => {
-          const ended = ENDED.has(job.status);
+          const ended = isJobTerminal(job.status);
           return (
             <tr key={job.jobId} data-job={job.name}>
               <td>
@@ -212,7 +221,7 @@ function JobsTable({
                   aria-label={`Select ${job.name}`}
                   checked={selected.has(job.jobId)}
                   disabled={ended}
-                  onChange={() => onToggle(job.jobId)}
+                  onChange={() => onToggle(job)}
                 />
               </td>
               <td>
@@ -374,32 +383,47 @@ function CancelsSection({ batchId, audit }: { batchId: string; audit: BatchView[
   );
 }
 
+/** A cancel's receipt, a page of jobs at a time, read until every job on the page has settled. */
 function ReceiptView({ batchId, cancellationId }: { batchId: string; cancellationId: string }) {
-  const receipt = usePolling<Receipt>(() => api.getCancellation(batchId, cancellationId), 2000, [
-    cancellationId,
-  ]);
+  const pages = useCursorPages();
+  const cursor = pages.cursor;
+  const receipt = usePolling<Receipt>(
+    () => api.getCancellation(batchId, cancellationId, cursor ? { cursor } : {}),
+    2000,
+    [cancellationId, cursor],
+    (page) => page.pending === 0,
+  );
   if (!receipt.data) return <ErrorNote message={receipt.error} />;
+  const { jobs, pending, nextCursor } = receipt.data;
   return (
-    <table class="receipt">
-      <caption>
-        Receipt {cancellationId}:{" "}
-        {receipt.data.pending > 0 ? `${receipt.data.pending} still settling` : "settled"}
-      </caption>
-      <thead>
-        <tr>
-          <th scope="col">Job</th>
-          <th scope="col">Outcome</th>
-        </tr>
-      </thead>
-      <tbody>
-        {receipt.data.jobs.map((job) => (
-          <tr key={job.jobId}>
-            <td>{job.name}</td>
-            <td>{job.outcome.replace(/_/g, " ")}</td>
+    <div class="receipt">
+      <table>
+        <caption>
+          Receipt {cancellationId}
+          {pages.page > 1 || nextCursor ? `, page ${pages.page}` : ""}:{" "}
+          {pending > 0 ? `${pending} still settling` : "settled"}
+        </caption>
+        <thead>
+          <tr>
+            <th scope="col">Job</th>
+            <th scope="col">Outcome</th>
           </tr>
-        ))}
-      </tbody>
-    </table>
+        </thead>
+        <tbody>
+          {jobs.map((job) => (
+            <tr key={job.jobId}>
+              <td>{job.name}</td>
+              <td>{job.outcome.replace(/_/g, " ")}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <CursorPager
+        pages={pages}
+        nextCursor={nextCursor}
+        label={`Pages of receipt ${cancellationId}`}
+      />
+    </div>
   );
 }
 

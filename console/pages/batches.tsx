@@ -1,12 +1,20 @@
 import { useState } from "preact/hooks";
 import type { BatchList } from "../../client/stepbatch-client.ts";
+import { BATCH_STATUSES, type BatchStatus } from "../../functions/core/model.ts";
 import { api } from "../api.ts";
-import { ErrorNote, Progress, StatusBadge, when } from "../components/common.tsx";
+import {
+  CursorPager,
+  ErrorNote,
+  Progress,
+  StatusBadge,
+  useCursorPages,
+  when,
+} from "../components/common.tsx";
 import { SubmitDialog } from "../components/submit-dialog.tsx";
 import { usePolling } from "../hooks.ts";
 
-const STATUSES = ["queued", "running", "cancelling", "succeeded", "failed", "cancelled"] as const;
-type Filter = (typeof STATUSES)[number] | "";
+type Filter = BatchStatus | "";
+const PAGE = 50;
 
 function sourceOf(source: BatchList["batches"][number]["source"]): string {
   return source.kind === "schedule"
@@ -14,14 +22,21 @@ function sourceOf(source: BatchList["batches"][number]["source"]): string {
     : "API";
 }
 
-/** Every batch, newest first, following their status live. */
+/** Every batch, newest first, a page at a time, following their status live. */
 export function BatchesPage() {
   const [status, setStatus] = useState<Filter>("");
+  const pages = useCursorPages();
+  const cursor = pages.cursor;
   const [submitting, setSubmitting] = useState(false);
   const { data, error } = usePolling(
-    () => api.listBatches({ ...(status ? { status } : {}), limit: 50 }),
+    () =>
+      api.listBatches({
+        ...(status ? { status } : {}),
+        limit: PAGE,
+        ...(cursor ? { cursor } : {}),
+      }),
     2000,
-    [status],
+    [status, cursor],
   );
 
   return (
@@ -37,14 +52,15 @@ export function BatchesPage() {
         <select
           id="status-filter"
           value={status}
-          onChange={(event) =>
-            setStatus((event.currentTarget as HTMLSelectElement).value as Filter)
-          }
+          onChange={(event) => {
+            setStatus((event.currentTarget as HTMLSelectElement).value as Filter);
+            pages.reset();
+          }}
         >
           <option value="">all</option>
-          {STATUSES.map((s) => (
+          {BATCH_STATUSES.map((s) => (
             <option key={s} value={s}>
-              {s}
+              {s.replace(/_/g, " ")}
             </option>
           ))}
         </select>
@@ -53,7 +69,9 @@ export function BatchesPage() {
       {!data ? (
         <p aria-busy="true">Loading…</p>
       ) : data.batches.length === 0 ? (
-        <p>No batches{status ? ` ${status}` : ""} yet. Submit one to see it here.</p>
+        <p>
+          No batches{status ? ` ${status.replace(/_/g, " ")}` : ""} yet. Submit one to see it here.
+        </p>
       ) : (
         <table class="batches">
           <caption class="visually-hidden">Batches, newest first</caption>
@@ -97,6 +115,13 @@ export function BatchesPage() {
           </tbody>
         </table>
       )}
+      <CursorPager
+        pages={pages}
+        nextCursor={data?.nextCursor}
+        label="Pages of batches"
+        backText="Newer"
+        nextText="Older"
+      />
       {submitting && <SubmitDialog onClose={() => setSubmitting(false)} />}
     </main>
   );

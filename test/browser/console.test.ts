@@ -10,6 +10,7 @@ import {
   watchTrouble,
 } from "../helpers/browser.ts";
 import { type Api, client, type E2ETarget, waitFor, waitForBatchEnd } from "../helpers/e2e.ts";
+import { rawRequest } from "../helpers/raw-requests.ts";
 
 /** Jobs slow enough to be watched and cancelled: each phase takes 30 s over 60 pages. */
 const SLOW_JOBS = ["one", "two", "three", "four"].map((name) => ({
@@ -25,6 +26,27 @@ describe("the local console, in Chromium", () => {
   let page: Page;
   let trouble: PageTrouble;
   let batchId: string;
+  /** The session cookie's name: browsers share cookies between the ports of a host. */
+  let cookieName: string;
+
+  /** Submits a batch through the API and waits for it to end; answers its id. */
+  const endedBatch = async (name: string, jobs: readonly object[]): Promise<string> => {
+    const id = (await api.submit({ name, jobs })).body.batchId as string;
+    await waitForBatchEnd(api, id);
+    return id;
+  };
+
+  /** Signs in as a script would (the form's POST), and answers with the session's cookie. */
+  const signInForCookie = async (): Promise<string> => {
+    const answer = await fetch(`${stack.apiUrl}/_console/session`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token: stack.token }),
+      redirect: "manual",
+    });
+    expect(answer.status).toBe(303);
+    return (answer.headers.get("set-cookie") ?? "").split(";")[0] as string;
+  };
 
   beforeAll(async () => {
     stack = await startLocalStack({ port: 0, pipelineName: "demo" });
@@ -36,6 +58,7 @@ describe("the local console, in Chromium", () => {
     });
     page = await context.newPage();
     trouble = await watchTrouble(page, stack.apiUrl);
+    cookieName = `stepbatch_console_${new URL(stack.apiUrl).port}`;
   }, 120_000);
 
   afterAll(async () => {
@@ -61,7 +84,7 @@ describe("the local console, in Chromium", () => {
     const batches = await get("/_console/api/batches");
     const wrong = await signInWith("not-the-token");
     const fromElsewhere = await signInWith(stack.token, "https://elsewhere.example");
-    const forged = await get("/_console/api/batches", { cookie: "stepbatch_console=forged" });
+    const forged = await get("/_console/api/batches", { cookie: `${cookieName}=forged` });
 
     // Assess
     const homePage = await home.text();
@@ -90,7 +113,7 @@ describe("the local console, in Chromium", () => {
     expect(cookies).toHaveLength(1);
     const [session] = cookies;
     expect(session).toMatchObject({
-      name: "stepbatch_console",
+      name: cookieName,
       httpOnly: true,
       sameSite: "Strict",
       expires: -1,
@@ -101,6 +124,28 @@ describe("the local console, in Chromium", () => {
     );
     expect(stored).not.toContain(stack.token);
     expect(await page.content()).not.toContain(stack.token);
+  });
+
+  it("ends a session when it signs out: the same cookie opens nothing afterwards", async () => {
+    // Prepare
+    const cookie = await signInForCookie();
+    const batches = () => fetch(`${stack.apiUrl}/_console/api/batches`, { headers: { cookie } });
+    const before = await batches();
+
+    // Act
+    const signedOut = await fetch(`${stack.apiUrl}/_console/session/end`, {
+      method: "POST",
+      headers: { cookie },
+      redirect: "manual",
+    });
+    const after = await batches();
+
+    // Assess
+    expect(cookie).toMatch(new RegExp(`^${cookieName}=[\\w-]{40,}$`));
+    expect(before.status).toBe(200);
+    expect(signedOut.status).toBe(303);
+    expect(signedOut.headers.get("set-cookie")).toContain("Max-Age=0");
+    expect(after.status).toBe(401);
   });
 
   it("submits a batch from the form, opens it, and follows its progress without a reload", async () => {
@@ -221,15 +266,10 @@ describe("the local console, in Chromium", () => {
 
   it("shows a job's phases, outputs, items and checkpoints, and a failed job's error", async () => {
     // Prepare
-    const submitted = await api.submit({
-      name: "one fails",
-      jobs: [
-        { name: "fine", input: { pages: 3 } },
-        { name: "broken", input: { pages: 3, failIn: "Digest" } },
-      ],
-    });
-    const id = submitted.body.batchId as string;
-    await waitForBatchEnd(api, id);
+    const id = await endedBatch("one fails", [
+      { name: "fine", input: { pages: 3 } },
+      { name: "broken", input: { pages: 3, failIn: "Digest" } },
+    ]);
 
     // Act
     await page.goto(`${stack.apiUrl}/#/batches/${id}/jobs/job-00001`);
@@ -335,6 +375,94 @@ describe("the local console, in Chromium", () => {
     const view = (await api.batch(id)).body;
     expect(view.progress).toMatchObject({ cancelled: 2, running: 2 });
     await api.cancel(id, { reason: "test over" });
+  });
+
+  it("answers its own reads' bad requests with a 400 that names the problem, and forwards no dot segments", async () => {
+    // Prepare
+    const cookie = await signInForCookie();
+    const get = (path: string) =>
+      rawRequest(stack.apiUrl, { method: "GET", path, headers: { cookie } });
+    const executionArn = (await api.batch(batchId)).body.executionArn as string;
+    const notYetStarted = executionArn.replace(/:[^:]+$/, ":b-not-started-yet");
+
+    // Act
+    const climbing = await get("/_console/api/../_local/schedules");
+    const encoded = await get("/_console/api/batches/%2E%2E/%2e%2e/_local/schedules");
+    const noArn = await get("/_console/execution");
+    const unknown = await get(
+      `/_console/execution?arn=${encodeURIComponent("arn:aws:states:elsewhere")}`,
+    );
+    const notStarted = await get(`/_console/execution?arn=${encodeURIComponent(notYetStarted)}`);
+    const badId = await get("/_console/results/%2E%2E");
+
+    // Assess
+    for (const answer of [climbing, encoded]) {
+      expect(answer.status).toBe(400);
+      expect(answer.json).toMatchObject({
+        error: { message: expect.stringMatching(/names no API route/) },
+      });
+    }
+    expect(noArn.status).toBe(400);
+    expect(noArn.json).toMatchObject({
+      error: { message: expect.stringMatching(/^arn is required/) },
+    });
+    expect(unknown.status).toBe(404);
+    expect(notStarted.status).toBe(200);
+    expect(notStarted.json).toMatchObject({ status: "NOT_STARTED", states: {} });
+    expect(badId.status).toBe(400);
+  });
+
+  it("downloads every item of every job and the errors of all of them", async () => {
+    // Prepare
+    const id = await endedBatch("many items", [
+      { name: "long", input: { pages: 45 } },
+      { name: "broken", input: { pages: 2, failIn: "Digest" } },
+    ]);
+    await page.goto(`${stack.apiUrl}/#/batches/${id}`);
+    await page.getByText(/2 jobs processed \(final\)/).waitFor();
+
+    // Act
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("link", { name: "Download results (JSON)" }).click(),
+    ]);
+    const file = JSON.parse(readFileSync((await download.path()) as string, "utf8"));
+
+    // Assess
+    const long = file.jobs.find((job: { name: string }) => job.name === "long");
+    expect(long.phases[0]).toMatchObject({ phase: "Ingest", itemCount: 45 });
+    expect(long.phases[0].items).toHaveLength(45);
+    expect(long.phases[0].itemsNext).toBeUndefined();
+    expect(file.errors).toEqual([
+      expect.objectContaining({
+        name: "broken",
+        phase: "Digest",
+        message: expect.stringContaining("demo failure"),
+      }),
+    ]);
+  });
+
+  it("opens another batch's page afresh, with nothing ticked, and names each page in the title", async () => {
+    // Prepare
+    const running = (await api.submit({ name: "ticked here", jobs: SLOW_JOBS })).body
+      .batchId as string;
+    await page.goto(`${stack.apiUrl}/#/batches/${running}`);
+    await page.getByRole("heading", { name: /ticked here/ }).waitFor();
+    await page.getByRole("checkbox", { name: "Select slow-one" }).check();
+    await page.getByRole("button", { name: "Cancel selected (1)" }).waitFor();
+
+    // Act: the same job id, job-00001, is in the other batch too
+    await page.evaluate(`location.hash = ${JSON.stringify(`#/batches/${batchId}`)}`);
+    await page.getByRole("heading", { name: /watched from the console/ }).waitFor();
+    const title = await page.title();
+    const focused = await page.evaluate("document.activeElement?.id");
+
+    // Assess
+    await page.getByRole("button", { name: "Cancel selected (0)" }).waitFor();
+    expect(await page.getByRole("button", { name: "Cancel selected (0)" }).isDisabled()).toBe(true);
+    expect(title).toBe(`Batch ${batchId} · stepbatch console · demo`);
+    expect(focused).toBe("content");
+    await api.cancel(running, { reason: "test over" });
   });
 
   it("loaded nothing from off this machine and logged no error", () => {

@@ -117,4 +117,17 @@ describe("an execution's activity, state by state", () => {
     // Assess
     expect(activity.snapshot("RUNNING")["Run jobs"]).toMatchObject({ entered: 1, running: 1 });
   });
+
+  it("knows a history read from the execution's start from one a restart cut off", () => {
+    // Prepare
+    const whole = new ExecutionActivity();
+    const cutOff = new ExecutionActivity();
+    // Act
+    whole.update(history(["ExecutionStarted", ""], ["MapStateEntered", "Run jobs"]));
+    cutOff.update(history(["ExecutionFailed", ""]));
+    // Assess
+    expect(whole.fromStart).toBe(true);
+    expect(cutOff.fromStart).toBe(false);
+    expect(cutOff.read).toBe(1);
+  });
 });
