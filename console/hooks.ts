@@ -4,6 +4,8 @@ import { messageOf } from "./api.ts";
 export interface Polled<T> {
   readonly data: T | undefined;
   readonly error: string | undefined;
+  /** The data is of the read before the last change (another page, another filter) until it arrives. */
+  readonly stale: boolean;
   /** Reads again now (after an action), without waiting for the next tick. */
   readonly refresh: () => void;
 }
@@ -20,7 +22,8 @@ export function usePolling<T>(
   deps: unknown[],
   done?: (data: T) => boolean,
 ): Polled<T> {
-  const [data, setData] = useState<T>();
+  const key = JSON.stringify(deps);
+  const [read, setRead] = useState<{ readonly data: T; readonly key: string }>();
   const [error, setError] = useState<string>();
   const [tick, setTick] = useState(0);
   const loadRef = useRef(load);
@@ -38,7 +41,7 @@ export function usePolling<T>(
         try {
           const value = await loadRef.current();
           if (!stopped) {
-            setData(value);
+            setRead({ data: value, key });
             setError(undefined);
           }
           if (doneRef.current?.(value)) return;
@@ -56,7 +59,7 @@ export function usePolling<T>(
   }, [...deps, tick, everyMs]);
 
   const refresh = useCallback(() => setTick((t) => t + 1), []);
-  return { data, error, refresh };
+  return { data: read?.data, stale: read !== undefined && read.key !== key, error, refresh };
 }
 
 /** An address's part decoded; a malformed escape is kept as it is (and then names nothing). */

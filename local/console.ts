@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { exportResults } from "../client/results-export.ts";
+import { exportResults, type ResultsHead } from "../client/results-export.ts";
 import { InvalidIdError, StepbatchApiError, StepbatchClient } from "../client/stepbatch-client.ts";
 import { tokensMatch } from "../functions/core/token.ts";
 import { consoleAssets } from "./console-assets.ts";
@@ -243,14 +243,14 @@ export function createConsole(options: ConsoleOptions): ConsoleHandler {
     apiPath: string,
     search: string,
   ): Promise<void> {
-    // fetch() resolves dot segments (raw or encoded) that the API's routing never resolves:
-    // "/_console/api/../_local/..." must not become another route with the token added.
+    // The API's routes only: fetch() resolves dot segments (raw or encoded) that the API's
+    // routing never resolves, so "/_console/api/batches/../.." would reach another path.
     const target = new URL(`${options.apiUrl()}${apiPath}${search ? `?${search}` : ""}`);
-    if (!target.pathname.endsWith(apiPath)) {
+    if (!target.pathname.endsWith(apiPath) || /^\/_(local|console)(\/|$)/.test(apiPath)) {
       sendJson(response, 400, {
         error: {
           code: "BAD_REQUEST",
-          message: `the path ${apiPath} names no API route: it has "." or ".." segments, or characters a URL must escape`,
+          message: `the path ${apiPath} names no API route: it has "." or ".." segments, characters a URL must escape, or is the local stack's own`,
         },
       });
       return;
@@ -284,30 +284,34 @@ export function createConsole(options: ConsoleOptions): ConsoleHandler {
   }
 
   /**
-   * The batch's results as one JSON file: every job with every item, and the errors of all of
-   * them, streamed as the API is read. A read that fails midway cuts the download short (the
-   * browser reports it failed) rather than ending a file that looks whole.
+   * The batch's results as one JSON file, the file `stepbatch results --output` writes: the
+   * batch, its jobs with every item, and its summary with the errors of all of them, streamed as
+   * the API is read. A read that fails midway cuts the download short (the browser reports it
+   * failed) rather than ending a file that looks whole.
    */
   async function downloadResults(response: ServerResponse, batchId: string): Promise<void> {
     let written = 0;
+    let summary: ResultsHead["partialResults"] | undefined;
     try {
       const exported = await exportResults(apiClient(), batchId, {
         head: ({ partialResults, ...batch }) => {
+          summary = partialResults;
           response.writeHead(200, {
             ...SECURITY_HEADERS,
             "content-type": "application/json; charset=utf-8",
             "content-disposition": `attachment; filename="${batchId.replace(/[^\w.-]/g, "_")}-results.json"`,
           });
-          const about = { ...batch, downloadedAt: new Date().toISOString() };
-          response.write(
-            `{"batch":${JSON.stringify(about)},"summary":${JSON.stringify(partialResults)},"jobs":[`,
-          );
+          // The batch's fields, then the jobs as they come; the summary ends the file, once
+          // every job's errors are known.
+          const fields = JSON.stringify(batch).slice(1, -1);
+          response.write(`{${fields ? `${fields},` : ""}"jobs":[`);
         },
         job: (job) => {
           response.write(`${written++ > 0 ? "," : ""}\n${JSON.stringify(job)}`);
         },
       });
-      response.end(`\n],"errors":${JSON.stringify(exported.errors)}}\n`);
+      const partialResults = { ...summary, errors: exported.errors };
+      response.end(`\n],"partialResults":${JSON.stringify(partialResults)}}\n`);
     } catch (error) {
       if (response.headersSent) response.destroy();
       else if (error instanceof StepbatchApiError)

@@ -92,16 +92,19 @@ export function useCursorPages(): CursorPages {
   };
 }
 
-/** Back and forth between pages, shown once there is more than one. */
+/** Back and forth between pages, shown once there is more than one; still while a page loads. */
 export function CursorPager({
   pages,
   nextCursor,
+  loading,
   label,
   backText = "Previous",
   nextText = "Next",
 }: {
   pages: CursorPages;
   nextCursor: string | null | undefined;
+  /** The cursor shown is the last page's until the new one arrives: it must not be followed. */
+  loading: boolean;
   label: string;
   backText?: string;
   nextText?: string;
@@ -109,13 +112,29 @@ export function CursorPager({
   const back = pages.back;
   const next = pages.next(nextCursor);
   if (!back && !next) return null;
+  // While a page loads the buttons say so and do nothing, and keep the focus (a disabled one drops it).
+  const unlessLoading = (go: () => void) => () => {
+    if (!loading) go();
+  };
   return (
-    <nav class="pager" aria-label={label}>
-      <button type="button" class="secondary" disabled={!back} onClick={back}>
+    <nav class="pager" aria-label={label} aria-busy={loading}>
+      <button
+        type="button"
+        class="secondary"
+        disabled={!back}
+        aria-disabled={loading}
+        onClick={back && unlessLoading(back)}
+      >
         {backText}
       </button>
       <span>page {pages.page}</span>
-      <button type="button" class="secondary" disabled={!next} onClick={next}>
+      <button
+        type="button"
+        class="secondary"
+        disabled={!next}
+        aria-disabled={loading}
+        onClick={next && unlessLoading(next)}
+      >
         {nextText}
       </button>
     </nav>

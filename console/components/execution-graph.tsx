@@ -68,7 +68,14 @@ function StateBox({ node, activity }: { node: LayoutNode; activity: StateActivit
 }
 
 /** The execution drawn as the Step Functions console draws it, each state coloured by what it does. */
-export function ExecutionGraph({ execution }: { execution: ExecutionView }) {
+export function ExecutionGraph({
+  execution,
+  batchEnded,
+}: {
+  execution: ExecutionView;
+  /** A batch that ended without an execution (cancelled while queued) never starts one. */
+  batchEnded: boolean;
+}) {
   const layout = layoutMachine(execution.definition);
   const containers = layout.nodes.filter((n) => n.container);
   const states = layout.nodes.filter((n) => !n.container);
@@ -77,7 +84,9 @@ export function ExecutionGraph({ execution }: { execution: ExecutionView }) {
       <figcaption>
         Execution <code>{execution.executionArn.split(":").pop()}</code>:{" "}
         {execution.status === "NOT_STARTED"
-          ? "not started yet"
+          ? batchEnded
+            ? "never started (the batch ended before it did)"
+            : "not started yet"
           : execution.status.toLowerCase().replace("_", " ")}
         {execution.error ? ` (${execution.error})` : ""}
         {execution.historyKept

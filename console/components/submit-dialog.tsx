@@ -35,10 +35,10 @@ export function SubmitDialog({ onClose }: { onClose: () => void }) {
       ...(name ? { name } : {}),
       ...(concurrency ? { concurrency: Number(concurrency) } : {}),
     };
-    const bodyText = JSON.stringify(body);
-    if (lastTry.current?.body !== bodyText)
-      lastTry.current = { body: bodyText, key: crypto.randomUUID() };
     try {
+      const bodyText = JSON.stringify(body);
+      if (lastTry.current?.body !== bodyText)
+        lastTry.current = { body: bodyText, key: crypto.randomUUID() };
       const submitted = await api.submit(body, { idempotencyKey: lastTry.current.key });
       onClose();
       location.hash = `#/batches/${encodeURIComponent(submitted.batchId)}`;

@@ -53,7 +53,10 @@ export function BatchPage({ batchId }: { batchId: string }) {
       if (!next.delete(job.jobId)) next.set(job.jobId, job);
       return next;
     });
-  const selectedJobs = [...selected.values()];
+  // Each ticked job as the last read shows it, when it is on this page of jobs.
+  const selectedJobs = [...selected.values()].map(
+    (ticked) => view.jobs.find((job) => job.jobId === ticked.jobId) ?? ticked,
+  );
   const counts = view.progress;
 
   return (
@@ -116,7 +119,11 @@ export function BatchPage({ batchId }: { batchId: string }) {
         </ul>
       </section>
 
-      <ExecutionSection key={view.executionArn} executionArn={view.executionArn} />
+      <ExecutionSection
+        key={view.executionArn}
+        executionArn={view.executionArn}
+        batchEnded={ended}
+      />
 
       <section aria-labelledby="jobs-title">
         <h2 id="jobs-title">Jobs</h2>
@@ -220,7 +227,7 @@ function JobsTable({
                   type="checkbox"
                   aria-label={`Select ${job.name}`}
                   checked={selected.has(job.jobId)}
-                  disabled={ended}
+                  disabled={ended && !selected.has(job.jobId)}
                   onChange={() => onToggle(job)}
                 />
               </td>
@@ -327,14 +334,26 @@ function FilterCancel({
   );
 }
 
-function ExecutionSection({ executionArn }: { executionArn: string }) {
-  const execution = usePolling(() => getExecution(executionArn), 1500, [executionArn]);
+/** The batch's execution, read until it has ended (or the batch ended without one). */
+function ExecutionSection({
+  executionArn,
+  batchEnded,
+}: {
+  executionArn: string;
+  batchEnded: boolean;
+}) {
+  const execution = usePolling(
+    () => getExecution(executionArn),
+    1500,
+    [executionArn],
+    (read) => read.status !== "RUNNING" && (read.status !== "NOT_STARTED" || batchEnded),
+  );
   return (
     <section aria-labelledby="execution-title">
       <h2 id="execution-title">Execution</h2>
       <ErrorNote message={execution.error} />
       {execution.data ? (
-        <ExecutionGraph execution={execution.data} />
+        <ExecutionGraph execution={execution.data} batchEnded={batchEnded} />
       ) : (
         <p aria-busy="true">Loading the execution…</p>
       )}
@@ -421,6 +440,7 @@ function ReceiptView({ batchId, cancellationId }: { batchId: string; cancellatio
       <CursorPager
         pages={pages}
         nextCursor={nextCursor}
+        loading={receipt.stale}
         label={`Pages of receipt ${cancellationId}`}
       />
     </div>

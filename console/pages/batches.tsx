@@ -28,7 +28,7 @@ export function BatchesPage() {
   const pages = useCursorPages();
   const cursor = pages.cursor;
   const [submitting, setSubmitting] = useState(false);
-  const { data, error } = usePolling(
+  const { data, stale, error } = usePolling(
     () =>
       api.listBatches({
         ...(status ? { status } : {}),
@@ -66,14 +66,14 @@ export function BatchesPage() {
         </select>
       </div>
       <ErrorNote message={error} />
-      {!data ? (
+      {!data || (stale && data.batches.length === 0) ? (
         <p aria-busy="true">Loading…</p>
       ) : data.batches.length === 0 ? (
         <p>
           No batches{status ? ` ${status.replace(/_/g, " ")}` : ""} yet. Submit one to see it here.
         </p>
       ) : (
-        <table class="batches">
+        <table class="batches" aria-busy={stale}>
           <caption class="visually-hidden">Batches, newest first</caption>
           <thead>
             <tr>
@@ -118,6 +118,7 @@ export function BatchesPage() {
       <CursorPager
         pages={pages}
         nextCursor={data?.nextCursor}
+        loading={stale}
         label="Pages of batches"
         backText="Newer"
         nextText="Older"

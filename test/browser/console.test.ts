@@ -305,7 +305,7 @@ describe("the local console, in Chromium", () => {
 
     // Assess
     expect(download.suggestedFilename()).toBe(`${batchId}-results.json`);
-    expect(file.batch).toMatchObject({ batchId, status: "cancelled" });
+    expect(file).toMatchObject({ batchId, status: "cancelled" });
     expect(file.jobs.map((job: { name: string }) => job.name).sort()).toEqual(
       SLOW_JOBS.map((job) => job.name).sort(),
     );
@@ -388,6 +388,7 @@ describe("the local console, in Chromium", () => {
     // Act
     const climbing = await get("/_console/api/../_local/schedules");
     const encoded = await get("/_console/api/batches/%2E%2E/%2e%2e/_local/schedules");
+    const localOnly = await get("/_console/api/_local/schedules");
     const noArn = await get("/_console/execution");
     const unknown = await get(
       `/_console/execution?arn=${encodeURIComponent("arn:aws:states:elsewhere")}`,
@@ -396,7 +397,7 @@ describe("the local console, in Chromium", () => {
     const badId = await get("/_console/results/%2E%2E");
 
     // Assess
-    for (const answer of [climbing, encoded]) {
+    for (const answer of [climbing, encoded, localOnly]) {
       expect(answer.status).toBe(400);
       expect(answer.json).toMatchObject({
         error: { message: expect.stringMatching(/names no API route/) },
@@ -433,7 +434,8 @@ describe("the local console, in Chromium", () => {
     expect(long.phases[0]).toMatchObject({ phase: "Ingest", itemCount: 45 });
     expect(long.phases[0].items).toHaveLength(45);
     expect(long.phases[0].itemsNext).toBeUndefined();
-    expect(file.errors).toEqual([
+    expect(file).toMatchObject({ batchId: id, status: "completed_with_errors" });
+    expect(file.partialResults.errors).toEqual([
       expect.objectContaining({
         name: "broken",
         phase: "Digest",
