@@ -444,6 +444,33 @@ describe("the local console, in Chromium", () => {
     ]);
   });
 
+  it("cancels the ticked jobs together, behind a confirmation that lists them", async () => {
+    // Prepare
+    const id = (await api.submit({ name: "two ticked", jobs: SLOW_JOBS })).body.batchId as string;
+    await page.goto(`${stack.apiUrl}/#/batches/${id}`);
+    await page.locator('[data-count="running"]', { hasText: "4" }).waitFor();
+    await page.getByRole("checkbox", { name: "Select slow-one" }).check();
+    await page.getByRole("checkbox", { name: "Select slow-four" }).check();
+
+    // Act
+    await page.getByRole("button", { name: "Cancel selected (2)" }).click();
+    const dialog = page.getByRole("dialog", { name: "Cancel 2 jobs" });
+    const shown = await dialog
+      .getByRole("region", { name: "What will be cancelled" })
+      .textContent();
+    await dialog.getByRole("button", { name: "Confirm cancel" }).click();
+
+    // Assess
+    expect(shown).toContain("slow-one");
+    expect(shown).toContain("slow-four");
+    expect(shown).not.toContain("slow-two");
+    await page.locator('tr[data-job="slow-one"] .badge', { hasText: "cancelled" }).waitFor();
+    await page.locator('tr[data-job="slow-four"] .badge', { hasText: "cancelled" }).waitFor();
+    await page.getByRole("button", { name: "Cancel selected (0)" }).waitFor();
+    expect((await api.batch(id)).body.progress).toMatchObject({ cancelled: 2, running: 2 });
+    await api.cancel(id, { reason: "test over" });
+  });
+
   it("opens another batch's page afresh, with nothing ticked, and names each page in the title", async () => {
     // Prepare
     const running = (await api.submit({ name: "ticked here", jobs: SLOW_JOBS })).body
