@@ -13,6 +13,8 @@ import { jobIdFor } from "./submit.ts";
 
 /** Jobs listed per page in a batch's status. */
 const JOBS_PAGE = 100;
+/** Rereads of a batch whose counts and running jobs disagree (a job ended between the reads). */
+const STATUS_REREADS = 2;
 
 /** What a batch's status is made of; the API's view (views/batch.ts) shapes it. */
 export interface BatchStatusRead {
@@ -42,19 +44,30 @@ export class BatchQueries {
   ): Promise<BatchStatusRead> {
     const offset = page.jobsOffset ?? 0;
     const limit = page.jobsLimit ?? JOBS_PAGE;
-    const batch = await this.store.getBatch(batchId);
+    let batch = await this.store.getBatch(batchId);
     if (!batch) throw new BatchNotFoundError(batchId);
     // A batch that keeps its job counts is read without reading every job: its counts, its running
     // jobs (at most its concurrency), one page of jobs and its audit trail.
-    const counts = batch.jobCounts;
+    let counts = batch.jobCounts;
     if (!counts) return this.statusFromEveryJob(batchId, offset, limit);
-    const [running, jobs, audit] = await Promise.all([
-      counts.running > 0
-        ? this.store.listActiveJobs(batchId, "running", Math.max(batch.concurrency, counts.running))
-        : [],
+    const runningOf = (read: BatchRecord, { running }: JobCounts) =>
+      running > 0
+        ? this.store.listActiveJobs(batchId, "running", Math.max(read.concurrency, running))
+        : Promise.resolve([]);
+    let [running, jobs, audit] = await Promise.all([
+      runningOf(batch, counts),
       this.store.listJobsAfter(batchId, offset > 0 ? jobIdFor(offset - 1) : undefined, limit),
       this.store.listAudit(batchId),
     ]);
+    // A job that ends between the two reads is counted running but listed nowhere: its share would
+    // drop out and the progress go back. The batch is read again (twice at most) until they agree.
+    for (let again = 0; again < STATUS_REREADS && running.length !== counts.running; again++) {
+      const reread = await this.store.getBatch(batchId);
+      if (!reread?.jobCounts) break;
+      batch = reread;
+      counts = reread.jobCounts;
+      running = await runningOf(batch, counts);
+    }
     return {
       batch,
       counts,
