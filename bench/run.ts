@@ -8,6 +8,7 @@ import { type LocalStack, PROJECT_ROOT, startLocalStack } from "../local/stack.t
 import demo from "../stepbatch.config.ts";
 import { barChart } from "./chart.ts";
 import { NaiveDesign } from "./naive.ts";
+import { log, ms, sleep, summary, waitUntil } from "./stats.ts";
 import { cancelUnderLoad } from "./under-load.ts";
 
 /**
@@ -125,36 +126,6 @@ const costLinesOf = (c: ReturnType<typeof countedSince>) => ({
   s3: c.s3PutList * PRICES.s3PerPutListRequest + c.s3Get * PRICES.s3PerGetRequest,
   apiGateway: c.apiRequests * PRICES.apiGatewayRestPerRequest,
 });
-
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return (
-    sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN
-  );
-};
-const summary = (values: number[]) => ({
-  n: values.length,
-  p50: percentile(values, 50),
-  p95: percentile(values, 95),
-  p99: percentile(values, 99),
-  max: Math.max(...values),
-});
-const ms = (v: number) => `${v.toFixed(0)} ms`;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const log = (line: string) => process.stdout.write(`${line}\n`);
-
-async function waitUntil<T>(
-  check: () => Promise<T | undefined | false>,
-  timeoutMs = 120_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error("the benchmark timed out waiting");
-    await sleep(50);
-  }
-}
 
 async function main() {
   const startedAt = Date.now();
