@@ -471,6 +471,66 @@ describe("the local console, in Chromium", () => {
     await api.cancel(id, { reason: "test over" });
   });
 
+  it("keeps ticks across pages of jobs, and cancels them all together", async () => {
+    // Prepare: 55 long jobs, two at a time: the last ones wait in the queue on the second page.
+    const jobs = Array.from({ length: 55 }, (_, i) => ({
+      name: `paged-${String(i + 1).padStart(2, "0")}`,
+      input: SLOW_JOBS[0]?.input,
+    }));
+    const id = (await api.submit({ name: "two pages", jobs, concurrency: 2 })).body
+      .batchId as string;
+    await page.goto(`${stack.apiUrl}/#/batches/${id}`);
+    await page.getByText("jobs 1–50 of 55").waitFor();
+    await page.getByRole("checkbox", { name: "Select paged-01" }).check();
+
+    // Act
+    await page.getByRole("button", { name: "Next" }).click();
+    await page.getByText("jobs 51–55 of 55").waitFor();
+    await page.getByRole("checkbox", { name: "Select paged-55" }).check();
+    await page.getByRole("button", { name: "Cancel selected (2)" }).click();
+    const dialog = page.getByRole("dialog", { name: "Cancel 2 jobs" });
+    const shown = await dialog
+      .getByRole("region", { name: "What will be cancelled" })
+      .textContent();
+    await dialog.getByRole("button", { name: "Confirm cancel" }).click();
+    await dialog.waitFor({ state: "detached" });
+
+    // Assess
+    expect(shown).toContain("paged-01");
+    expect(shown).toContain("paged-55");
+    await page.locator('tr[data-job="paged-55"] .badge', { hasText: "cancelled" }).waitFor();
+    expect((await api.job(id, "job-00001")).body.status).toBe("cancelled");
+    expect((await api.job(id, "job-00055")).body.status).toBe("cancelled");
+    expect((await api.batch(id)).body.progress).toMatchObject({ cancelled: 2 });
+    await api.cancel(id, { reason: "test over" });
+  });
+
+  it("pages through the batches list, 50 at a time, newest first", async () => {
+    // Prepare: more batches than one page holds.
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        api.submit({ name: `filler ${i + 1}`, jobs: [{ name: "quick", input: { pages: 0 } }] }),
+      ),
+    );
+    await page.goto(`${stack.apiUrl}/#/`);
+    const rows = page.locator("table.batches tbody tr");
+    await page.getByRole("navigation", { name: "Pages of batches" }).waitFor();
+    const firstPage = await rows.count();
+
+    // Act
+    await page.getByRole("button", { name: "Older" }).click();
+    await page.getByText("page 2").waitFor();
+    await rows.filter({ hasText: "watched from the console" }).waitFor();
+    const secondPage = await rows.count();
+    await page.getByRole("button", { name: "Newer" }).click();
+    await page.getByText("page 1").waitFor();
+
+    // Assess
+    expect(firstPage).toBe(50);
+    expect(secondPage).toBeGreaterThanOrEqual(1);
+    expect(await rows.count()).toBe(50);
+  });
+
   it("opens another batch's page afresh, with nothing ticked, and names each page in the title", async () => {
     // Prepare
     const running = (await api.submit({ name: "ticked here", jobs: SLOW_JOBS })).body
