@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { StepbatchApiError } from "../client/stepbatch-client.ts";
 import { messageOf } from "./api.ts";
 
 export interface Polled<T> {
@@ -47,6 +48,8 @@ export function usePolling<T>(
           if (doneRef.current?.(value)) return;
         } catch (failure) {
           if (!stopped) setError(messageOf(failure));
+          // What does not exist will not start to: asking again every second only repeats the 404.
+          if (failure instanceof StepbatchApiError && failure.status === 404) return;
         }
       }
       if (!stopped) timer = setTimeout(run, everyMs);

@@ -446,7 +446,7 @@ button{margin-top:1rem;font:inherit;font-weight:600;padding:.5rem 1.25rem;border
 </style></head>
 <body><main>
 <h1>stepbatch console</h1>
-<p>Sign in with this stack's API token: <code>npx stepbatch dev</code> prints it, and keeps it in <code>.stepbatch/token</code>.</p>
+<p>Sign in with this stack's API token: the local stack prints it when it starts (<code>npx stepbatch dev</code>, or <code>npm start</code> in stepbatch's own repository), and keeps it in <code>.stepbatch/token</code>.</p>
 ${message ? `<p class="error" role="alert">${escapeHtml(message)}</p>` : ""}
 <form method="post" action="/_console/session">
 <label for="token">API token</label>

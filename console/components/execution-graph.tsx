@@ -13,8 +13,10 @@ const LEGEND: readonly [StateStatus, string][] = [
 /** What a state's box says under its name: how many visits are where. */
 function countsOf(activity: StateActivity | undefined, container: boolean): string {
   if (!activity) return "";
+  // Visits still in a state once the execution has ended were stopped with it.
+  const stillIn = activity.status === "stopped" ? "stopped" : "running";
   const parts = [
-    activity.running > 0 ? `${activity.running} running` : "",
+    activity.running > 0 ? `${activity.running} ${stillIn}` : "",
     activity.succeeded > 0 && (container || activity.entered > 1)
       ? `${activity.succeeded} done`
       : "",
@@ -145,7 +147,7 @@ export function ExecutionGraph({
               <th scope="col">State</th>
               <th scope="col">Type</th>
               <th scope="col">Status</th>
-              <th scope="col">Running</th>
+              <th scope="col">Still in it</th>
               <th scope="col">Done</th>
               <th scope="col">Caught</th>
             </tr>

@@ -22,7 +22,7 @@ export function SubmitDialog({ onClose }: { onClose: () => void }) {
     const concurrency = String(form.get("concurrency") ?? "").trim();
     let parsed: ReturnType<typeof parseJobsText>;
     try {
-      parsed = parseJobsText(String(form.get("jobs") ?? ""), "the jobs");
+      parsed = parseJobsText(String(form.get("jobs") ?? ""), "The Jobs field");
     } catch (failure) {
       setError(failure instanceof JobsTextError ? failure.message : messageOf(failure));
       return;

@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
 import type { BatchView, JobFilter, Receipt } from "../../client/stepbatch-client.ts";
 import { isBatchTerminal, isJobTerminal } from "../../functions/core/model.ts";
+import type { ReceiptOutcome } from "../../functions/core/receipts.ts";
 import { api, getExecution, messageOf, resultsDownloadUrl } from "../api.ts";
 import { CancelDialog, type CancelTarget } from "../components/cancel-dialog.tsx";
 import {
@@ -17,6 +18,19 @@ import { usePolling } from "../hooks.ts";
 
 type BatchJob = BatchView["jobs"][number];
 const PAGE = 50;
+
+/** What each receipt outcome means, as a person says it. */
+const OUTCOMES: Readonly<Record<ReceiptOutcome, string>> = {
+  cancelled_before_start: "cancelled before it started",
+  stopped_at_safe_point: "stopped at a safe point",
+  finished_phase_then_stopped: "finished its phase, then stopped",
+  drained: "finished all its phases (drain)",
+  completed_before_cancel: "had already ended before this cancel",
+  in_commit_completed: "was in its final phase, which completed",
+  ignored_signal: "did not stop within the grace period",
+  failed: "failed after the cancel",
+  pending: "still settling",
+};
 
 /** One batch: its progress, execution, jobs, cancels and results, following it live. */
 export function BatchPage({ batchId }: { batchId: string }) {
@@ -432,7 +446,7 @@ function ReceiptView({ batchId, cancellationId }: { batchId: string; cancellatio
           {jobs.map((job) => (
             <tr key={job.jobId}>
               <td>{job.name}</td>
-              <td>{job.outcome.replace(/_/g, " ")}</td>
+              <td>{OUTCOMES[job.outcome] ?? job.outcome}</td>
             </tr>
           ))}
         </tbody>

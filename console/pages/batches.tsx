@@ -70,7 +70,9 @@ export function BatchesPage() {
         <p aria-busy="true">Loading…</p>
       ) : data.batches.length === 0 ? (
         <p>
-          No batches{status ? ` ${status.replace(/_/g, " ")}` : ""} yet. Submit one to see it here.
+          {status
+            ? `No batch is ${status.replace(/_/g, " ")}.`
+            : "No batches yet. Submit one to see it here."}
         </p>
       ) : (
         <table class="batches" aria-busy={stale}>

@@ -239,6 +239,19 @@ describe("the local console, in Chromium", () => {
     const ended = await waitForBatchEnd(api, batchId);
     expect(ended).toMatchObject({ status: "cancelled", progress: { cancelled: 4, running: 0 } });
     expect(await page.locator("tr[data-job] .badge", { hasText: /^running$/ }).count()).toBe(0);
+    // The phases the stop cut short are drawn as stopped, not as still running.
+    await page
+      .locator('g[data-state="Ingest"].state--stopped .state__detail', { hasText: /stopped/ })
+      .waitFor();
+    // The job cancelled before was already over for this cancel, and its receipt says so.
+    await page
+      .locator(".audit li", { hasText: "cancel_batch" })
+      .getByRole("button", { name: "Receipt" })
+      .click();
+    await page
+      .locator(".receipt tr", { hasText: "slow-two" })
+      .filter({ hasText: "had already ended before this cancel" })
+      .waitFor();
   });
 
   it("lists the batches newest first, filtered by status", async () => {
@@ -529,6 +542,28 @@ describe("the local console, in Chromium", () => {
     expect(firstPage).toBe(50);
     expect(secondPage).toBeGreaterThanOrEqual(1);
     expect(await rows.count()).toBe(50);
+  });
+
+  it("says once that a batch does not exist, and stops asking for it", async () => {
+    // Prepare: a page of its own, where the 404 it expects is no trouble.
+    const own = await context.newPage();
+    const unknown = "b-20260101000000-00000000";
+    const asked: string[] = [];
+    own.on("request", (request) => {
+      if (request.url().includes(`/_console/api/batches/${unknown}`)) asked.push(request.url());
+    });
+
+    // Act
+    await own.goto(`${stack.apiUrl}/#/batches/${unknown}`);
+    await own
+      .getByRole("alert")
+      .filter({ hasText: `Batch ${unknown} not found` })
+      .waitFor();
+    await own.waitForTimeout(2_500); // the page polls every second: time for two more reads
+
+    // Assess
+    expect(asked).toHaveLength(1);
+    await own.close();
   });
 
   it("opens another batch's page afresh, with nothing ticked, and names each page in the title", async () => {
