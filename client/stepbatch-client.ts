@@ -122,6 +122,15 @@ export function segment(kind: string, value: string): string {
   return encodeURIComponent(value).replaceAll(".", "%2E");
 }
 
+/** A path segment decoded; a malformed escape is kept as it is (and then names nothing). */
+export function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 /** Refuses what cannot be an id: empty, ".", "..", or holding "/" or a control character. */
 export function assertId(kind: string, value: string): void {
   if (

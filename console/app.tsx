@@ -1,5 +1,6 @@
 import { useEffect, useRef } from "preact/hooks";
-import { safeDecode, useRoute } from "./hooks.ts";
+import { safeDecode } from "../client/stepbatch-client.ts";
+import { useRoute } from "./hooks.ts";
 import { BatchPage } from "./pages/batch.tsx";
 import { BatchesPage } from "./pages/batches.tsx";
 import { JobPage } from "./pages/job.tsx";
@@ -9,22 +10,34 @@ import { JobPage } from "./pages/job.tsx";
  * shared and reloaded. Each page is keyed by what it shows: another batch is a new page, with
  * nothing (ticks, page of jobs, notices) carried over from the last one.
  */
-function Page({ route }: { route: string }) {
+type Place =
+  | { readonly page: "job"; readonly batchId: string; readonly jobId: string }
+  | { readonly page: "batch"; readonly batchId: string }
+  | { readonly page: "batches" };
+
+function placeOf(route: string): Place {
   const parts = route.split("/").filter(Boolean).map(safeDecode);
   if (parts[0] === "batches" && parts[1] && parts[2] === "jobs" && parts[3])
-    return <JobPage key={route} batchId={parts[1]} jobId={parts[3]} />;
-  if (parts[0] === "batches" && parts[1]) return <BatchPage key={route} batchId={parts[1]} />;
+    return { page: "job", batchId: parts[1], jobId: parts[3] };
+  if (parts[0] === "batches" && parts[1]) return { page: "batch", batchId: parts[1] };
+  return { page: "batches" };
+}
+
+function Page({ route }: { route: string }) {
+  const place = placeOf(route);
+  if (place.page === "job") return <JobPage key={route} {...place} />;
+  if (place.page === "batch") return <BatchPage key={route} {...place} />;
   return <BatchesPage />;
 }
 
 /** What the tab says for a page, so that a screen reader and the history name it. */
 function titleOf(route: string, pipeline: string): string {
-  const parts = route.split("/").filter(Boolean).map(safeDecode);
+  const place = placeOf(route);
   const page =
-    parts[0] === "batches" && parts[3]
-      ? `Job ${parts[3]} · batch ${parts[1]}`
-      : parts[0] === "batches" && parts[1]
-        ? `Batch ${parts[1]}`
+    place.page === "job"
+      ? `Job ${place.jobId} · batch ${place.batchId}`
+      : place.page === "batch"
+        ? `Batch ${place.batchId}`
         : "Batches";
   return `${page} · stepbatch console${pipeline ? ` · ${pipeline}` : ""}`;
 }

@@ -65,15 +65,6 @@ export function usePolling<T>(
   return { data: read?.data, stale: read !== undefined && read.key !== key, error, refresh };
 }
 
-/** An address's part decoded; a malformed escape is kept as it is (and then names nothing). */
-export function safeDecode(part: string): string {
-  try {
-    return decodeURIComponent(part);
-  } catch {
-    return part;
-  }
-}
-
 /** The part of the address after `#`, kept in step with the browser's history. */
 export function useRoute(): string {
   const [route, setRoute] = useState(() => location.hash.slice(1) || "/");

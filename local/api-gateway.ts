@@ -6,6 +6,7 @@ import type {
   APIGatewayProxyEvent,
   APIGatewayProxyResult,
 } from "aws-lambda";
+import { safeDecode } from "../client/stepbatch-client.ts";
 import type { ConsoleHandler } from "./console.ts";
 import type { RunningService } from "./emulators.ts";
 import { LambdaInvocationError, type LocalLambdaRuntime } from "./lambda-runtime.ts";
@@ -296,20 +297,12 @@ function compile(template: string): (path: string) => Record<string, string> | u
         if (segment !== part) return undefined;
       } else {
         if (segment === "") return undefined;
+        // Like API Gateway, a malformed escape is passed on as it is (the handler then refuses the id).
         params[name] = safeDecode(segment);
       }
     }
     return params;
   };
-}
-
-/** Like API Gateway, a malformed escape is passed on as it is (the handler then refuses the id). */
-function safeDecode(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
 }
 
 async function readBody(request: IncomingMessage): Promise<string | undefined> {

@@ -1,7 +1,12 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { exportResults, type ResultsHead } from "../client/results-export.ts";
-import { InvalidIdError, StepbatchApiError, StepbatchClient } from "../client/stepbatch-client.ts";
+import {
+  InvalidIdError,
+  StepbatchApiError,
+  StepbatchClient,
+  safeDecode,
+} from "../client/stepbatch-client.ts";
 import { tokensMatch } from "../functions/core/token.ts";
 import { consoleAssets } from "./console-assets.ts";
 import { ExecutionActivity } from "./execution-activity.ts";
@@ -373,15 +378,6 @@ async function readAll(
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
-}
-
-/** A path segment decoded; a malformed escape is kept as it is (the API then refuses the id). */
-function safeDecode(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
 }
 
 /** The token from the sign-in form (or a JSON body), or undefined. */

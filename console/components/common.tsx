@@ -92,51 +92,63 @@ export function useCursorPages(): CursorPages {
   };
 }
 
-/** Back and forth between pages, shown once there is more than one; still while a page loads. */
-export function CursorPager({
-  pages,
-  nextCursor,
-  loading,
+/**
+ * Back and forth between pages of a list, and where in it this page is. While a page loads the
+ * buttons say so and do nothing, and keep the focus (a disabled one would drop it).
+ */
+export function Pager({
   label,
+  position,
+  back,
+  next,
+  loading = false,
   backText = "Previous",
   nextText = "Next",
 }: {
+  label: string;
+  position: string;
+  /** Absent where there is no page that way. */
+  back: (() => void) | undefined;
+  next: (() => void) | undefined;
+  /** The page shown is the last one until the new one arrives: it must not be paged from. */
+  loading?: boolean;
+  backText?: string;
+  nextText?: string;
+}) {
+  const button = (go: (() => void) | undefined, text: string) => (
+    <button
+      type="button"
+      class="secondary"
+      disabled={!go}
+      aria-disabled={loading}
+      onClick={go && (() => !loading && go())}
+    >
+      {text}
+    </button>
+  );
+  return (
+    <nav class="pager" aria-label={label} aria-busy={loading}>
+      {button(back, backText)}
+      <span>{position}</span>
+      {button(next, nextText)}
+    </nav>
+  );
+}
+
+/** The pager of a list read by cursor, shown once there is more than one page. */
+export function CursorPager({
+  pages,
+  nextCursor,
+  ...shown
+}: {
   pages: CursorPages;
   nextCursor: string | null | undefined;
-  /** The cursor shown is the last page's until the new one arrives: it must not be followed. */
   loading: boolean;
   label: string;
   backText?: string;
   nextText?: string;
 }) {
-  const back = pages.back;
   const next = pages.next(nextCursor);
-  if (!back && !next) return null;
-  // While a page loads the buttons say so and do nothing, and keep the focus (a disabled one drops it).
-  const unlessLoading = (go: () => void) => () => {
-    if (!loading) go();
-  };
-  return (
-    <nav class="pager" aria-label={label} aria-busy={loading}>
-      <button
-        type="button"
-        class="secondary"
-        disabled={!back}
-        aria-disabled={loading}
-        onClick={back && unlessLoading(back)}
-      >
-        {backText}
-      </button>
-      <span>page {pages.page}</span>
-      <button
-        type="button"
-        class="secondary"
-        disabled={!next}
-        aria-disabled={loading}
-        onClick={next && unlessLoading(next)}
-      >
-        {nextText}
-      </button>
-    </nav>
-  );
+  if (!pages.back && !next) return null;
+  return <Pager {...shown} position={`page ${pages.page}`} back={pages.back} next={next} />;
 }

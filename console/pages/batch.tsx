@@ -8,6 +8,7 @@ import {
   CursorPager,
   duration,
   ErrorNote,
+  Pager,
   Progress,
   StatusBadge,
   useCursorPages,
@@ -72,6 +73,7 @@ export function BatchPage({ batchId }: { batchId: string }) {
     (ticked) => view.jobs.find((job) => job.jobId === ticked.jobId) ?? ticked,
   );
   const counts = view.progress;
+  const nextOffset = view.jobsPage.nextOffset;
 
   return (
     <main>
@@ -152,29 +154,16 @@ export function BatchPage({ batchId }: { batchId: string }) {
           onToggle={toggle}
           onCancel={(job) => setTarget({ kind: "jobs", jobs: [job] })}
         />
-        <nav class="pager" aria-label="Pages of jobs">
-          <button
-            type="button"
-            class="secondary"
-            disabled={offset === 0}
-            onClick={() => setOffset(Math.max(0, offset - PAGE))}
-          >
-            Previous
-          </button>
-          <span>
-            {view.jobsPage.total === 0
+        <Pager
+          label="Pages of jobs"
+          position={
+            view.jobsPage.total === 0
               ? "no jobs"
-              : `jobs ${view.jobsPage.offset + 1}–${view.jobsPage.offset + view.jobs.length} of ${view.jobsPage.total}`}
-          </span>
-          <button
-            type="button"
-            class="secondary"
-            disabled={view.jobsPage.nextOffset === null}
-            onClick={() => setOffset(view.jobsPage.nextOffset ?? offset)}
-          >
-            Next
-          </button>
-        </nav>
+              : `jobs ${view.jobsPage.offset + 1}–${view.jobsPage.offset + view.jobs.length} of ${view.jobsPage.total}`
+          }
+          back={offset === 0 ? undefined : () => setOffset(Math.max(0, offset - PAGE))}
+          next={nextOffset === null ? undefined : () => setOffset(nextOffset)}
+        />
       </section>
 
       <CancelsSection batchId={batchId} audit={view.audit} />

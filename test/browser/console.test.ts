@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
 import {
@@ -28,6 +28,20 @@ describe("the local console, in Chromium", () => {
   let batchId: string;
   /** The session cookie's name: browsers share cookies between the ports of a host. */
   let cookieName: string;
+
+  /** What a cancel dialog says will be cancelled, before it is confirmed. */
+  const whatWillBeCancelled = (dialog: Locator) =>
+    dialog.getByRole("region", { name: "What will be cancelled" }).textContent();
+
+  /** Cancels the ticked jobs, confirming their dialog; answers what it said would be cancelled. */
+  const cancelTicked = async (count: number) => {
+    await page.getByRole("button", { name: `Cancel selected (${count})` }).click();
+    const dialog = page.getByRole("dialog", { name: `Cancel ${count} jobs` });
+    const shown = await whatWillBeCancelled(dialog);
+    await dialog.getByRole("button", { name: "Confirm cancel" }).click();
+    await dialog.waitFor({ state: "detached" });
+    return shown;
+  };
 
   /** Submits a batch through the API and waits for it to end; answers its id. */
   const endedBatch = async (name: string, jobs: readonly object[]): Promise<string> => {
@@ -185,9 +199,7 @@ describe("the local console, in Chromium", () => {
     // Prepare
     await page.getByRole("button", { name: "Cancel slow-two" }).click();
     const dialog = page.getByRole("dialog", { name: "Cancel job slow-two" });
-    const shown = await dialog
-      .getByRole("region", { name: "What will be cancelled" })
-      .textContent();
+    const shown = await whatWillBeCancelled(dialog);
     await dialog.getByLabel("Reason (kept in the audit trail)").fill("not this one");
 
     // Act
@@ -212,9 +224,7 @@ describe("the local console, in Chromium", () => {
     // Prepare
     await page.getByRole("button", { name: "Cancel batch" }).click();
     const dialog = page.getByRole("dialog", { name: /Cancel batch/ });
-    const shown = await dialog
-      .getByRole("region", { name: "What will be cancelled" })
-      .textContent();
+    const shown = await whatWillBeCancelled(dialog);
     await dialog.getByLabel("Reason (kept in the audit trail)").fill("wrong batch");
 
     // Act
@@ -374,9 +384,7 @@ describe("the local console, in Chromium", () => {
     await page.getByRole("button", { name: "Preview" }).click();
     const dialog = page.getByRole("dialog", { name: "Cancel the jobs a filter chooses" });
     await dialog.getByText(/^The filter chooses \d+ jobs?/).waitFor();
-    const shown = await dialog
-      .getByRole("region", { name: "What will be cancelled" })
-      .textContent();
+    const shown = await whatWillBeCancelled(dialog);
     await dialog.getByRole("button", { name: "Confirm cancel" }).click();
 
     // Assess
@@ -466,12 +474,7 @@ describe("the local console, in Chromium", () => {
     await page.getByRole("checkbox", { name: "Select slow-four" }).check();
 
     // Act
-    await page.getByRole("button", { name: "Cancel selected (2)" }).click();
-    const dialog = page.getByRole("dialog", { name: "Cancel 2 jobs" });
-    const shown = await dialog
-      .getByRole("region", { name: "What will be cancelled" })
-      .textContent();
-    await dialog.getByRole("button", { name: "Confirm cancel" }).click();
+    const shown = await cancelTicked(2);
 
     // Assess
     expect(shown).toContain("slow-one");
@@ -500,13 +503,7 @@ describe("the local console, in Chromium", () => {
     await page.getByRole("button", { name: "Next" }).click();
     await page.getByText("jobs 51–55 of 55").waitFor();
     await page.getByRole("checkbox", { name: "Select paged-55" }).check();
-    await page.getByRole("button", { name: "Cancel selected (2)" }).click();
-    const dialog = page.getByRole("dialog", { name: "Cancel 2 jobs" });
-    const shown = await dialog
-      .getByRole("region", { name: "What will be cancelled" })
-      .textContent();
-    await dialog.getByRole("button", { name: "Confirm cancel" }).click();
-    await dialog.waitFor({ state: "detached" });
+    const shown = await cancelTicked(2);
 
     // Assess
     expect(shown).toContain("paged-01");
